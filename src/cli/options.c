@@ -1,0 +1,287 @@
+/*
+ * options.c - the one option table.
+ *
+ * getopt_long's array, the short-option string and the option list of
+ * --help are all generated from opts[] below, so they cannot drift apart.
+ * Parsing is strict: numbers must be whole and in range, names must be
+ * known, and every problem is one line on stderr with exit status 2.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+	OPT_FLIP = 256,
+	OPT_CHANNELS,
+	OPT_DEPTH,
+	OPT_STATS,
+	OPT_LIST,
+	OPT_SHOW,
+};
+
+static const struct opt_def {
+	const char *name;
+	int has_arg; /* no_argument, required_argument, optional_argument */
+	int val;     /* short option character or OPT_* */
+	const char *arg;
+	const char *help;
+} opts[] = {
+	{ "kernel", required_argument, 'k', "SPEC",
+	  "kernel: a built-in name, a kernel file, or \"0 -1 0; -1 5 -1; 0 -1 0\"" },
+	{ "pad", required_argument, 'p', "P", "padding: same (default), valid, full or a number >= 0" },
+	{ "border", required_argument, 'b', "MODE",
+	  "padding values: zero (default), replicate, reflect, symmetric, wrap" },
+	{ "stride", required_argument, 's', "S", "step between kernel positions (default 1)" },
+	{ "flip", no_argument, OPT_FLIP, NULL,
+	  "true convolution (rotate the kernel 180 degrees); default is correlation" },
+	{ "channels", required_argument, OPT_CHANNELS, "gray|rgb",
+	  "gray: one Rec.601 luma plane (default); rgb: filter each colour" },
+	{ "output", required_argument, 'o', "FILE", "output file (same as the OUTPUT argument)" },
+	{ "format", required_argument, 'f', "FMT", "output format: png, jpeg, pnm, pfm, txt" },
+	{ "map", required_argument, 'm', "MODE",
+	  "to integer samples: clamp (default), abs, offset (+128), normalize" },
+	{ "quality", required_argument, 'q', "N", "JPEG quality 1..100 (default 90)" },
+	{ "depth", required_argument, OPT_DEPTH, "8|16",
+	  "PNG/PNM sample depth (default: 16 if the input was 16-bit)" },
+	{ "stats", optional_argument, OPT_STATS, "json",
+	  "print min, max, mean and clipped counts to stderr" },
+	{ "list-kernels", no_argument, OPT_LIST, NULL, "list the built-in kernels" },
+	{ "show-kernel", required_argument, OPT_SHOW, "NAME", "print a kernel's matrix" },
+	{ "help", no_argument, 'h', NULL, "show this help" },
+	{ "version", no_argument, 'V', NULL, "show the version" },
+};
+
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+void cli_error(const char *who, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", who ? who : "imfilter");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_help(FILE *fp)
+{
+	fputs("Usage: imfilter [OPTIONS] [INPUT [OUTPUT]]\n"
+	      "Filter an image with a convolution kernel.  INPUT and OUTPUT default to '-'\n"
+	      "(standard input and output).  Input formats are detected from the content:\n"
+	      "PNG, JPEG, netpbm (P1-P7), PFM and text matrices.\n\n"
+	      "Options:\n",
+	      fp);
+	for (size_t i = 0; i < NOPTS; i++) {
+		char left[64];
+		const struct opt_def *d = &opts[i];
+		int n = d->val < 256 ? snprintf(left, sizeof left, "-%c, --%s", d->val, d->name)
+		                     : snprintf(left, sizeof left, "    --%s", d->name);
+		if (d->arg && n > 0 && (size_t)n < sizeof left)
+			snprintf(left + n, sizeof left - (size_t)n,
+			         d->has_arg == optional_argument ? "[=%s]" : " %s", d->arg);
+		fprintf(fp, "  %-26s %s\n", left, d->help);
+	}
+	fputs("\nSemantics: out(y,x) = sum w(i,j) in(y*S - P + i, x*S - P + j) (correlation, as in\n"
+	      "CNNs); output size floor((M - F + 2P) / S) + 1.  Kernels are never normalised.\n"
+	      "Border names from other tools are accepted:\n"
+	      "  zero       constant (NumPy, SciPy), BORDER_CONSTANT (OpenCV), zeros (PyTorch)\n"
+	      "  replicate  edge (NumPy), nearest (SciPy), BORDER_REPLICATE (OpenCV)\n"
+	      "  reflect    reflect (NumPy, PyTorch), mirror (SciPy), BORDER_REFLECT_101 (OpenCV)\n"
+	      "  symmetric  symmetric (NumPy, MATLAB), reflect (SciPy!), BORDER_REFLECT (OpenCV)\n"
+	      "  wrap       wrap (NumPy, SciPy), circular (PyTorch, MATLAB), BORDER_WRAP (OpenCV)\n"
+	      "\nExamples:\n"
+	      "  imfilter -k sobel photo.jpg edges.png        gradient magnitude\n"
+	      "  imfilter -k sobel-x -m offset in.png gx.png  signed edges around mid-gray\n"
+	      "  pngtopnm in.png | imfilter -k laplacian - - | pnmtopng > out.png\n"
+	      "  imfilter -k \"1 0 1; 0 1 0; 1 0 1\" -p valid m.txt -   worked example as text\n"
+	      "\nExit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n"
+	      "Full documentation: README.md.\n",
+	      fp);
+}
+
+/* A whole number in [lo, hi]; -1 on error (after printing it). */
+static int parse_uint(const char *opt, const char *s, unsigned long lo, unsigned long hi,
+                      size_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	if (*s == '-' || *s == '+' || *s == '\0')
+		goto bad;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || v < lo || v > hi)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	cli_error(NULL, "%s: '%s' is not a whole number in %lu..%lu", opt, s, lo, hi);
+	return -1;
+}
+
+static int parse_pad(const char *s, imf_conv_params *p)
+{
+	size_t v;
+	if (strcasecmp(s, "same") == 0) {
+		p->pad_mode = IMF_PAD_SAME;
+	} else if (strcasecmp(s, "valid") == 0) {
+		p->pad_mode = IMF_PAD_VALID;
+	} else if (strcasecmp(s, "full") == 0) {
+		p->pad_mode = IMF_PAD_FULL;
+	} else {
+		if (parse_uint("--pad", s, 0, 1000000, &v) != 0)
+			return -1;
+		p->pad_mode = IMF_PAD_EXPLICIT;
+		p->pad = v;
+	}
+	return 0;
+}
+
+static int parse_one(int c, const char *arg, cli_opts *o)
+{
+	imf_error err = { 0 };
+	size_t v;
+
+	switch (c) {
+	case 'k': o->kernel = arg; return 0;
+	case 'p': return parse_pad(arg, &o->conv);
+	case 'b':
+		if (imf_border_parse(arg, &o->conv.border, &err) != IMF_OK) {
+			cli_error(NULL, "--border: %s", err.msg);
+			return -1;
+		}
+		return 0;
+	case 's':
+		if (parse_uint("--stride", arg, 1, 1000000, &v) != 0)
+			return -1;
+		o->conv.stride = v;
+		return 0;
+	case OPT_FLIP: o->conv.flip = 1; return 0;
+	case OPT_CHANNELS:
+		if (!strcasecmp(arg, "gray") || !strcasecmp(arg, "grey") || !strcasecmp(arg, "luma"))
+			o->channels = CLI_CHANNELS_GRAY;
+		else if (!strcasecmp(arg, "rgb") || !strcasecmp(arg, "color") ||
+		         !strcasecmp(arg, "colour"))
+			o->channels = CLI_CHANNELS_RGB;
+		else {
+			cli_error(NULL, "--channels: unknown value '%s' (gray, rgb)", arg);
+			return -1;
+		}
+		return 0;
+	case 'o':
+		o->output = arg;
+		o->output_given = 1;
+		return 0;
+	case 'f':
+		o->format = imf_format_from_name(arg);
+		if (o->format == IMF_FORMAT_UNKNOWN) {
+			cli_error(NULL, "--format: unknown format '%s' (png, jpeg, pnm, pfm, txt)", arg);
+			return -1;
+		}
+		return 0;
+	case 'm':
+		if (imf_map_parse(arg, &o->write.map, &err) != IMF_OK) {
+			cli_error(NULL, "--map: %s", err.msg);
+			return -1;
+		}
+		return 0;
+	case 'q':
+		if (parse_uint("--quality", arg, 1, 100, &v) != 0)
+			return -1;
+		o->write.quality = (int)v;
+		return 0;
+	case OPT_DEPTH:
+		if (strcmp(arg, "8") != 0 && strcmp(arg, "16") != 0) {
+			cli_error(NULL, "--depth: '%s' is not 8 or 16", arg);
+			return -1;
+		}
+		o->write.depth = atoi(arg);
+		return 0;
+	case OPT_STATS:
+		if (!arg || strcasecmp(arg, "text") == 0)
+			o->stats = CLI_STATS_TEXT;
+		else if (strcasecmp(arg, "json") == 0)
+			o->stats = CLI_STATS_JSON;
+		else {
+			cli_error(NULL, "--stats: unknown value '%s' (json)", arg);
+			return -1;
+		}
+		return 0;
+	case OPT_LIST: o->list_kernels = 1; return 0;
+	case OPT_SHOW: o->show_kernel = arg; return 0;
+	case 'h': o->help = 1; return 0;
+	case 'V': o->version = 1; return 0;
+	}
+	return -1;
+}
+
+int cli_parse(int argc, char **argv, cli_opts *o)
+{
+	struct option longopts[NOPTS + 1];
+	char shortopts[3 * NOPTS + 2];
+	size_t ns = 0;
+	int c, idx;
+
+	memset(o, 0, sizeof *o);
+	imf_conv_params_default(&o->conv);
+	imf_write_opts_default(&o->write);
+	o->input = "-";
+	o->output = "-";
+
+	shortopts[ns++] = ':'; /* report a missing argument as ':' */
+	for (size_t i = 0; i < NOPTS; i++) {
+		longopts[i].name = opts[i].name;
+		longopts[i].has_arg = opts[i].has_arg;
+		longopts[i].flag = NULL;
+		longopts[i].val = opts[i].val;
+		if (opts[i].val < 256) {
+			shortopts[ns++] = (char)opts[i].val;
+			if (opts[i].has_arg == required_argument)
+				shortopts[ns++] = ':';
+		}
+	}
+	memset(&longopts[NOPTS], 0, sizeof longopts[NOPTS]);
+	shortopts[ns] = '\0';
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		if (c == '?') {
+			if (optopt && optopt < 256)
+				cli_error(NULL, "unknown option '-%c' (see imfilter --help)", optopt);
+			else
+				cli_error(NULL, "unknown option '%s' (see imfilter --help)",
+				          argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (c == ':') {
+			cli_error(NULL, "option '%s' needs a value (see imfilter --help)",
+			          argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (parse_one(c, optarg, o) != 0)
+			return EXIT_USAGE;
+	}
+	if (optind < argc)
+		o->input = argv[optind++];
+	if (optind < argc) {
+		if (o->output_given) {
+			cli_error(NULL, "output given twice: -o %s and %s", o->output, argv[optind]);
+			return EXIT_USAGE;
+		}
+		o->output = argv[optind++];
+		o->output_given = 1;
+	}
+	if (optind < argc) {
+		cli_error(NULL, "unexpected argument '%s' (usage: imfilter [OPTIONS] [INPUT [OUTPUT]])",
+		          argv[optind]);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}

@@ -1,0 +1,102 @@
+/*
+ * error.c - the one error convention: every fallible call returns an
+ * imf_status and fills a caller-owned imf_error with a one-line message.
+ * Messages are lowercase, without a trailing period and without the file
+ * name, which the caller puts first ("photo.png: PNG: truncated file").
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+imf_status imf_error_set(imf_error *err, imf_status code, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		err->code = code;
+		if (vsnprintf(err->msg, sizeof err->msg, fmt, ap) < 0)
+			err->msg[0] = '\0';
+		va_end(ap);
+	}
+	return code;
+}
+
+const char *imf_status_str(imf_status code)
+{
+	switch (code) {
+	case IMF_OK: return "success";
+	case IMF_ENOMEM: return "out of memory";
+	case IMF_EIO: return "input/output error";
+	case IMF_EFORMAT: return "unknown format";
+	case IMF_ECORRUPT: return "corrupt data";
+	case IMF_EUNSUPPORTED: return "unsupported variant";
+	case IMF_ELIMIT: return "limit exceeded";
+	case IMF_EINVAL: return "invalid argument";
+	}
+	return "unknown error";
+}
+
+void imf_limits_default(imf_limits *lim)
+{
+	lim->max_pixels = (size_t)1 << 28;
+	lim->max_side = 1000000;
+}
+
+int imf_size_mul(size_t a, size_t b, size_t *out)
+{
+	if (a != 0 && b > SIZE_MAX / a)
+		return 0;
+	*out = a * b;
+	return 1;
+}
+
+int imf_size_add(size_t a, size_t b, size_t *out)
+{
+	if (b > SIZE_MAX - a)
+		return 0;
+	*out = a + b;
+	return 1;
+}
+
+imf_status imf_check_dims(size_t width, size_t height, int channels, const imf_limits *lim,
+                          const char *fmt, imf_error *err)
+{
+	size_t pixels, values, bytes;
+
+	if (width == 0 || height == 0)
+		return imf_error_set(err, IMF_ECORRUPT, "%s: image is %zux%zu", fmt, width, height);
+	if (channels < 1 || channels > IMF_MAX_CHANNELS)
+		return imf_error_set(err, IMF_EUNSUPPORTED, "%s: %d channels", fmt, channels);
+	if (lim && (width > lim->max_side || height > lim->max_side))
+		return imf_error_set(err, IMF_ELIMIT,
+		                     "%s: %zux%zu has a side over the limit of %zu (--max-side)", fmt,
+		                     width, height, lim->max_side);
+	if (!imf_size_mul(width, height, &pixels) ||
+	    !imf_size_mul(pixels, (size_t)channels, &values) ||
+	    !imf_size_mul(values, sizeof(float), &bytes))
+		return imf_error_set(err, IMF_ELIMIT, "%s: %zux%zu is too large to address", fmt,
+		                     width, height);
+	if (lim && pixels > lim->max_pixels)
+		return imf_error_set(err, IMF_ELIMIT,
+		                     "%s: %zux%zu is %zu pixels, over the limit of %zu (--max-pixels)",
+		                     fmt, width, height, pixels, lim->max_pixels);
+	return IMF_OK;
+}
+
+void *imf_alloc_array(size_t n, size_t size, imf_error *err)
+{
+	size_t bytes;
+	void *p;
+
+	if (!imf_size_mul(n, size, &bytes)) {
+		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu x %zu bytes)", n, size);
+		return NULL;
+	}
+	p = malloc(bytes ? bytes : 1);
+	if (!p)
+		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu bytes)", bytes);
+	return p;
+}

@@ -1,0 +1,208 @@
+/*
+ * map.c - from raw float results to integer samples, and what that costs.
+ *
+ * Integer formats need values in 0..maxval.  The mapping modes:
+ *   clamp      t = v                      (default)
+ *   abs        t = |v|                    (edge strength of either sign)
+ *   offset     t = v + 128                (negative responses stay visible)
+ *   normalize  t = (v - min) * 255 / (max - min) over all colour planes
+ * then sample = clamp(round(t * maxval / 255), 0, maxval), so 16-bit output
+ * keeps the 0..255 scale (255 -> 65535).  NaN maps to 0.  Alpha planes are
+ * never transformed, only scaled and clamped.  imf_stats_compute reports
+ * the raw range and how many values the chosen mode clips, because silent
+ * clipping of negative responses is the classic surprise of image tools.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const map_names[] = {
+	[IMF_MAP_CLAMP] = "clamp",
+	[IMF_MAP_ABS] = "abs",
+	[IMF_MAP_OFFSET] = "offset",
+	[IMF_MAP_NORMALIZE] = "normalize",
+};
+
+imf_status imf_map_parse(const char *name, imf_map_mode *out, imf_error *err)
+{
+	for (size_t i = 0; i < sizeof map_names / sizeof map_names[0]; i++) {
+		if (strcasecmp(name, map_names[i]) == 0) {
+			*out = (imf_map_mode)i;
+			return IMF_OK;
+		}
+	}
+	if (strcasecmp(name, "normalise") == 0 || strcasecmp(name, "stretch") == 0) {
+		*out = IMF_MAP_NORMALIZE;
+		return IMF_OK;
+	}
+	return imf_error_set(err, IMF_EINVAL,
+	                     "unknown map '%s' (clamp, abs, offset, normalize)", name);
+}
+
+const char *imf_map_name(imf_map_mode m)
+{
+	return (size_t)m < sizeof map_names / sizeof map_names[0] ? map_names[m] : "?";
+}
+
+static int colour_planes(const imf_image *img)
+{
+	return img->channels - (img->has_alpha ? 1 : 0);
+}
+
+int imf_color_planes(const imf_image *img)
+{
+	return colour_planes(img) >= 3 ? 3 : 1;
+}
+
+int imf_output_depth(const imf_image *img, const imf_write_opts *opts)
+{
+	if (opts && opts->depth == 16)
+		return 16;
+	if (opts && opts->depth == 8)
+		return 8;
+	return img->src_depth == 16 ? 16 : 8;
+}
+
+/* Finite min and max over the colour planes; 0, 0 when there are none. */
+static void colour_range(const imf_image *img, double *lo, double *hi)
+{
+	double mn = INFINITY, mx = -INFINITY;
+	for (int c = 0; c < colour_planes(img); c++) {
+		for (size_t y = 0; y < img->height; y++) {
+			const float *row = imf_image_row_const(img, c, y);
+			for (size_t x = 0; x < img->width; x++) {
+				double v = row[x];
+				if (!isfinite(v))
+					continue;
+				if (v < mn)
+					mn = v;
+				if (v > mx)
+					mx = v;
+			}
+		}
+	}
+	if (mn > mx)
+		mn = mx = 0;
+	*lo = mn;
+	*hi = mx;
+}
+
+void imf_mapper_init(imf_mapper *m, const imf_image *img, imf_map_mode mode, unsigned maxval)
+{
+	m->mode = mode;
+	m->maxval = maxval;
+	m->lo = 0;
+	m->gain = 1;
+	if (mode == IMF_MAP_NORMALIZE) {
+		double lo, hi;
+		colour_range(img, &lo, &hi);
+		m->lo = lo;
+		/* A constant image has no range to stretch: it maps to 0. */
+		m->gain = hi > lo ? 255.0 / (hi - lo) : 0.0;
+	}
+}
+
+/* The mode's transform, on the 0..255 scale. */
+static double transform(const imf_mapper *m, double v)
+{
+	switch (m->mode) {
+	case IMF_MAP_ABS: return fabs(v);
+	case IMF_MAP_OFFSET: return v + 128.0;
+	case IMF_MAP_NORMALIZE: return (v - m->lo) * m->gain;
+	case IMF_MAP_CLAMP: break;
+	}
+	return v;
+}
+
+static unsigned quantize(double t, unsigned maxval)
+{
+	double s;
+	if (isnan(t))
+		return 0;
+	s = floor(t * (maxval / 255.0) + 0.5);
+	if (s <= 0)
+		return 0;
+	if (s >= maxval)
+		return maxval;
+	return (unsigned)s;
+}
+
+unsigned imf_mapper_value(const imf_mapper *m, float v)
+{
+	return quantize(transform(m, v), m->maxval);
+}
+
+unsigned imf_mapper_alpha(const imf_mapper *m, float v)
+{
+	return quantize(v, m->maxval);
+}
+
+void imf_mapper_row8(const imf_mapper *m, const imf_image *img, size_t y, int nch,
+                     unsigned char *out)
+{
+	for (int c = 0; c < nch; c++) {
+		const float *row = imf_image_row_const(img, c, y);
+		int alpha = img->has_alpha && c == img->channels - 1;
+		for (size_t x = 0; x < img->width; x++)
+			out[x * (size_t)nch + (size_t)c] =
+				(unsigned char)(alpha ? imf_mapper_alpha(m, row[x])
+				                      : imf_mapper_value(m, row[x]));
+	}
+}
+
+void imf_mapper_row16(const imf_mapper *m, const imf_image *img, size_t y, int nch,
+                      uint16_t *out)
+{
+	for (int c = 0; c < nch; c++) {
+		const float *row = imf_image_row_const(img, c, y);
+		int alpha = img->has_alpha && c == img->channels - 1;
+		for (size_t x = 0; x < img->width; x++)
+			out[x * (size_t)nch + (size_t)c] =
+				(uint16_t)(alpha ? imf_mapper_alpha(m, row[x])
+				                 : imf_mapper_value(m, row[x]));
+	}
+}
+
+imf_status imf_stats_compute(const imf_image *img, imf_map_mode mode, imf_stats *st,
+                             imf_error *err)
+{
+	imf_mapper m;
+	double sum = 0;
+	size_t finite = 0;
+
+	(void)err;
+	memset(st, 0, sizeof *st);
+	imf_mapper_init(&m, img, mode, 255);
+	st->min = INFINITY;
+	st->max = -INFINITY;
+	for (int c = 0; c < colour_planes(img); c++) {
+		for (size_t y = 0; y < img->height; y++) {
+			const float *row = imf_image_row_const(img, c, y);
+			for (size_t x = 0; x < img->width; x++) {
+				double v = row[x], t;
+				st->count++;
+				if (!isfinite(v)) {
+					st->nonfinite++;
+					continue;
+				}
+				finite++;
+				sum += v;
+				if (v < st->min)
+					st->min = v;
+				if (v > st->max)
+					st->max = v;
+				t = floor(transform(&m, v) + 0.5);
+				if (t < 0)
+					st->clipped_low++;
+				else if (t > 255)
+					st->clipped_high++;
+			}
+		}
+	}
+	if (finite == 0)
+		st->min = st->max = 0;
+	st->mean = finite ? sum / (double)finite : 0;
+	return IMF_OK;
+}

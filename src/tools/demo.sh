@@ -1,0 +1,26 @@
+#!/bin/sh
+# make demo: filter the bundled samples and say where the results are.
+#   demo.sh IMFILTER OUTDIR
+set -eu
+bin=$1
+out=$2
+mkdir -p "$out"
+run() {
+	echo "  imfilter $*"
+	"$bin" "$@"
+}
+echo "imfilter demo: edge maps of the samples in samples/"
+for s in shapes strokes gradient texture; do
+	run -k sobel "samples/$s.png" "$out/$s-sobel.png"
+done
+run -k sobel-x -m offset samples/shapes.png "$out/shapes-sobel-x.png"
+run -k sobel-y -m offset samples/shapes.png "$out/shapes-sobel-y.png"
+run -k laplacian -m abs samples/strokes.png "$out/strokes-laplacian.png"
+run -k sobel samples/blobs.jpg "$out/blobs-sobel.png"
+run -k sharpen --channels rgb samples/blobs.jpg "$out/blobs-sharpen.jpg"
+echo
+echo "The worked example: samples/worked.txt with sharpen, zero padding 1:"
+run -k sharpen -p 1 samples/worked.txt -
+echo
+echo "Edge maps written to $out/:"
+ls "$out"

@@ -1,0 +1,290 @@
+#!/bin/sh
+# tests/cli.sh - end-to-end tests of the imfilter command line.
+#
+# Runs $IMFILTER (default build/imfilter) on the samples and on files made
+# here, and checks outputs, exit statuses, the exact one-line error messages,
+# and that failed runs leave no output or temporary file behind.
+# Prints "N passed, N failed" last; exits 1 if anything failed.
+set -u
+
+IMF=${IMFILTER:-build/imfilter}
+T=$(mktemp -d "${TMPDIR:-/tmp}/imfilter-cli-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL: $*"
+}
+
+# run ARGS...: runs imfilter, stdout -> $T/out, stderr -> $T/err, status -> $rc
+run() {
+	$IMF "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
+# expect_ok NAME: the last run succeeded with nothing on stderr
+expect_ok() {
+	if [ "$rc" -eq 0 ] && [ ! -s "$T/err" ]; then ok; else
+		bad "$1: status $rc, stderr: $(cat "$T/err")"
+	fi
+}
+
+# expect_err NAME STATUS MESSAGE: the last run failed with STATUS and exactly
+# one stderr line equal to MESSAGE
+expect_err() {
+	lines=$(wc -l <"$T/err")
+	msg=$(cat "$T/err")
+	if [ "$rc" -eq "$2" ] && [ "$lines" -eq 1 ] && [ "$msg" = "$3" ]; then ok; else
+		bad "$1: status $rc (want $2), $lines lines: '$msg' (want '$3')"
+	fi
+}
+
+# expect_file_eq NAME FILE TEXT
+expect_out() {
+	if [ "$(cat "$2")" = "$3" ]; then ok; else
+		bad "$1: got '$(cat "$2")', want '$3'"
+	fi
+}
+
+no_leftovers() {
+	left=$(find "$T/dst" -name '.*imfilter-*' | wc -l)
+	if [ "$left" -eq 0 ]; then ok; else bad "$1: temporary files left in $T/dst"; fi
+}
+
+mkdir -p "$T/dst"
+
+# ---- help, version, kernels ---------------------------------------------
+
+run --help
+expect_ok "--help"
+grep -q '^Usage: imfilter' "$T/out" && ok || bad "--help prints usage"
+grep -q 'Exit status: 0 success, 1 bad input or I/O failure, 2 usage error' "$T/out" && ok ||
+	bad "--help documents exit codes"
+grep -q 'circular (PyTorch, MATLAB)' "$T/out" && ok || bad "--help has border aliases"
+
+run --version
+expect_ok "--version"
+grep -q '^imfilter [0-9]' "$T/out" && ok || bad "--version format"
+
+run --list-kernels
+expect_ok "--list-kernels"
+for k in sobel-x sobel-y sobel laplacian sharpen identity box-3 gaussian-3 gaussian-5 prewitt-x \
+	scharr-x emboss laplacian-4; do
+	grep -q "^$k " "$T/out" && ok || bad "--list-kernels lists $k"
+done
+grep -q '^sobel-x  *3x3  *.' "$T/out" && ok || bad "--list-kernels shows size and description"
+
+run --show-kernel sobel-y
+expect_ok "--show-kernel"
+grep -v '^#' "$T/out" | tr -s ' ' | sed 's/^ //;s/ $//' >"$T/k"
+expect_out "--show-kernel sobel-y matrix" "$T/k" "1 2 1
+0 0 0
+-1 -2 -1"
+
+# ---- the worked examples, exactly ---------------------------------------
+
+run -k "1 0 1; 0 1 0; 1 0 1" -p valid samples/binary.txt -
+expect_ok "binary example"
+expect_out "binary example values" "$T/out" "4 3 4
+2 4 3
+2 3 4"
+
+run -k sharpen -p 1 samples/worked.txt -
+expect_ok "sharpen example"
+top_left=$(head -n 1 "$T/out" | cut -d ' ' -f 1)
+[ "$top_left" = 114 ] && ok || bad "sharpen example top-left: got $top_left, want 114"
+[ "$(wc -l <"$T/out")" -eq 5 ] && ok || bad "sharpen example is 5 rows"
+
+run -k sharpen -p 1 -s 2 samples/worked.txt -
+expect_ok "sharpen stride 2"
+[ "$(wc -l <"$T/out")" -eq 3 ] && [ "$(head -n 1 "$T/out" | wc -w)" -eq 3 ] && ok ||
+	bad "stride 2 gives 3x3 (floor((5 - 3 + 2) / 2) + 1)"
+[ "$(head -n 1 "$T/out" | cut -d ' ' -f 1)" = 114 ] && ok || bad "stride 2 keeps top-left 114"
+
+# The same through stdin, inline kernel with a scale and fractions.
+printf '0 0 0\n0 16 0\n0 0 0\n' >"$T/m.txt"
+run -k "1/16 * 1 2 1; 2 4 2; 1 2 1" -p valid "$T/m.txt" -
+expect_ok "scaled inline kernel"
+expect_out "scaled inline kernel value" "$T/out" "4"
+
+run -k "1 2; 3 4" -p valid -f txt - - <"$T/m.txt"
+expect_ok "even kernel from stdin"
+expect_out "even kernel values" "$T/out" "64 48
+32 0"
+
+run -k "0 1 0; 0 0 0; 0 0 0" --flip -p valid "$T/m.txt" -
+expect_ok "--flip"
+expect_out "--flip picks the tap below" "$T/out" "0"
+
+# Border modes on a 1x4 row through a 1x5 kernel that selects the leftmost tap.
+printf '1 2 3 4\n' >"$T/row.txt"
+for case in "zero:0 0 1 2" "replicate:1 1 1 2" "reflect:3 2 1 2" "symmetric:2 1 1 2" \
+	"wrap:3 4 1 2" "mirror:3 2 1 2" "circular:3 4 1 2" "edge:1 1 1 2"; do
+	mode=${case%%:*}
+	want=${case#*:}
+	run -k "1 0 0 0 0" -p 2 -b "$mode" "$T/row.txt" -
+	expect_out "border $mode" "$T/out" "$want"
+done
+
+# ---- formats and pipelines ----------------------------------------------
+
+run -k sobel samples/shapes.png "$T/dst/s.png"
+expect_ok "png out"
+head -c 4 "$T/dst/s.png" | od -An -c | grep -q 'P   N   G' && ok || bad "png magic"
+
+run -k sobel samples/shapes.png "$T/dst/s.pgm"
+expect_ok "pgm by extension"
+[ "$(head -n 1 "$T/dst/s.pgm")" = P5 ] && ok || bad "pgm is P5"
+[ "$(sed -n 2p "$T/dst/s.pgm")" = "128 128" ] && ok || bad "same padding keeps 128x128"
+
+run -k sobel -f pnm samples/shapes.png "$T/dst/noext"
+expect_ok "-f overrides"
+[ "$(head -n 1 "$T/dst/noext")" = P5 ] && ok || bad "-f pnm writes P5"
+
+# Pipeline: PNG on stdin, output format follows the input's.
+$IMF -k laplacian - - <samples/strokes.png >"$T/dst/pipe.out" 2>"$T/err"
+rc=$?
+expect_ok "stdin to stdout"
+head -c 4 "$T/dst/pipe.out" | od -An -c | grep -q 'P   N   G' && ok || bad "stdout keeps PNG"
+
+# PNM through a pipe into imfilter and out again; values identical to the file path.
+$IMF -k identity -f pnm samples/shapes.png - 2>/dev/null | $IMF -k sobel-x -f txt - - >"$T/a.txt" 2>"$T/err"
+$IMF -k sobel-x -f txt samples/shapes.png - >"$T/b.txt" 2>>"$T/err"
+cmp -s "$T/a.txt" "$T/b.txt" && [ ! -s "$T/err" ] && ok || bad "netpbm pipe equals direct read"
+
+run -k identity -f txt samples/gradient.png -
+expect_ok "16-bit read"
+# 16-bit samples keep their precision: v/257 is not an integer in general.
+grep -q '\.' "$T/out" && ok || bad "16-bit values keep fractions"
+run -k identity samples/gradient.png "$T/dst/g16.png"
+$IMF -k identity -f txt "$T/dst/g16.png" - >"$T/g16.txt" 2>/dev/null
+cmp -s "$T/out" "$T/g16.txt" && ok || bad "16-bit PNG round trip is exact"
+
+run -k identity samples/texture.png "$T/dst/rgb.ppm" --channels rgb
+expect_ok "--channels rgb"
+[ "$(head -n 1 "$T/dst/rgb.ppm")" = P6 ] && ok || bad "--channels rgb writes P6"
+run -k identity samples/texture.png "$T/dst/gray.ppm"
+[ "$(head -n 1 "$T/dst/gray.ppm")" = P5 ] && ok || bad "default intensity writes P5"
+
+run -k sobel samples/blobs.jpg "$T/dst/j.jpg" -q 75
+expect_ok "jpeg in and out"
+head -c 3 "$T/dst/j.jpg" | od -An -tx1 | grep -q 'ff d8 ff' && ok || bad "jpeg magic"
+
+run -k sobel-x samples/shapes.png "$T/dst/x.pfm"
+expect_ok "pfm out"
+[ "$(head -n 1 "$T/dst/x.pfm")" = Pf ] && ok || bad "pfm header"
+
+# ---- mapping and stats ----------------------------------------------------
+
+printf '10 20 30\n' >"$T/r.txt"
+# "1 0 -1" with replicate on [10 20 30]: [10 - 20, 10 - 30, 20 - 30] = [-10, -20, -10]
+for case in "clamp:0 0 0" "abs:10 20 10" "offset:118 108 118" "normalize:255 0 255"; do
+	mode=${case%%:*}
+	want=${case#*:}
+	run -k "1 0 -1" -b replicate -m "$mode" "$T/r.txt" "$T/dst/m.pgm"
+	$IMF -k identity -f txt "$T/dst/m.pgm" - >"$T/m.out" 2>/dev/null
+	expect_out "map $mode" "$T/m.out" "$want"
+done
+
+run -k "-1 0 1" -b replicate --stats=json "$T/r.txt" "$T/dst/st.pgm"
+[ "$rc" -eq 0 ] && ok || bad "--stats=json status"
+expect_out "--stats=json" "$T/err" '{"min": 10, "max": 20, "mean": 13.3333333, "count": 3, "map": "clamp", "clipped": 0, "clipped_low": 0, "clipped_high": 0, "nonfinite": 0}'
+
+run -k "1 0 -1" -b replicate --stats "$T/r.txt" "$T/dst/st.pgm"
+expect_out "--stats text" "$T/err" "imfilter: stats: min -20, max -10, mean -13.3333 over 3 values; map clamp clipped 3 (100.00%): 3 below 0, 0 above 255"
+
+# ---- bad input: one line, right status, nothing written -------------------
+
+echo keep >"$T/dst/keep.png"
+run -k sobel "$T/nope.png" "$T/dst/keep.png"
+expect_err "missing input" 1 "$T/nope.png: cannot open: No such file or directory"
+expect_out "existing output untouched" "$T/dst/keep.png" keep
+
+head -c 100 samples/shapes.png >"$T/trunc.png"
+run -k sobel "$T/trunc.png" "$T/dst/keep.png"
+[ "$rc" -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "^$T/trunc.png: PNG: " "$T/err" && ok ||
+	bad "truncated png: $rc $(cat "$T/err")"
+expect_out "truncated png leaves output" "$T/dst/keep.png" keep
+
+run -k sobel "$T/trunc.png" "$T/dst/new.png"
+[ ! -e "$T/dst/new.png" ] && ok || bad "failed run creates no output"
+
+printf 'P5\n4 4\n255\nab' >"$T/trunc.pgm"
+run -k sobel "$T/trunc.pgm" "$T/dst/new.png"
+[ "$rc" -eq 1 ] && grep -q "^$T/trunc.pgm: PNM: .*truncated" "$T/err" && ok || bad "truncated pgm: $(cat "$T/err")"
+
+head -c 300 samples/blobs.jpg >"$T/trunc.jpg"
+run -k sobel "$T/trunc.jpg" "$T/dst/new.png"
+[ "$rc" -eq 1 ] && grep -q "^$T/trunc.jpg: JPEG: .*truncated" "$T/err" && ok || bad "truncated jpeg: $(cat "$T/err")"
+
+printf 'hello world\n' >"$T/junk.bin"
+run -k sobel "$T/junk.bin" "$T/dst/new.png"
+expect_err "unknown format" 1 "$T/junk.bin: unknown format (not PNG, JPEG, netpbm, PFM or a text matrix)"
+
+: >"$T/empty"
+run -k sobel "$T/empty" "$T/dst/new.png"
+expect_err "empty input" 1 "$T/empty: input is empty"
+
+run -k sobelx samples/shapes.png "$T/dst/new.png"
+expect_err "unknown kernel" 2 "imfilter: kernel: unknown kernel 'sobelx' (see --list-kernels); did you mean 'sobel-x'?"
+
+run -k "1 2 3; 4 5" samples/shapes.png "$T/dst/new.png"
+expect_err "ragged kernel" 2 "imfilter: kernel: row 2 has 2 values, expected 3"
+
+run -k "" samples/shapes.png "$T/dst/new.png"
+expect_err "empty kernel" 2 "imfilter: kernel: no values"
+
+run -k sobel -s 0 samples/shapes.png "$T/dst/new.png"
+expect_err "stride 0" 2 "imfilter: --stride: '0' is not a whole number in 1..1000000"
+
+run -k sobel -p -1 samples/shapes.png "$T/dst/new.png"
+expect_err "negative padding" 2 "imfilter: --pad: '-1' is not a whole number in 0..1000000"
+
+run -k sobel -b sideways samples/shapes.png "$T/dst/new.png"
+expect_err "unknown border" 2 "imfilter: --border: unknown border 'sideways' (zero, replicate, reflect, symmetric, wrap)"
+
+run -k sobel -m weird samples/shapes.png "$T/dst/new.png"
+expect_err "unknown map" 2 "imfilter: --map: unknown map 'weird' (clamp, abs, offset, normalize)"
+
+run -k sobel -f gif samples/shapes.png "$T/dst/new.png"
+expect_err "unknown format" 2 "imfilter: --format: unknown format 'gif' (png, jpeg, pnm, pfm, txt)"
+
+run -k sobel --bogus samples/shapes.png
+expect_err "unknown option" 2 "imfilter: unknown option '--bogus' (see imfilter --help)"
+
+run samples/shapes.png "$T/dst/new.png"
+expect_err "no kernel" 2 "imfilter: no kernel: give -k NAME, -k FILE or -k \"ROWS\" (see --list-kernels)"
+
+run -k "1 1 1 1 1 1 1" -p valid samples/binary.txt "$T/dst/new.png"
+expect_err "kernel larger than input" 2 "samples/binary.txt: kernel 1x7 is larger than the padded input 5x5"
+[ ! -e "$T/dst/new.png" ] && ok || bad "usage errors write nothing"
+
+run -k sobel samples/shapes.png "$T/no/such/dir/out.png"
+[ "$rc" -eq 1 ] && grep -q "^$T/no/such/dir/out.png: cannot create output: No such file or directory$" "$T/err" && ok ||
+	bad "unwritable output: $rc $(cat "$T/err")"
+
+run -k sobel a b c
+expect_err "too many arguments" 2 "imfilter: unexpected argument 'c' (usage: imfilter [OPTIONS] [INPUT [OUTPUT]])"
+
+printf '1 2 3\n4 nan 6\n' >"$T/nan.txt"
+run -k identity "$T/nan.txt" -
+[ "$rc" -eq 1 ] && grep -q "^$T/nan.txt: text: line 2: " "$T/err" && ok || bad "nan in text: $(cat "$T/err")"
+
+printf '1 2 3\n4 5\n' >"$T/ragged.txt"
+run -k identity "$T/ragged.txt" -
+expect_err "ragged text" 1 "$T/ragged.txt: text: line 2 has 2 values, expected 3"
+
+if [ "$(id -u)" -ne 0 ]; then
+	mkdir "$T/ro" && chmod 555 "$T/ro"
+	run -k sobel samples/shapes.png "$T/ro/out.png"
+	[ "$rc" -eq 1 ] && grep -q "cannot create output: Permission denied" "$T/err" && ok ||
+		bad "read-only folder"
+fi
+
+no_leftovers "temporary files"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
