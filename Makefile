@@ -6,6 +6,7 @@
 #   make demo       filter the bundled samples into build/demo/
 #   make asan       the whole suite under AddressSanitizer + UBSan
 #   make valgrind   the CLI tests under valgrind
+#   make crosscheck compare with NumPy/SciPy, when they are installed
 #   make samples    regenerate samples/ with the generator
 #   V=1             show the commands
 #
@@ -44,7 +45,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UTIL_OBJ := $(BUILD)/obj/tests/testutil.o
 
-.PHONY: all deps check-deps check unit cli-tests demo asan valgrind samples clean install uninstall
+.PHONY: all deps check-deps check unit cli-tests crosscheck demo asan valgrind samples clean install uninstall
 
 all: deps $(BUILD)/imfilter
 
@@ -115,6 +116,10 @@ valgrind: check-deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" \
 		TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 		cli-tests
+
+# Compare with NumPy/SciPy when they are installed (not a dependency).
+crosscheck: all
+	$(Q)IMFILTER=$(BUILD)/imfilter python3 tests/crosscheck.py
 
 demo: all
 	$(Q)sh src/tools/demo.sh $(BUILD)/imfilter $(BUILD)/demo

@@ -11,12 +11,12 @@ run() {
 }
 echo "imfilter demo: edge maps of the samples in samples/"
 for s in shapes strokes gradient texture; do
-	run -k sobel "samples/$s.png" "$out/$s-sobel.png"
+	run -k sobel -b replicate "samples/$s.png" "$out/$s-sobel.png"
 done
 run -k sobel-x -m offset samples/shapes.png "$out/shapes-sobel-x.png"
 run -k sobel-y -m offset samples/shapes.png "$out/shapes-sobel-y.png"
 run -k laplacian -m abs samples/strokes.png "$out/strokes-laplacian.png"
-run -k sobel samples/blobs.jpg "$out/blobs-sobel.png"
+run -k sobel -b replicate samples/blobs.jpg "$out/blobs-sobel.png"
 run -k sharpen --channels rgb samples/blobs.jpg "$out/blobs-sharpen.jpg"
 echo
 echo "The worked example: samples/worked.txt with sharpen, zero padding 1:"

@@ -182,8 +182,8 @@ static void colour_scene(imf_image *img)
 	};
 	for (size_t y = 0; y < h; y++)
 		for (size_t x = 0; x < w; x++) {
-			double px[3] = { 90, 90, 100 };
-			double n = (rnd() - 0.5) * 36;
+			double px[3] = { 60, 64, 76 };
+			double n = (rnd() - 0.5) * 16;
 			for (int b = 0; b < 4; b++) {
 				double dx = x - blobs[b][0] * w, dy = y - blobs[b][1] * h;
 				double r = blobs[b][2] * w;
@@ -192,7 +192,7 @@ static void colour_scene(imf_image *img)
 						px[c] = colours[(int)blobs[b][3]][c];
 			}
 			for (int c = 0; c < 3; c++) {
-				double v = px[c] + n + 12 * sin(x * 0.4 + c) * cos(y * 0.3);
+				double v = px[c] + n + 10 * sin(x * 0.4 + c) * cos(y * 0.3);
 				imf_image_row(img, c, y)[x] = (float)floor(fmin(255, fmax(0, v)) + 0.5);
 			}
 		}

@@ -1,0 +1,427 @@
+/*
+ * jpeg.c - JPEG reader and writer on top of libjpeg(-turbo).
+ *
+ * The reader decodes baseline and progressive files to 1 channel (gray) or 3
+ * (RGB) on the 0..255 scale; with want_gray a YCbCr file yields its Y plane
+ * directly (Rec.601 luma).  CMYK and YCCK are refused.  Input comes through
+ * our own source manager reading imf_src in 64 KiB chunks; at end of data it
+ * feeds libjpeg a fake EOI and remembers that the file was cut short, which
+ * is an error here although libjpeg itself would only warn.  Decoder memory
+ * is bounded and a progress monitor stops files with absurd scan counts.
+ *
+ * The writer emits 8-bit baseline JPEG: gray when the image has one colour
+ * plane, else RGB (alpha is dropped); at quality >= 90 chroma is not
+ * subsampled (4:4:4), below it libjpeg's default 4:2:0 applies.
+ *
+ * libjpeg reports errors by calling error_exit, which must not return: ours
+ * records "JPEG: <message>" and longjmps.  Each operation keeps its state in
+ * one struct and owns the setjmp in one small function (jpeg_read_guarded,
+ * jpeg_write_guarded); libjpeg objects are destroyed on one cleanup path.
+ * Nothing is ever printed.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jerror.h>
+#include <jpeglib.h>
+
+#define JPEG_IO_CHUNK 65536
+#define JPEG_MAX_MEMORY_MIB 512
+#define JPEG_MAX_SCANS 1000
+
+/* Error state shared by reader and writer; first member of both contexts,
+ * which client_data points to. */
+typedef struct jpeg_errctx {
+	struct jpeg_error_mgr mgr;
+	jmp_buf jb;
+	imf_error *err;
+	imf_status status;       /* IMF_OK until something fails */
+	imf_status default_code; /* for libjpeg errors without a better code */
+	int truncated;           /* the source ran out of data */
+	char warning[JMSG_LENGTH_MAX]; /* last corrupt-data warning, for debugging */
+} jpeg_errctx;
+
+typedef struct jpeg_reader {
+	jpeg_errctx e;
+	struct jpeg_decompress_struct cinfo;
+	struct jpeg_source_mgr srcmgr;
+	struct jpeg_progress_mgr progress;
+	imf_src *src;
+	JOCTET *buf;
+	const imf_read_opts *opts;
+	imf_image *img;
+} jpeg_reader;
+
+typedef struct jpeg_writer {
+	jpeg_errctx e;
+	struct jpeg_compress_struct cinfo;
+	struct jpeg_destination_mgr dest;
+	FILE *fp;
+	JOCTET *buf;
+	const imf_image *img;
+	const imf_write_opts *opts;
+} jpeg_writer;
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Leave the codec.  If nobody recorded an error yet, describe libjpeg's. */
+static void jpeg_on_error(j_common_ptr cinfo)
+{
+	jpeg_errctx *e = cinfo->client_data;
+	if (e->status == IMF_OK) {
+		char text[JMSG_LENGTH_MAX];
+		(*cinfo->err->format_message)(cinfo, text);
+		if (e->truncated) {
+			/* Whatever libjpeg tripped over, it was the missing data. */
+			e->status = imf_error_set(e->err, IMF_ECORRUPT, "JPEG: truncated file");
+		} else {
+			imf_status code;
+			switch (cinfo->err->msg_code) {
+			case JERR_OUT_OF_MEMORY:
+				code = IMF_ENOMEM;
+				break;
+			case JERR_NO_BACKING_STORE:
+				code = IMF_ELIMIT;
+				snprintf(text, sizeof text,
+				         "image needs more than %d MiB of decoder memory",
+				         JPEG_MAX_MEMORY_MIB);
+				break;
+			case JERR_BAD_PRECISION:
+				code = IMF_EUNSUPPORTED;
+				break;
+			default:
+				code = e->default_code;
+				break;
+			}
+			e->status = imf_error_set(e->err, code, "JPEG: %s", text);
+		}
+	}
+	longjmp(e->jb, 1);
+}
+
+/* Record an error of our own and leave through error_exit. */
+static void jpeg_fail(j_common_ptr cinfo, imf_status code, const char *msg)
+{
+	jpeg_errctx *e = cinfo->client_data;
+	if (e->status == IMF_OK)
+		e->status = imf_error_set(e->err, code, "JPEG: %s", msg);
+	(*cinfo->err->error_exit)(cinfo);
+}
+
+/* Warnings (level -1) are kept, never shown; trace messages are dropped. */
+static void jpeg_on_message(j_common_ptr cinfo, int level)
+{
+	jpeg_errctx *e = cinfo->client_data;
+	if (level < 0) {
+		cinfo->err->num_warnings++;
+		(*cinfo->err->format_message)(cinfo, e->warning);
+	}
+}
+
+static void jpeg_no_output(j_common_ptr cinfo)
+{
+	(void)cinfo;
+}
+
+static void jpeg_errctx_init(jpeg_errctx *e, imf_error *err, imf_status default_code)
+{
+	jpeg_std_error(&e->mgr);
+	e->mgr.error_exit = jpeg_on_error;
+	e->mgr.emit_message = jpeg_on_message;
+	e->mgr.output_message = jpeg_no_output;
+	e->err = err;
+	e->status = IMF_OK;
+	e->default_code = default_code;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static void src_init(j_decompress_ptr cinfo)
+{
+	(void)cinfo;
+}
+
+static boolean src_fill(j_decompress_ptr cinfo)
+{
+	jpeg_reader *r = cinfo->client_data;
+	errno = 0;
+	size_t n = imf_src_read(r->src, r->buf, JPEG_IO_CHUNK);
+	if (n == 0) {
+		if (imf_src_error(r->src)) {
+			int e = errno ? errno : EIO;
+			r->e.status = imf_error_set(r->e.err, IMF_EIO, "JPEG: read failed: %s",
+			                            strerror(e));
+			(*cinfo->err->error_exit)((j_common_ptr)cinfo);
+		}
+		/* Give libjpeg an EOI so it stops; the flag makes it an error. */
+		r->e.truncated = 1;
+		r->buf[0] = 0xFF;
+		r->buf[1] = JPEG_EOI;
+		n = 2;
+	}
+	r->srcmgr.next_input_byte = r->buf;
+	r->srcmgr.bytes_in_buffer = n;
+	return TRUE;
+}
+
+static void src_skip(j_decompress_ptr cinfo, long num_bytes)
+{
+	jpeg_reader *r = cinfo->client_data;
+	if (num_bytes <= 0)
+		return;
+	while ((size_t)num_bytes > r->srcmgr.bytes_in_buffer) {
+		num_bytes -= (long)r->srcmgr.bytes_in_buffer;
+		src_fill(cinfo);
+		if (r->e.truncated)
+			return; /* leave the fake EOI in place */
+	}
+	r->srcmgr.next_input_byte += num_bytes;
+	r->srcmgr.bytes_in_buffer -= (size_t)num_bytes;
+}
+
+static void src_term(j_decompress_ptr cinfo)
+{
+	(void)cinfo;
+}
+
+/* Called per iMCU row and per scan while a multi-scan file is consumed. */
+static void jpeg_on_progress(j_common_ptr cinfo)
+{
+	if (cinfo->is_decompressor &&
+	    ((j_decompress_ptr)cinfo)->input_scan_number > JPEG_MAX_SCANS)
+		jpeg_fail(cinfo, IMF_ELIMIT, "more than 1000 progressive scans");
+}
+
+static void jpeg_read_body(jpeg_reader *r)
+{
+	j_decompress_ptr ci = &r->cinfo;
+	j_common_ptr cc = (j_common_ptr)ci;
+
+	jpeg_create_decompress(ci);
+	ci->mem->max_memory_to_use = (long)JPEG_MAX_MEMORY_MIB << 20;
+	r->progress.progress_monitor = jpeg_on_progress;
+	ci->progress = &r->progress;
+
+	r->buf = (*ci->mem->alloc_small)(cc, JPOOL_PERMANENT, JPEG_IO_CHUNK);
+	r->srcmgr.init_source = src_init;
+	r->srcmgr.fill_input_buffer = src_fill;
+	r->srcmgr.skip_input_data = src_skip;
+	r->srcmgr.resync_to_restart = jpeg_resync_to_restart;
+	r->srcmgr.term_source = src_term;
+	r->srcmgr.next_input_byte = NULL;
+	r->srcmgr.bytes_in_buffer = 0;
+	ci->src = &r->srcmgr;
+
+	if (jpeg_read_header(ci, TRUE) != JPEG_HEADER_OK)
+		jpeg_fail(cc, IMF_ECORRUPT, "no image in the file");
+
+	int nch;
+	switch (ci->jpeg_color_space) {
+	case JCS_GRAYSCALE:
+		ci->out_color_space = JCS_GRAYSCALE;
+		nch = 1;
+		break;
+	case JCS_YCbCr:
+		/* Y is Rec.601 luma: asking for gray skips the colour conversion. */
+		nch = r->opts->want_gray ? 1 : 3;
+		ci->out_color_space = nch == 1 ? JCS_GRAYSCALE : JCS_RGB;
+		break;
+	case JCS_RGB:
+		ci->out_color_space = JCS_RGB;
+		nch = 3;
+		break;
+	case JCS_CMYK:
+	case JCS_YCCK:
+		jpeg_fail(cc, IMF_EUNSUPPORTED,
+		          "CMYK colour is not supported; convert the file to RGB first");
+		return;
+	default:
+		r->e.status = imf_error_set(r->e.err, IMF_EUNSUPPORTED,
+		                            "JPEG: colour space with %d components is not supported",
+		                            ci->num_components);
+		return;
+	}
+
+	size_t width = ci->image_width, height = ci->image_height;
+	r->e.status = imf_check_dims(width, height, nch, &r->opts->limits, "JPEG", r->e.err);
+	if (r->e.status != IMF_OK)
+		return;
+
+	jpeg_start_decompress(ci);
+	if (ci->output_components != nch || ci->output_width != width ||
+	    ci->output_height != height)
+		jpeg_fail(cc, IMF_ECORRUPT, "decoder output does not match the header");
+
+	r->e.status = imf_image_new(width, height, nch, 0, &r->opts->limits, &r->img, r->e.err);
+	if (r->e.status != IMF_OK)
+		return;
+	imf_image_set_source(r->img, IMF_FORMAT_JPEG, 8);
+
+	JSAMPARRAY row = (*ci->mem->alloc_sarray)(cc, JPOOL_IMAGE,
+	                                           ci->output_width * (JDIMENSION)nch, 1);
+	while (ci->output_scanline < ci->output_height) {
+		size_t y = ci->output_scanline;
+		if (jpeg_read_scanlines(ci, row, 1) != 1)
+			jpeg_fail(cc, IMF_ECORRUPT, "decoder returned no scanline");
+		for (int c = 0; c < nch; c++) {
+			float *out = imf_image_row(r->img, c, y);
+			const JSAMPLE *in = row[0] + c;
+			for (size_t x = 0; x < width; x++)
+				out[x] = (float)in[x * (size_t)nch];
+		}
+	}
+	jpeg_finish_decompress(ci);
+	if (r->e.truncated)
+		jpeg_fail(cc, IMF_ECORRUPT, "truncated file");
+}
+
+static imf_status jpeg_read_guarded(jpeg_reader *r)
+{
+	if (setjmp(r->e.jb))
+		return r->e.status;
+	jpeg_read_body(r);
+	return r->e.status;
+}
+
+imf_status imf_jpeg_read(imf_src *src, const imf_read_opts *opts, imf_image **out,
+                         imf_error *err)
+{
+	jpeg_reader r;
+	memset(&r, 0, sizeof r); /* cinfo.mem == NULL: destroy is safe at any point */
+	jpeg_errctx_init(&r.e, err, IMF_ECORRUPT);
+	r.cinfo.err = &r.e.mgr;
+	r.cinfo.client_data = &r;
+	r.src = src;
+	r.opts = opts;
+	*out = NULL;
+
+	imf_status st = jpeg_read_guarded(&r);
+	if (st == IMF_OK) {
+		*out = r.img;
+		r.img = NULL;
+	}
+	jpeg_destroy_decompress(&r.cinfo);
+	imf_image_free(r.img);
+	return st;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void dest_write(j_compress_ptr cinfo, size_t n)
+{
+	jpeg_writer *w = cinfo->client_data;
+	errno = 0;
+	if (n > 0 && fwrite(w->buf, 1, n, w->fp) != n) {
+		int e = errno ? errno : EIO;
+		w->e.status = imf_error_set(w->e.err, IMF_EIO, "JPEG: write failed: %s", strerror(e));
+		(*cinfo->err->error_exit)((j_common_ptr)cinfo);
+	}
+	w->dest.next_output_byte = w->buf;
+	w->dest.free_in_buffer = JPEG_IO_CHUNK;
+}
+
+static void dest_init(j_compress_ptr cinfo)
+{
+	jpeg_writer *w = cinfo->client_data;
+	w->dest.next_output_byte = w->buf;
+	w->dest.free_in_buffer = JPEG_IO_CHUNK;
+}
+
+/* The buffer is full: libjpeg ignores next_output_byte/free_in_buffer here. */
+static boolean dest_empty(j_compress_ptr cinfo)
+{
+	dest_write(cinfo, JPEG_IO_CHUNK);
+	return TRUE;
+}
+
+static void dest_term(j_compress_ptr cinfo)
+{
+	jpeg_writer *w = cinfo->client_data;
+	dest_write(cinfo, JPEG_IO_CHUNK - w->dest.free_in_buffer);
+}
+
+static void jpeg_write_body(jpeg_writer *w, int nch, int quality)
+{
+	j_compress_ptr ci = &w->cinfo;
+	j_common_ptr cc = (j_common_ptr)ci;
+	const imf_image *img = w->img;
+
+	jpeg_create_compress(ci);
+	w->buf = (*ci->mem->alloc_small)(cc, JPOOL_PERMANENT, JPEG_IO_CHUNK);
+	w->dest.init_destination = dest_init;
+	w->dest.empty_output_buffer = dest_empty;
+	w->dest.term_destination = dest_term;
+	ci->dest = &w->dest;
+
+	ci->image_width = (JDIMENSION)img->width;
+	ci->image_height = (JDIMENSION)img->height;
+	ci->input_components = nch;
+	ci->in_color_space = nch == 1 ? JCS_GRAYSCALE : JCS_RGB;
+	jpeg_set_defaults(ci);
+	jpeg_set_quality(ci, quality, TRUE);
+	if (nch == 3 && quality >= 90) {
+		/* Subsampled chroma would cost more than the quantizer saves. */
+		for (int c = 0; c < ci->num_components; c++) {
+			ci->comp_info[c].h_samp_factor = 1;
+			ci->comp_info[c].v_samp_factor = 1;
+		}
+	}
+	jpeg_start_compress(ci, TRUE);
+
+	imf_mapper m;
+	imf_mapper_init(&m, img, w->opts->map, 255);
+	JSAMPARRAY row = (*ci->mem->alloc_sarray)(cc, JPOOL_IMAGE,
+	                                           ci->image_width * (JDIMENSION)nch, 1);
+	for (size_t y = 0; y < img->height; y++) {
+		imf_mapper_row8(&m, img, y, nch, row[0]);
+		if (jpeg_write_scanlines(ci, row, 1) != 1)
+			jpeg_fail(cc, IMF_EIO, "encoder accepted no scanline");
+	}
+	jpeg_finish_compress(ci);
+}
+
+static imf_status jpeg_write_guarded(jpeg_writer *w, int nch, int quality)
+{
+	if (setjmp(w->e.jb))
+		return w->e.status;
+	jpeg_write_body(w, nch, quality);
+	return w->e.status;
+}
+
+imf_status imf_jpeg_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
+                          imf_error *err)
+{
+	if (opts->quality < 1 || opts->quality > 100)
+		return imf_error_set(err, IMF_EINVAL, "JPEG: quality %d is not in 1..100",
+		                     opts->quality);
+	if (img->width > JPEG_MAX_DIMENSION || img->height > JPEG_MAX_DIMENSION)
+		return imf_error_set(err, IMF_EINVAL,
+		                     "JPEG: %zux%zu is too large for JPEG (at most %ld pixels a side)",
+		                     img->width, img->height, (long)JPEG_MAX_DIMENSION);
+
+	jpeg_writer w;
+	memset(&w, 0, sizeof w);
+	/* libjpeg errors while writing come from our parameters, not from data. */
+	jpeg_errctx_init(&w.e, err, IMF_EINVAL);
+	w.cinfo.err = &w.e.mgr;
+	w.cinfo.client_data = &w;
+	w.fp = fp;
+	w.img = img;
+	w.opts = opts;
+
+	int nch = imf_color_planes(img) == 1 ? 1 : 3;
+	imf_status st = jpeg_write_guarded(&w, nch, opts->quality);
+	jpeg_destroy_compress(&w.cinfo);
+	if (st != IMF_OK)
+		return st;
+	errno = 0;
+	if (fflush(fp) != 0 || ferror(fp)) {
+		int e = errno ? errno : EIO;
+		return imf_error_set(err, IMF_EIO, "JPEG: write failed: %s", strerror(e));
+	}
+	return IMF_OK;
+}

@@ -1,0 +1,207 @@
+/*
+ * embed-kernels.c - build-time tool: embed the filters folder's kernel files
+ * in the library.
+ *
+ *   embed-kernels filters/a.txt filters/b.txt ... > builtin_kernels.c
+ *
+ * Prints a C file defining imf_builtin_sources[] (declared in internal.h):
+ * one entry per argument, in argument order (the Makefile sorts), named after
+ * the file without ".txt", holding the file's bytes as a C string.  The
+ * library parses that text at run time with the same parser as user kernel
+ * files, so this tool checks only what the C output needs: names are
+ * [a-z0-9-]+.txt and unique, and a file holds no NUL byte and is at most
+ * 1 MiB.
+ *
+ * ISO C only promises string literals of up to 4095 characters after
+ * adjacent literals are concatenated (gcc -Wpedantic enforces it), so a text
+ * that long is emitted as a braced list of character codes instead.
+ *
+ * A standalone host program: it links nothing from the library.  Every I/O
+ * call is checked; any error prints "embed-kernels: ..." and exits 1.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FILE (1024 * 1024)
+/* Longest text emitted as a string literal: 4095 characters, minus the NUL. */
+#define MAX_LITERAL 4094
+/* Characters of escaped text per output line before a literal is split. */
+#define LITERAL_LINE 72
+
+static int write_failed;
+
+/* printf to stdout, remembering a failure (checked again before exit). */
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (vprintf(fmt, ap) < 0)
+		write_failed = 1;
+	va_end(ap);
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("embed-kernels: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Length of the kernel name in base (before ".txt"), or 0 if base is not [a-z0-9-]+.txt. */
+static size_t name_length(const char *base)
+{
+	size_t n = 0;
+	while ((base[n] >= 'a' && base[n] <= 'z') || (base[n] >= '0' && base[n] <= '9') ||
+	       base[n] == '-')
+		n++;
+	if (n == 0 || strcmp(base + n, ".txt") != 0)
+		return 0;
+	return n;
+}
+
+/* The whole file, NUL-terminated; *len gets its size. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		die("cannot open %s: %s", path, strerror(errno));
+	char *buf = malloc(MAX_FILE + 2);
+	if (!buf)
+		die("out of memory");
+	size_t n = fread(buf, 1, MAX_FILE + 1, fp);
+	if (ferror(fp))
+		die("cannot read %s: %s", path, strerror(errno));
+	if (fclose(fp) != 0)
+		die("cannot close %s: %s", path, strerror(errno));
+	if (n > MAX_FILE)
+		die("%s: larger than %d bytes", path, MAX_FILE);
+	if (memchr(buf, '\0', n))
+		die("%s: contains a NUL byte", path);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/*
+ * One string literal per source line, split further every LITERAL_LINE
+ * characters.  Escapes: quote, backslash, '?' (trigraphs are on under
+ * -std=c11), newline, tab, and octal for other control and non-ASCII bytes
+ * (always three digits, so a following digit cannot join the escape).
+ */
+static void emit_literal(const char *text, size_t len)
+{
+	size_t col = 0;
+	int open = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (!open) {
+			out("\t\"");
+			open = 1;
+			col = 0;
+		}
+		if (c == '\n')
+			out("\\n");
+		else if (c == '\t')
+			out("\\t");
+		else if (c == '"' || c == '\\' || c == '?')
+			out("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			out("\\%03o", c);
+		else
+			out("%c", c);
+		col++;
+		if (c == '\n' || col >= LITERAL_LINE || i + 1 == len) {
+			out("\"\n");
+			open = 0;
+		}
+	}
+	if (len == 0)
+		out("\t\"\"\n");
+}
+
+static void emit_bytes(const char *text, size_t len)
+{
+	for (size_t i = 0; i <= len; i++) {
+		if (i % 12 == 0)
+			out("\t");
+		out("%d,", i < len ? (int)(unsigned char)text[i] : 0);
+		out(i % 12 == 11 || i == len ? "\n" : " ");
+	}
+}
+
+/* Order by kernel name ("laplacian" before "laplacian-4"), not by file name. */
+static int by_name(const void *a, const void *b)
+{
+	const char *x = base_name(*(char *const *)a), *y = base_name(*(char *const *)b);
+	size_t lx = name_length(x), ly = name_length(y);
+	int c = strncmp(x, y, lx < ly ? lx : ly);
+	if (c != 0)
+		return c;
+	return lx < ly ? -1 : lx > ly;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc - 1;
+
+	qsort(argv + 1, (size_t)n, sizeof *argv, by_name);
+
+	for (int i = 1; i < argc; i++) {
+		const char *base = base_name(argv[i]);
+		size_t len = name_length(base);
+		if (len == 0)
+			die("%s: kernel file names must be [a-z0-9-]+.txt", argv[i]);
+		for (int j = 1; j < i; j++) {
+			const char *other = base_name(argv[j]);
+			if (strcmp(base, other) == 0)
+				die("%s: kernel '%.*s' is given twice", argv[i], (int)len, base);
+		}
+	}
+
+	out("/* Generated by embed-kernels from the filters folder; do not edit. */\n");
+	out("#include \"internal.h\"\n\n");
+
+	for (int i = 1; i < argc; i++) {
+		size_t len;
+		char *text = read_file(argv[i], &len);
+		out("/* %s */\n", base_name(argv[i]));
+		if (len <= MAX_LITERAL) {
+			out("static const char text_%d[] =\n", i);
+			emit_literal(text, len);
+			out(";\n\n");
+		} else {
+			out("static const char text_%d[] = {\n", i);
+			emit_bytes(text, len);
+			out("};\n\n");
+		}
+		free(text);
+	}
+
+	/* ISO C has no empty arrays: an empty table still has one (unused) entry. */
+	out("const imf_builtin_source imf_builtin_sources[] = {\n");
+	for (int i = 1; i < argc; i++) {
+		const char *base = base_name(argv[i]);
+		out("\t{\"%.*s\", text_%d},\n", (int)name_length(base), base, i);
+	}
+	if (n == 0)
+		out("\t{0, 0},\n");
+	out("};\n\n");
+	out("const size_t imf_builtin_source_count = %d;\n", n);
+
+	if (fflush(stdout) != 0 || ferror(stdout) || write_failed)
+		die("cannot write the output: %s", strerror(errno));
+	return 0;
+}

@@ -1,0 +1,756 @@
+/*
+ * check_kernel.c - the kernel module: built-ins, kernel files, inline specs,
+ * printing, and every error message.
+ *
+ * Most tests are tables (spec -> expected matrix, spec -> expected message),
+ * so the tables double as the specification of what a spec may say.
+ */
+#include "testutil.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAXW 25
+
+static imf_kernel *must_parse(const char *spec)
+{
+	imf_kernel *k = NULL;
+	imf_error err = {0};
+	imf_status st = imf_kernel_parse(spec, &k, &err);
+	ck_assert_msg(st == IMF_OK, "'%s': %s", spec, err.msg);
+	ck_assert_ptr_nonnull(k);
+	return k;
+}
+
+static imf_kernel *must_builtin(const char *name)
+{
+	imf_kernel *k = NULL;
+	imf_error err = {0};
+	imf_status st = imf_kernel_builtin(name, &k, &err);
+	ck_assert_msg(st == IMF_OK, "built-in '%s': %s", name, err.msg);
+	ck_assert_ptr_nonnull(k);
+	return k;
+}
+
+static void check_matrix(const char *what, const imf_matrix *m, size_t rows, size_t cols,
+                         double scale, const double *w)
+{
+	ck_assert_msg(m->rows == rows && m->cols == cols, "%s: %zu rows x %zu cols, want %zu x %zu",
+	              what, m->rows, m->cols, rows, cols);
+	ck_assert_msg(m->scale == scale, "%s: scale %.17g, want %.17g", what, m->scale, scale);
+	for (size_t i = 0; i < rows * cols; i++)
+		ck_assert_msg(m->w[i] == w[i], "%s: weight %zu is %.17g, want %.17g", what, i, m->w[i],
+		              w[i]);
+}
+
+/* Identical weights, bit for bit (so -0 and 0 differ). */
+static void check_same_kernel(const char *what, const imf_kernel *a, const imf_kernel *b)
+{
+	ck_assert_msg(a->combine == b->combine && a->count == b->count, "%s: structure differs",
+	              what);
+	ck_assert_str_eq(a->description, b->description);
+	for (size_t i = 0; i < a->count; i++) {
+		const imf_matrix *ma = &a->m[i], *mb = &b->m[i];
+		ck_assert_msg(ma->rows == mb->rows && ma->cols == mb->cols, "%s: size differs", what);
+		ck_assert_msg(memcmp(&ma->scale, &mb->scale, sizeof ma->scale) == 0,
+		              "%s: scale %.17g became %.17g", what, ma->scale, mb->scale);
+		ck_assert_msg(memcmp(ma->w, mb->w, ma->rows * ma->cols * sizeof *ma->w) == 0,
+		              "%s: weights differ", what);
+		if (a->part_names)
+			ck_assert_str_eq(a->part_names[i], b->part_names[i]);
+	}
+}
+
+/* What imf_kernel_print writes, as a malloc'd string. */
+static char *print_to_string(const imf_kernel *k)
+{
+	FILE *fp = tmpfile();
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(imf_kernel_print(k, fp), 0);
+	long size = ftell(fp);
+	ck_assert_int_ge(size, 0);
+	rewind(fp);
+	char *buf = malloc((size_t)size + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)size, fp), (size_t)size);
+	buf[size] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/* ---- built-ins ----------------------------------------------------------- */
+
+START_TEST(test_builtins_parse)
+{
+	size_t n = imf_kernel_builtin_count();
+	ck_assert_uint_ge(n, 24);
+	ck_assert_ptr_null(imf_kernel_builtin_name(n));
+	for (size_t i = 0; i < n; i++) {
+		const char *name = imf_kernel_builtin_name(i);
+		ck_assert_ptr_nonnull(name);
+		ck_assert_msg(strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(name),
+		              "bad built-in name '%s'", name);
+		for (size_t j = 0; j < i; j++)
+			ck_assert_msg(strcmp(imf_kernel_builtin_name(j), name) != 0,
+			              "built-in '%s' twice", name);
+		imf_kernel *k = must_builtin(name);
+		ck_assert_str_eq(imf_kernel_name(k), name);
+		ck_assert_msg(strlen(imf_kernel_description(k)) > 10, "'%s' has no description", name);
+		ck_assert_uint_ge(k->count, 1);
+		for (size_t j = 0; j < k->count; j++) {
+			ck_assert_uint_ge(k->m[j].rows, 1);
+			ck_assert_uint_ge(k->m[j].cols, 1);
+			ck_assert(isfinite(k->m[j].scale));
+		}
+		imf_kernel_free(k);
+	}
+}
+END_TEST
+
+/* The weights the issue gives, written out. */
+static const struct {
+	const char *name;
+	size_t rows, cols;
+	double scale;
+	double w[MAXW];
+} builtin_cases[] = {
+	{"identity", 3, 3, 1, {0, 0, 0, 0, 1, 0, 0, 0, 0}},
+	{"sobel-x", 3, 3, 1, {1, 0, -1, 2, 0, -2, 1, 0, -1}},
+	{"sobel-y", 3, 3, 1, {1, 2, 1, 0, 0, 0, -1, -2, -1}},
+	{"prewitt-x", 3, 3, 1, {1, 0, -1, 1, 0, -1, 1, 0, -1}},
+	{"prewitt-y", 3, 3, 1, {1, 1, 1, 0, 0, 0, -1, -1, -1}},
+	{"scharr-x", 3, 3, 1, {3, 0, -3, 10, 0, -10, 3, 0, -3}},
+	{"scharr-y", 3, 3, 1, {3, 10, 3, 0, 0, 0, -3, -10, -3}},
+	{"laplacian", 3, 3, 1, {-1, -1, -1, -1, 8, -1, -1, -1, -1}},
+	{"laplacian-4", 3, 3, 1, {0, -1, 0, -1, 4, -1, 0, -1, 0}},
+	{"sharpen", 3, 3, 1, {0, -1, 0, -1, 5, -1, 0, -1, 0}},
+	{"sharpen-strong", 3, 3, 1, {-1, -1, -1, -1, 9, -1, -1, -1, -1}},
+	{"box-3", 3, 3, 1.0 / 9, {1, 1, 1, 1, 1, 1, 1, 1, 1}},
+	{"box-5", 5, 5, 1.0 / 25, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	                          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+	{"gaussian-3", 3, 3, 1.0 / 16, {1, 2, 1, 2, 4, 2, 1, 2, 1}},
+	{"gaussian-5", 5, 5, 1.0 / 256, {1, 4, 6, 4, 1, 4, 16, 24, 16, 4, 6, 24, 36,
+	                                24, 6, 4, 16, 24, 16, 4, 1, 4, 6, 4, 1}},
+	{"emboss", 3, 3, 1, {-2, -1, 0, -1, 1, 1, 0, 1, 2}},
+	{"roberts-x", 2, 2, 1, {1, 0, 0, -1}},
+	{"roberts-y", 2, 2, 1, {0, 1, -1, 0}},
+	{"unsharp-5", 5, 5, -1.0 / 256, {1, 4, 6, 4, 1, 4, 16, 24, 16, 4, 6, 24, -476,
+	                                24, 6, 4, 16, 24, 16, 4, 1, 4, 6, 4, 1}},
+	{"log-5", 5, 5, 1, {0, 0, -1, 0, 0, 0, -1, -2, -1, 0, -1, -2, 16,
+	                    -2, -1, 0, -1, -2, -1, 0, 0, 0, -1, 0, 0}},
+	{"motion-blur-5", 5, 5, 1.0 / 5, {1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1,
+	                                 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1}},
+};
+
+START_TEST(test_builtin_weights)
+{
+	for (size_t i = 0; i < sizeof builtin_cases / sizeof builtin_cases[0]; i++) {
+		imf_kernel *k = must_builtin(builtin_cases[i].name);
+		ck_assert_int_eq(k->combine, IMF_COMBINE_NONE);
+		ck_assert_uint_eq(k->count, 1);
+		ck_assert_ptr_null(k->part_names);
+		check_matrix(builtin_cases[i].name, &k->m[0], builtin_cases[i].rows,
+		             builtin_cases[i].cols, builtin_cases[i].scale, builtin_cases[i].w);
+		imf_kernel_free(k);
+	}
+}
+END_TEST
+
+START_TEST(test_gaussian5_sum)
+{
+	imf_kernel *k = must_builtin("gaussian-5");
+	static const double row[5] = {1, 4, 6, 4, 1};
+	double sum = 0;
+	for (size_t y = 0; y < 5; y++)
+		for (size_t x = 0; x < 5; x++) {
+			ck_assert(k->m[0].w[y * 5 + x] == row[y] * row[x]);
+			sum += k->m[0].w[y * 5 + x];
+		}
+	ck_assert(sum == 256);
+	ck_assert(k->m[0].scale == 1.0 / 256);
+	imf_kernel_free(k);
+}
+END_TEST
+
+static const struct {
+	const char *name, *a, *b;
+} compound_cases[] = {
+	{"sobel", "sobel-x", "sobel-y"},
+	{"prewitt", "prewitt-x", "prewitt-y"},
+	{"scharr", "scharr-x", "scharr-y"},
+};
+
+START_TEST(test_builtin_compound)
+{
+	for (size_t i = 0; i < sizeof compound_cases / sizeof compound_cases[0]; i++) {
+		imf_kernel *k = must_builtin(compound_cases[i].name);
+		imf_kernel *a = must_builtin(compound_cases[i].a);
+		imf_kernel *b = must_builtin(compound_cases[i].b);
+		ck_assert_int_eq(k->combine, IMF_COMBINE_MAGNITUDE);
+		ck_assert_uint_eq(k->count, 2);
+		ck_assert_ptr_nonnull(k->part_names);
+		ck_assert_str_eq(k->part_names[0], compound_cases[i].a);
+		ck_assert_str_eq(k->part_names[1], compound_cases[i].b);
+		check_matrix(compound_cases[i].a, &k->m[0], 3, 3, 1, a->m[0].w);
+		check_matrix(compound_cases[i].b, &k->m[1], 3, 3, 1, b->m[0].w);
+		imf_kernel_free(k);
+		imf_kernel_free(a);
+		imf_kernel_free(b);
+	}
+}
+END_TEST
+
+/* Built-in names also match case-insensitively and with '_' for '-'. */
+START_TEST(test_builtin_name_forms)
+{
+	static const char *const forms[] = {"sobel-x", "sobel_x", "SOBEL-X", "Sobel_X", " sobel-x "};
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		imf_kernel *k = must_parse(forms[i]);
+		ck_assert_str_eq(imf_kernel_name(k), "sobel-x");
+		imf_kernel_free(k);
+	}
+	imf_kernel *k = must_builtin("MOTION_BLUR_5");
+	ck_assert_str_eq(imf_kernel_name(k), "motion-blur-5");
+	imf_kernel_free(k);
+
+	imf_error err = {0};
+	k = (imf_kernel *)&err; /* must be reset to NULL on failure */
+	ck_assert_int_eq(imf_kernel_builtin("sobelx", &k, &err), IMF_EINVAL);
+	ck_assert_ptr_null(k);
+	ck_assert_str_eq(err.msg,
+	                 "kernel: unknown kernel 'sobelx' (see --list-kernels); did you mean 'sobel-x'?");
+}
+END_TEST
+
+/* ---- inline specs -------------------------------------------------------- */
+
+static const struct {
+	const char *spec;
+	size_t rows, cols;
+	double scale;
+	double w[MAXW];
+} inline_cases[] = {
+	{"0 -1 0; -1 5 -1; 0 -1 0", 3, 3, 1, {0, -1, 0, -1, 5, -1, 0, -1, 0}},
+	{"1/16 * 1 2 1; 2 4 2; 1 2 1", 3, 3, 1.0 / 16, {1, 2, 1, 2, 4, 2, 1, 2, 1}},
+	{"1/16*[1 2 1; 2 4 2; 1 2 1]", 3, 3, 1.0 / 16, {1, 2, 1, 2, 4, 2, 1, 2, 1}},
+	{"[1 2 1; 2 4 2; 1 2 1]", 3, 3, 1, {1, 2, 1, 2, 4, 2, 1, 2, 1}},
+	{"[1, 2, 1; 2, 4, 2; 1, 2, 1]", 3, 3, 1, {1, 2, 1, 2, 4, 2, 1, 2, 1}},
+	{"1,2,1;2,4,2;1,2,1;", 3, 3, 1, {1, 2, 1, 2, 4, 2, 1, 2, 1}},
+	{"1 2 1,; 2 4 2, ;1 2 1,", 3, 3, 1, {1, 2, 1, 2, 4, 2, 1, 2, 1}},
+	{"  0.0625 *  [ 1 2 1 ;2 4 2; 1 2 1 ]  ", 3, 3, 0.0625, {1, 2, 1, 2, 4, 2, 1, 2, 1}},
+	{"-1/256 * [1]", 1, 1, -1.0 / 256, {1}},
+	{"1 2\n3 4", 2, 2, 1, {1, 2, 3, 4}},
+	/* even sizes, rows and columns */
+	{"1 0; 0 -1", 2, 2, 1, {1, 0, 0, -1}},
+	{"1 -1", 1, 2, 1, {1, -1}},
+	{"1 2 3 4 5", 1, 5, 1, {1, 2, 3, 4, 5}},
+	{"1; 2; 3", 3, 1, 1, {1, 2, 3}},
+	{"1 2 3 4; 5 6 7 8", 2, 4, 1, {1, 2, 3, 4, 5, 6, 7, 8}},
+	{"7", 1, 1, 1, {7}},
+	{"1/9", 1, 1, 1, {1.0 / 9}},
+	/* fractions, decimals, scientific */
+	{"1/2 -3/4 +1/4 0.5/2", 1, 4, 1, {0.5, -0.75, 0.25, 0.25}},
+	{"1e-3, -2.5E+2, .5, 5., +7, -0", 1, 6, 1, {1e-3, -250, 0.5, 5, 7, -0.0}},
+	{"1e2/-4e1", 1, 1, 1, {-2.5}},
+	{"2.5e-1 * 4 8", 1, 2, 0.25, {4, 8}},
+	{"3/2*1", 1, 1, 1.5, {1}},
+};
+
+START_TEST(test_inline_specs)
+{
+	for (size_t i = 0; i < sizeof inline_cases / sizeof inline_cases[0]; i++) {
+		imf_kernel *k = must_parse(inline_cases[i].spec);
+		ck_assert_str_eq(imf_kernel_name(k), "inline");
+		ck_assert_str_eq(imf_kernel_description(k), "");
+		ck_assert_uint_eq(k->count, 1);
+		check_matrix(inline_cases[i].spec, &k->m[0], inline_cases[i].rows, inline_cases[i].cols,
+		             inline_cases[i].scale, inline_cases[i].w);
+		imf_kernel_free(k);
+	}
+	imf_kernel *k = must_parse("-0");
+	ck_assert(signbit(k->m[0].w[0])); /* written as -0, kept as -0 */
+	imf_kernel_free(k);
+}
+END_TEST
+
+START_TEST(test_inline_magnitude)
+{
+	imf_kernel *k = must_parse("magnitude sobel-x, scharr-y");
+	ck_assert_int_eq(k->combine, IMF_COMBINE_MAGNITUDE);
+	ck_assert_uint_eq(k->count, 2);
+	ck_assert_str_eq(k->part_names[0], "sobel-x");
+	ck_assert_str_eq(k->part_names[1], "scharr-y");
+	ck_assert_str_eq(imf_kernel_name(k), "inline");
+	imf_kernel_free(k);
+}
+END_TEST
+
+/* Every side up to 255 is accepted; one more is refused with the full size. */
+static char *ones_spec(size_t rows, size_t cols, const char *row_sep)
+{
+	size_t len = rows * (cols * 2 + strlen(row_sep)) + 1;
+	char *s = malloc(len), *p = s;
+	ck_assert_ptr_nonnull(s);
+	for (size_t y = 0; y < rows; y++) {
+		for (size_t x = 0; x < cols; x++) {
+			*p++ = '1';
+			*p++ = ' ';
+		}
+		strcpy(p, row_sep);
+		p += strlen(row_sep);
+	}
+	*p = '\0';
+	return s;
+}
+
+START_TEST(test_size_limit)
+{
+	static const struct {
+		size_t rows, cols;
+		const char *msg;
+	} cases[] = {
+		{255, 255, NULL},
+		{1, 255, NULL},
+		{255, 1, NULL},
+		{3, 300, "kernel: 300x3 is larger than the limit of 255 per side"},
+		{256, 2, "kernel: 2x256 is larger than the limit of 255 per side"},
+		{256, 256, "kernel: 256x256 is larger than the limit of 255 per side"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		for (int file = 0; file < 2; file++) {
+			char *spec = ones_spec(cases[i].rows, cases[i].cols, file ? "\n" : ";");
+			imf_kernel *k = NULL;
+			imf_error err = {0};
+			imf_status st = file ? imf_kernel_from_text(spec, "big", &k, &err)
+			                     : imf_kernel_parse(spec, &k, &err);
+			if (cases[i].msg) {
+				ck_assert_int_eq(st, IMF_EINVAL);
+				ck_assert_ptr_null(k);
+				ck_assert_str_eq(err.msg, cases[i].msg);
+			} else {
+				ck_assert_msg(st == IMF_OK, "%zux%zu: %s", cases[i].cols, cases[i].rows,
+				              err.msg);
+				ck_assert_uint_eq(k->m[0].rows, cases[i].rows);
+				ck_assert_uint_eq(k->m[0].cols, cases[i].cols);
+			}
+			imf_kernel_free(k);
+			free(spec);
+		}
+	}
+}
+END_TEST
+
+/* ---- kernel files -------------------------------------------------------- */
+
+static const struct {
+	const char *text;
+	const char *desc;
+	size_t rows, cols;
+	double scale;
+	double w[MAXW];
+} text_cases[] = {
+	{"# Edge\n1 0 -1\n2 0 -2\n1 0 -1\n", "Edge", 3, 3, 1, {1, 0, -1, 2, 0, -2, 1, 0, -1}},
+	{"#\n#   Spaced out  \n# more\nscale 1/2\n1 2;\n3 4,\n", "Spaced out", 2, 2, 0.5, {1, 2, 3, 4}},
+	{"#No space\n1,2\n3,4", "No space", 2, 2, 1, {1, 2, 3, 4}},
+	{"1 2  # a trailing comment\n\n   \n3 4 # another\n", "", 2, 2, 1, {1, 2, 3, 4}},
+	{"1 2\r\n3 4\r\n", "", 2, 2, 1, {1, 2, 3, 4}},
+	{"1 2; 3 4\n", "", 2, 2, 1, {1, 2, 3, 4}},
+	{"1 2\nscale -1/256\n3 4\n", "", 2, 2, -1.0 / 256, {1, 2, 3, 4}},
+	{"scale 0.25 # quarter\n\t1\t2\t\n", "", 1, 2, 0.25, {1, 2}},
+	{"1\n# not the description: it is below the data\n", "", 1, 1, 1, {1}},
+};
+
+START_TEST(test_text_forms)
+{
+	for (size_t i = 0; i < sizeof text_cases / sizeof text_cases[0]; i++) {
+		imf_kernel *k = NULL;
+		imf_error err = {0};
+		imf_status st = imf_kernel_from_text(text_cases[i].text, "mine", &k, &err);
+		ck_assert_msg(st == IMF_OK, "case %zu: %s", i, err.msg);
+		ck_assert_str_eq(imf_kernel_name(k), "mine");
+		ck_assert_str_eq(imf_kernel_description(k), text_cases[i].desc);
+		check_matrix(text_cases[i].text, &k->m[0], text_cases[i].rows, text_cases[i].cols,
+		             text_cases[i].scale, text_cases[i].w);
+		imf_kernel_free(k);
+	}
+}
+END_TEST
+
+START_TEST(test_user_file)
+{
+	static const char text[] = "# My edge finder\n"
+	                           "# (a second comment line)\n"
+	                           "scale 1/2\n"
+	                           "1, 0, -1;\n"
+	                           "2, 0, -2;  # middle\n"
+	                           "1  0  -1\n";
+	static const double w[] = {1, 0, -1, 2, 0, -2, 1, 0, -1};
+	const char *path = tu_path("edge.txt");
+	tu_write_file(path, text, strlen(text));
+	imf_kernel *k = must_parse(path);
+	ck_assert_str_eq(imf_kernel_name(k), "edge.txt");
+	ck_assert_str_eq(imf_kernel_description(k), "My edge finder");
+	check_matrix(path, &k->m[0], 3, 3, 0.5, w);
+	imf_kernel_free(k);
+
+	static const char mag[] = "# both ways\nmagnitude sobel-x scharr-y\n";
+	path = tu_path("mag.txt");
+	tu_write_file(path, mag, strlen(mag));
+	k = must_parse(path);
+	ck_assert_str_eq(imf_kernel_name(k), "mag.txt");
+	ck_assert_int_eq(k->combine, IMF_COMBINE_MAGNITUDE);
+	ck_assert_str_eq(k->part_names[1], "scharr-y");
+	imf_kernel_free(k);
+
+	/* A file whose name is also an inline matrix: the file wins. */
+	static const char one[] = "5\n";
+	char cwd[4096];
+	tu_write_file(tu_path("7"), one, strlen(one));
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+	ck_assert_int_eq(chdir(tu_tmpdir()), 0);
+	k = must_parse("7");
+	ck_assert_int_eq(chdir(cwd), 0);
+	ck_assert_str_eq(imf_kernel_name(k), "7");
+	ck_assert(k->m[0].w[0] == 5);
+	imf_kernel_free(k);
+}
+END_TEST
+
+START_TEST(test_file_errors)
+{
+	char expect[512];
+	imf_kernel *k = NULL;
+	imf_error err = {0};
+
+	/* A path that does not exist. */
+	ck_assert_int_eq(imf_kernel_parse("no/such/dir/k.txt", &k, &err), IMF_EIO);
+	ck_assert_ptr_null(k);
+	snprintf(expect, sizeof expect, "kernel: cannot read no/such/dir/k.txt: %s",
+	         strerror(ENOENT));
+	ck_assert_str_eq(err.msg, expect);
+	ck_assert_int_eq(imf_kernel_parse("missing.txt", &k, &err), IMF_EIO);
+	snprintf(expect, sizeof expect, "kernel: cannot read missing.txt: %s", strerror(ENOENT));
+	ck_assert_str_eq(err.msg, expect);
+
+	/* A directory. */
+	ck_assert_int_eq(imf_kernel_parse(tu_tmpdir(), &k, &err), IMF_EIO);
+	snprintf(expect, sizeof expect, "kernel: cannot read %s: %s", tu_tmpdir(), strerror(EISDIR));
+	ck_assert_str_eq(err.msg, expect);
+
+	/* Over 1 MiB. */
+	size_t big = 1024 * 1024 + 1;
+	char *text = malloc(big);
+	ck_assert_ptr_nonnull(text);
+	memset(text, ' ', big);
+	text[0] = '1';
+	const char *path = tu_path("big.txt");
+	tu_write_file(path, text, big);
+	free(text);
+	ck_assert_int_eq(imf_kernel_parse(path, &k, &err), IMF_ELIMIT);
+	ck_assert_ptr_null(k);
+	snprintf(expect, sizeof expect,
+	         "kernel: %s is larger than the limit of 1 MiB for kernel files", path);
+	ck_assert_str_eq(err.msg, expect);
+
+	/* Exactly 1 MiB is fine. */
+	text = malloc(big - 1);
+	ck_assert_ptr_nonnull(text);
+	memset(text, ' ', big - 1);
+	text[0] = '1';
+	tu_write_file(path, text, big - 1);
+	free(text);
+	k = must_parse(path);
+	imf_kernel_free(k);
+
+	/* A NUL byte. */
+	path = tu_path("nul.txt");
+	tu_write_file(path, "1 2\0 3", 6);
+	ck_assert_int_eq(imf_kernel_parse(path, &k, &err), IMF_EINVAL);
+	snprintf(expect, sizeof expect, "kernel: %s is not a text file (it holds a NUL byte)", path);
+	ck_assert_str_eq(err.msg, expect);
+
+	/* A file with a bad kernel gives the parser's message. */
+	path = tu_path("ragged.txt");
+	tu_write_file(path, "1 2\n3\n", 6);
+	ck_assert_int_eq(imf_kernel_parse(path, &k, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "kernel: row 2 has 1 value, expected 2");
+}
+END_TEST
+
+/* ---- errors -------------------------------------------------------------- */
+
+static const struct {
+	const char *spec, *msg;
+} spec_errors[] = {
+	{"1 2 3; 4 5", "kernel: row 2 has 2 values, expected 3"},
+	{"1 2 3; 4 5 6 7", "kernel: row 2 has 4 values, expected 3"},
+	{"1; 2 3", "kernel: row 2 has 2 values, expected 1"},
+	{"", "kernel: no values"},
+	{"   ", "kernel: no values"},
+	{";;", "kernel: no values"},
+	{"[ ]", "kernel: no values"},
+	{"1/16 *", "kernel: no values"},
+	{"1 x1 2", "kernel: bad number 'x1'"},
+	{"1 0x10", "kernel: bad number '0x10'"},
+	{"1 2 1 e5", "kernel: bad number 'e5'"},
+	{"1 1e", "kernel: bad number '1e'"},
+	{"1 . 2", "kernel: bad number '.'"},
+	{"1 1/2/3", "kernel: bad number '1/2/3'"},
+	{"1 2 * 1", "kernel: bad number '1 2'"},
+	{"x * 1", "kernel: bad number 'x'"},
+	{"1 2 1; 2 4 2]", "kernel: unbalanced [ ]"},
+	{"[1 2", "kernel: unbalanced [ ]"},
+	{"[", "kernel: unbalanced [ ]"},
+	{"1/0", "kernel: division by zero in '1/0'"},
+	{"1 2/0.0", "kernel: division by zero in '2/0.0'"},
+	{"0/0 * 1", "kernel: division by zero in '0/0'"},
+	{"nan", "kernel: 'nan' is not a finite number"},
+	{"1 -inf", "kernel: '-inf' is not a finite number"},
+	{"1 Infinity", "kernel: 'Infinity' is not a finite number"},
+	{"1e999", "kernel: '1e999' is not a finite number"},
+	{"1e300/1e-300", "kernel: '1e300/1e-300' is not a finite number"},
+	{"1 2,,3", "kernel: empty value in row 1"},
+	{"1; ,1", "kernel: empty value in row 2"},
+	{"* 1 2", "kernel: missing scale before '*'"},
+	{"2 * 3 * 1", "kernel: more than one '*'"},
+	{"sobelx", "kernel: unknown kernel 'sobelx' (see --list-kernels); did you mean 'sobel-x'?"},
+	{"SOBLE_Y", "kernel: unknown kernel 'SOBLE_Y' (see --list-kernels); did you mean 'sobel-y'?"},
+	{"gausian-3",
+	 "kernel: unknown kernel 'gausian-3' (see --list-kernels); did you mean 'gaussian-3'?"},
+	{"box", "kernel: unknown kernel 'box' (see --list-kernels); did you mean 'box-3'?"},
+	{"nonsense", "kernel: unknown kernel 'nonsense' (see --list-kernels)"},
+	{"my_kernel-2", "kernel: unknown kernel 'my_kernel-2' (see --list-kernels)"},
+	{"magnitude sobel-x", "kernel: magnitude needs at least two kernels"},
+	{"magnitude sobel-x sobel",
+	 "kernel: 'sobel' is a magnitude kernel and cannot be a part of another"},
+	{"magnitude sobel-x sobelx",
+	 "kernel: unknown kernel 'sobelx' (see --list-kernels); did you mean 'sobel-x'?"},
+	{"magnitude sobel-x roberts-y",
+	 "kernel: magnitude parts differ in size: sobel-x is 3x3, roberts-y is 2x2"},
+};
+
+START_TEST(test_spec_errors)
+{
+	for (size_t i = 0; i < sizeof spec_errors / sizeof spec_errors[0]; i++) {
+		imf_kernel *k = NULL;
+		imf_error err = {0};
+		imf_status st = imf_kernel_parse(spec_errors[i].spec, &k, &err);
+		ck_assert_msg(st == IMF_EINVAL, "'%s': status %d (%s)", spec_errors[i].spec, (int)st,
+		              err.msg);
+		ck_assert_int_eq(err.code, IMF_EINVAL);
+		ck_assert_ptr_null(k);
+		ck_assert_msg(strcmp(err.msg, spec_errors[i].msg) == 0, "'%s': got \"%s\", want \"%s\"",
+		              spec_errors[i].spec, err.msg, spec_errors[i].msg);
+	}
+}
+END_TEST
+
+static const struct {
+	const char *text, *msg;
+} text_errors[] = {
+	{"1 2\n3\n", "kernel: row 2 has 1 value, expected 2"},
+	{"1 2; 3\n", "kernel: row 2 has 1 value, expected 2"},
+	{"", "kernel: no values"},
+	{"# just a comment\n", "kernel: no values"},
+	{"scale 2\n", "kernel: no values"},
+	{"1 x1 2\n", "kernel: bad number 'x1'"},
+	{"[1 2]\n", "kernel: bad number '[1'"},
+	{"Scale 2\n1\n", "kernel: bad number 'Scale'"},
+	{"scale 1/2\nscale 2\n1\n", "kernel: scale given twice"},
+	{"scale\n1\n", "kernel: scale takes one number"},
+	{"scale 1 2\n1\n", "kernel: scale takes one number"},
+	{"scale x\n1\n", "kernel: bad number 'x'"},
+	{"scale 1/0\n1\n", "kernel: division by zero in '1/0'"},
+	{"scale inf\n1\n", "kernel: 'inf' is not a finite number"},
+	{"1 2\nmagnitude sobel-x sobel-y\n", "kernel: a magnitude kernel has no matrix rows"},
+	{"magnitude sobel-x sobel-y\n1 2\n", "kernel: a magnitude kernel has no matrix rows"},
+	{"magnitude sobel-x sobel-y\nmagnitude sobel-x sobel-y\n", "kernel: magnitude given twice"},
+	{"scale 2\nmagnitude sobel-x sobel-y\n", "kernel: a magnitude kernel takes no scale"},
+	{"magnitude\n", "kernel: magnitude needs at least two kernels"},
+	{"magnitude sobel-x prewitt\n",
+	 "kernel: 'prewitt' is a magnitude kernel and cannot be a part of another"},
+	{"magnitude sobel-x my-file.txt\n",
+	 "kernel: unknown kernel 'my-file.txt' (see --list-kernels)"},
+};
+
+START_TEST(test_text_errors)
+{
+	for (size_t i = 0; i < sizeof text_errors / sizeof text_errors[0]; i++) {
+		imf_kernel *k = NULL;
+		imf_error err = {0};
+		imf_status st = imf_kernel_from_text(text_errors[i].text, "t", &k, &err);
+		ck_assert_msg(st == IMF_EINVAL, "case %zu: status %d (%s)", i, (int)st, err.msg);
+		ck_assert_ptr_null(k);
+		ck_assert_msg(strcmp(err.msg, text_errors[i].msg) == 0,
+		              "case %zu: got \"%s\", want \"%s\"", i, err.msg, text_errors[i].msg);
+	}
+}
+END_TEST
+
+/* ---- printing ------------------------------------------------------------ */
+
+START_TEST(test_print_round_trip)
+{
+	for (size_t i = 0; i < imf_kernel_builtin_count(); i++) {
+		const char *name = imf_kernel_builtin_name(i);
+		imf_kernel *k = must_builtin(name), *again = NULL;
+		imf_error err = {0};
+		char *text = print_to_string(k);
+		imf_status st = imf_kernel_from_text(text, name, &again, &err);
+		ck_assert_msg(st == IMF_OK, "%s: %s\n%s", name, err.msg, text);
+		check_same_kernel(name, k, again);
+		char *text2 = print_to_string(again);
+		ck_assert_str_eq(text, text2);
+		free(text);
+		free(text2);
+		imf_kernel_free(k);
+		imf_kernel_free(again);
+	}
+}
+END_TEST
+
+/* Values whose shortest decimal form is long, tiny or huge. */
+START_TEST(test_print_round_trip_values)
+{
+	static const char *const specs[] = {
+		"0.1 0.2 0.3; 1e-7 -1e22 3.141592653589793",
+		"1/3 * 1 2; 3 -0",
+		"1/7 2/3 5e-324 1.7976931348623157e308",
+		"0.3 * 1",
+		"-2 * 1",
+		"1/1000000 * 1",
+		"0 * 1",
+	};
+	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+		imf_kernel *k = must_parse(specs[i]), *again = NULL;
+		imf_error err = {0};
+		char *text = print_to_string(k);
+		ck_assert_msg(imf_kernel_from_text(text, "x", &again, &err) == IMF_OK, "%s: %s\n%s",
+		              specs[i], err.msg, text);
+		check_same_kernel(specs[i], k, again);
+		free(text);
+		imf_kernel_free(k);
+		imf_kernel_free(again);
+	}
+}
+END_TEST
+
+static const struct {
+	const char *spec, *text;
+} print_cases[] = {
+	{"laplacian", "# %s\n-1 -1 -1\n-1  8 -1\n-1 -1 -1\n"},
+	{"gaussian-3", "# %s\nscale 1/16\n1 2 1\n2 4 2\n1 2 1\n"},
+	{"unsharp-5", "# %s\nscale -1/256\n1  4    6  4 1\n4 16   24 16 4\n6 24 -476 24 6\n"
+	              "4 16   24 16 4\n1  4    6  4 1\n"},
+	{"sobel", "# %s\nmagnitude sobel-x sobel-y\n#\n# sobel-x (3x3):\n#   1 0 -1\n#   2 0 -2\n"
+	          "#   1 0 -1\n#\n# sobel-y (3x3):\n#    1  2  1\n#    0  0  0\n#   -1 -2 -1\n"},
+	{"0.5 -0.25; 10 1", "0.5 -0.25\n 10     1\n"},
+	{"0.1 * 1 2 3", "scale 1/10\n1 2 3\n"},
+	{"0.3 * 1 2 3", "scale 0.3\n1 2 3\n"},
+	{"-2.5 * 1", "scale -2.5\n1\n"},
+	{"100 1e15 1e16 1e-4 1e-5 123456789012345678", "100 1000000000000000 1e+16 0.0001 1e-05 "
+	                                                "1.2345678901234568e+17\n"},
+	{"1/3 * 1e-10", "scale 1/3\n1e-10\n"},
+};
+
+START_TEST(test_print_format)
+{
+	for (size_t i = 0; i < sizeof print_cases / sizeof print_cases[0]; i++) {
+		imf_kernel *k = must_parse(print_cases[i].spec);
+		char want[1024];
+		snprintf(want, sizeof want, print_cases[i].text, imf_kernel_description(k));
+		char *got = print_to_string(k);
+		ck_assert_str_eq(got, want);
+		free(got);
+		imf_kernel_free(k);
+	}
+}
+END_TEST
+
+START_TEST(test_size_str)
+{
+	static const struct {
+		const char *spec, *want;
+	} cases[] = {
+		{"sobel", "3x3 magnitude of sobel-x, sobel-y"},
+		{"gaussian-5", "5x5"},
+		{"roberts-x", "2x2"},
+		{"1 2 3", "3x1"},
+		{"1; 2", "1x2"},
+		{"magnitude box-3 sobel-x gaussian-3", "3x3 magnitude of box-3, sobel-x, gaussian-3"},
+	};
+	char buf[128];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		imf_kernel *k = must_parse(cases[i].spec);
+		imf_kernel_size_str(k, buf, sizeof buf);
+		ck_assert_str_eq(buf, cases[i].want);
+		imf_kernel_free(k);
+	}
+
+	imf_kernel *k = must_parse("sobel");
+	imf_kernel_size_str(k, buf, 4);
+	ck_assert_str_eq(buf, "3x3");
+	imf_kernel_size_str(k, buf, 20);
+	ck_assert_str_eq(buf, "3x3 magnitude of so");
+	buf[0] = 'z';
+	imf_kernel_size_str(k, buf, 0);
+	ck_assert_int_eq(buf[0], 'z');
+	imf_kernel_free(k);
+}
+END_TEST
+
+START_TEST(test_free_and_accessors)
+{
+	imf_kernel_free(NULL);
+	ck_assert_str_eq(imf_kernel_name(NULL), "");
+	ck_assert_str_eq(imf_kernel_description(NULL), "");
+
+	imf_kernel *k = NULL;
+	imf_error err = {0};
+	ck_assert_int_eq(imf_kernel_from_text("1", NULL, &k, &err), IMF_OK);
+	ck_assert_str_eq(imf_kernel_name(k), "");
+	imf_kernel_free(k);
+	ck_assert_int_eq(imf_kernel_parse(NULL, &k, &err), IMF_EINVAL);
+	ck_assert_ptr_null(k);
+	ck_assert_int_eq(imf_kernel_parse("1", NULL, NULL), IMF_EINVAL);
+}
+END_TEST
+
+static Suite *kernel_suite(void)
+{
+	Suite *s = suite_create("kernel");
+	TCase *tc = tcase_create("builtins");
+	tcase_add_test(tc, test_builtins_parse);
+	tcase_add_test(tc, test_builtin_weights);
+	tcase_add_test(tc, test_gaussian5_sum);
+	tcase_add_test(tc, test_builtin_compound);
+	tcase_add_test(tc, test_builtin_name_forms);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parse");
+	tcase_add_test(tc, test_inline_specs);
+	tcase_add_test(tc, test_inline_magnitude);
+	tcase_add_test(tc, test_size_limit);
+	tcase_add_test(tc, test_text_forms);
+	tcase_add_test(tc, test_user_file);
+	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_spec_errors);
+	tcase_add_test(tc, test_text_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("print");
+	tcase_add_test(tc, test_print_round_trip);
+	tcase_add_test(tc, test_print_round_trip_values);
+	tcase_add_test(tc, test_print_format);
+	tcase_add_test(tc, test_size_str);
+	tcase_add_test(tc, test_free_and_accessors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+IMF_TEST_MAIN(kernel_suite)
