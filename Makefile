@@ -45,6 +45,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UTIL_OBJ := $(BUILD)/obj/tests/testutil.o
 
+.SECONDARY:
 .PHONY: all deps check-deps check unit cli-tests crosscheck demo asan valgrind samples clean install uninstall
 
 all: deps $(BUILD)/imfilter

@@ -1,0 +1,346 @@
+/*
+ * text.c - matrices of numbers as plain text, in and out.
+ *
+ * Input: numbers separated by white space and/or commas (a trailing comma is
+ * allowed, an empty field between two commas is not), one row per line, '#'
+ * to the end of a line is a comment, CRLF works.  Any finite real values.
+ * Rows of a matrix have equal lengths.  Matrices separated by one or more
+ * blank lines are planes: 1 = gray, 2 = gray+alpha, 3 = RGB, 4 = RGBA, all of
+ * one size.  A line holding only a comment is ignored and separates nothing.
+ *
+ * The input is parsed as a stream, chunk by chunk, so lines may be of any
+ * length; values are collected into one growing array (planes one after the
+ * other) whose size is bounded by the limits as it grows: a first row longer
+ * than max_side, or a matrix over max_side rows or max_pixels values, stops
+ * the read before the memory is spent.  Numbers are parsed with strtof, the
+ * correctly rounded conversion to float, so what the writer prints reads
+ * back bit for bit.
+ *
+ * Output: every plane (alpha included) as a matrix, one blank line between
+ * planes, one space between values, each value the shortest "%g" form that
+ * reads back to the same float (integers as "114").
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN_MAX 256     /* characters in one number */
+#define CHUNK_BYTES 16384 /* the input is read this much at a time */
+
+typedef struct parser {
+	const imf_limits *lim;
+	imf_error *err;
+	size_t line;      /* 1-based, for messages */
+
+	/* the number being read */
+	char tok[TOKEN_MAX + 1];
+	size_t toklen;
+
+	/* the current line */
+	size_t nline;     /* values on it */
+	int blank;        /* nothing but white space so far */
+	int after_value;  /* a value since the line began or since the last comma */
+	int in_comment;
+
+	/* the current matrix (block) and the first one */
+	size_t bcols, brows;
+	size_t cols, rows;
+	int nblocks;      /* finished blocks */
+
+	/* every stored value, block after block, row-major */
+	float *vals;
+	size_t nvals, cap;
+} parser;
+
+static int is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static imf_status store(parser *p, float v)
+{
+	if (p->nvals == p->cap) {
+		size_t cap = p->cap ? p->cap : 1024, bytes;
+		float *nv;
+		if ((p->cap && !imf_size_mul(cap, 2, &cap)) || !imf_size_mul(cap, sizeof *nv, &bytes))
+			return imf_error_set(p->err, IMF_ELIMIT, "text: too many values");
+		nv = realloc(p->vals, bytes);
+		if (!nv)
+			return imf_error_set(p->err, IMF_ENOMEM, "out of memory (%zu bytes)", bytes);
+		p->vals = nv;
+		p->cap = cap;
+	}
+	p->vals[p->nvals++] = v;
+	return IMF_OK;
+}
+
+/* The token just ended: a finite number, one more value on this line. */
+static imf_status end_token(parser *p)
+{
+	char *end;
+	float v;
+
+	p->tok[p->toklen] = '\0';
+	p->toklen = 0;
+	v = strtof(p->tok, &end);
+	if (end == p->tok || *end != '\0')
+		return imf_error_set(p->err, IMF_ECORRUPT, "text: line %zu: not a number '%s'",
+		                     p->line, p->tok);
+	/* Overflow gives HUGE_VALF; underflow to 0 or a subnormal is accepted. */
+	if (!isfinite(v))
+		return imf_error_set(p->err, IMF_ECORRUPT, "text: line %zu: not a finite number '%s'",
+		                     p->line, p->tok);
+	if (p->brows == 0 && p->nline == 0 && p->nblocks == IMF_MAX_CHANNELS)
+		return imf_error_set(p->err, IMF_ECORRUPT,
+		                     "text: line %zu starts block %d, at most %d are allowed", p->line,
+		                     IMF_MAX_CHANNELS + 1, IMF_MAX_CHANNELS);
+	p->nline++;
+	p->after_value = 1;
+	if (p->brows == 0) {
+		/* The block's first row sets its width: bound it as it grows. */
+		if (p->nline > p->lim->max_side)
+			return imf_error_set(p->err, IMF_ELIMIT,
+			                     "text: line %zu has more values than the limit of %zu "
+			                     "(--max-side)", p->line, p->lim->max_side);
+	} else if (p->nline > p->bcols) {
+		return IMF_OK; /* too long: counted, not stored, reported at its end */
+	}
+	return store(p, v);
+}
+
+/* A matrix ended (blank line or end of input): it must match the first. */
+static imf_status end_block(parser *p)
+{
+	if (p->brows == 0)
+		return IMF_OK;
+	p->nblocks++;
+	if (p->nblocks == 1) {
+		p->cols = p->bcols;
+		p->rows = p->brows;
+	} else if (p->bcols != p->cols || p->brows != p->rows) {
+		return imf_error_set(p->err, IMF_ECORRUPT, "text: block %d is %zux%zu, expected %zux%zu",
+		                     p->nblocks, p->bcols, p->brows, p->cols, p->rows);
+	}
+	p->bcols = p->brows = 0;
+	return IMF_OK;
+}
+
+static imf_status end_line(parser *p)
+{
+	imf_status st = IMF_OK;
+
+	if (p->toklen && (st = end_token(p)) != IMF_OK)
+		return st;
+	if (p->nline > 0) {
+		if (p->brows == 0)
+			p->bcols = p->nline;
+		else if (p->nline != p->bcols)
+			return imf_error_set(p->err, IMF_ECORRUPT,
+			                     "text: line %zu has %zu value%s, expected %zu", p->line,
+			                     p->nline, p->nline == 1 ? "" : "s", p->bcols);
+		p->brows++;
+		st = imf_check_dims(p->bcols, p->brows, 1, p->lim, "text", p->err);
+	} else if (p->blank) {
+		st = end_block(p);
+	}
+	p->line++;
+	p->nline = 0;
+	p->blank = 1;
+	p->after_value = 0;
+	p->in_comment = 0;
+	return st;
+}
+
+static imf_status feed(parser *p, const unsigned char *buf, size_t n)
+{
+	imf_status st;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = buf[i];
+		if (c == '\n') {
+			if ((st = end_line(p)) != IMF_OK)
+				return st;
+			continue;
+		}
+		if (p->in_comment)
+			continue;
+		if (c != ',' && c != '#' && !is_space(c)) {
+			if (c < 0x21 || c > 0x7E) /* keeps messages printable */
+				return imf_error_set(p->err, IMF_ECORRUPT,
+				                     "text: line %zu: unexpected byte 0x%02x", p->line,
+				                     (unsigned)c);
+			if (p->toklen == TOKEN_MAX)
+				return imf_error_set(p->err, IMF_ECORRUPT,
+				                     "text: line %zu: a number longer than %d characters",
+				                     p->line, TOKEN_MAX);
+			p->tok[p->toklen++] = (char)c;
+			p->blank = 0;
+			continue;
+		}
+		if (p->toklen && (st = end_token(p)) != IMF_OK)
+			return st;
+		if (c == ',') {
+			if (!p->after_value)
+				return imf_error_set(p->err, IMF_ECORRUPT, "text: line %zu: empty field",
+				                     p->line);
+			p->after_value = 0;
+			p->blank = 0;
+		} else if (c == '#') {
+			p->in_comment = 1;
+			p->blank = 0;
+		}
+	}
+	return IMF_OK;
+}
+
+imf_status imf_text_read(imf_src *src, const imf_read_opts *opts, imf_image **out,
+                         imf_error *err)
+{
+	parser p;
+	imf_read_opts def;
+	unsigned char buf[CHUNK_BYTES];
+	imf_image *img = NULL;
+	imf_status st;
+	size_t n;
+
+	*out = NULL;
+	if (!opts) {
+		imf_read_opts_default(&def);
+		opts = &def;
+	}
+	memset(&p, 0, sizeof p);
+	p.lim = &opts->limits;
+	p.err = err;
+	p.line = 1;
+	p.blank = 1;
+
+	do {
+		n = imf_src_read(src, buf, sizeof buf);
+		if ((st = feed(&p, buf, n)) != IMF_OK)
+			goto cleanup;
+	} while (n == sizeof buf);
+	if (imf_src_error(src)) {
+		st = imf_error_set(err, IMF_EIO, "text: read error: %s", strerror(errno));
+		goto cleanup;
+	}
+	/* A last line without its newline. */
+	if ((p.toklen || p.nline) && (st = end_line(&p)) != IMF_OK)
+		goto cleanup;
+	if ((st = end_block(&p)) != IMF_OK)
+		goto cleanup;
+	if (p.nblocks == 0) {
+		st = imf_error_set(err, IMF_ECORRUPT, "text: no numbers");
+		goto cleanup;
+	}
+
+	st = imf_check_dims(p.cols, p.rows, p.nblocks, &opts->limits, "text", err);
+	if (st != IMF_OK)
+		goto cleanup;
+	st = imf_image_new(p.cols, p.rows, p.nblocks, p.nblocks == 2 || p.nblocks == 4,
+	                   &opts->limits, &img, err);
+	if (st != IMF_OK)
+		goto cleanup;
+	for (int c = 0; c < p.nblocks; c++)
+		for (size_t y = 0; y < p.rows; y++)
+			memcpy(imf_image_row(img, c, y), p.vals + ((size_t)c * p.rows + y) * p.cols,
+			       p.cols * sizeof(float));
+	imf_image_set_source(img, IMF_FORMAT_TEXT, 32);
+	*out = img;
+cleanup:
+	free(p.vals);
+	return st;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/* "%.<prec>g" of v; 0 if it did not fit (it always does for prec <= 9). */
+static int print_g(char buf[32], int prec, float v)
+{
+	int n = snprintf(buf, 32, "%.*g", prec, (double)v);
+	return n > 0 && n < 32;
+}
+
+/* An integer below 2^24 in decimal, without printf's cost. */
+static void print_int(char buf[32], long n)
+{
+	char tmp[16];
+	size_t len = 0, k = 0;
+	unsigned long u = n < 0 ? 0UL - (unsigned long)n : (unsigned long)n;
+
+	do {
+		tmp[len++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (n < 0)
+		buf[k++] = '-';
+	while (len)
+		buf[k++] = tmp[--len];
+	buf[k] = '\0';
+}
+
+/*
+ * The shortest text that strtof reads back as v: integers below 2^24 (all
+ * exact) in plain digits, others as "%.Ng" with the least N in 1..9 that
+ * round-trips (9 always does).  Round-tripping is monotonic in N, since the
+ * N-digit decimals are among the N+1-digit ones, so N is found by bisection.
+ * -0 prints as 0; non-finite values print as nan, inf, -inf.
+ */
+static void format_value(float v, char buf[32])
+{
+	char probe[32];
+	int lo = 1, hi = 9, have = 0; /* have: buf holds "%.<hi>g" */
+
+	if (isnan(v)) {
+		strcpy(buf, "nan");
+		return;
+	}
+	if (isinf(v)) {
+		strcpy(buf, v > 0 ? "inf" : "-inf");
+		return;
+	}
+	if (fabsf(v) < 16777216.0f && v == truncf(v)) {
+		print_int(buf, (long)v); /* -0 becomes 0 */
+		return;
+	}
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (print_g(probe, mid, v) && strtof(probe, NULL) == v) {
+			hi = mid;
+			have = 1;
+			memcpy(buf, probe, sizeof probe);
+		} else {
+			lo = mid + 1;
+		}
+	}
+	if (!have && !print_g(buf, hi, v))
+		snprintf(buf, 32, "%.9g", (double)v);
+}
+
+imf_status imf_text_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
+                          imf_error *err)
+{
+	char buf[32];
+
+	(void)opts;
+	for (int c = 0; c < img->channels; c++) {
+		if (c > 0 && putc('\n', fp) == EOF)
+			goto failed;
+		for (size_t y = 0; y < img->height; y++) {
+			const float *row = imf_image_row_const(img, c, y);
+			for (size_t x = 0; x < img->width; x++) {
+				format_value(row[x], buf);
+				if ((x > 0 && putc(' ', fp) == EOF) || fputs(buf, fp) == EOF)
+					goto failed;
+			}
+			if (putc('\n', fp) == EOF)
+				goto failed;
+		}
+	}
+	if (fflush(fp) == 0 && !ferror(fp))
+		return IMF_OK;
+failed:
+	return imf_error_set(err, IMF_EIO, "text: write failed: %s", strerror(errno));
+}
