@@ -181,6 +181,7 @@ typedef struct imf_conv_params {
 	size_t stride; /* >= 1 */
 	imf_border border;
 	int flip;      /* true convolution: rotate the kernel by 180 degrees */
+	imf_limits limits; /* on the output's size (large padding can grow it) */
 } imf_conv_params;
 
 void imf_conv_params_default(imf_conv_params *p);

@@ -26,6 +26,7 @@ typedef struct cli_opts {
 	imf_format format;       /* -f, or UNKNOWN */
 	imf_write_opts write;    /* -m -q --depth */
 	cli_stats stats;         /* --stats[=json] */
+	imf_limits limits;       /* --max-pixels, --max-side */
 	int list_kernels;        /* --list-kernels */
 	const char *show_kernel; /* --show-kernel NAME */
 	int help, version;

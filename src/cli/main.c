@@ -98,6 +98,7 @@ static void print_stats(const cli_opts *o, const imf_image *img, imf_format fmt)
 
 static int run(const cli_opts *o)
 {
+	imf_conv_params conv = o->conv;
 	const char *in_name = strcmp(o->input, "-") == 0 ? "<stdin>" : o->input;
 	const char *out_name = strcmp(o->output, "-") == 0 ? "<stdout>" : o->output;
 	imf_kernel *k = NULL;
@@ -134,6 +135,7 @@ static int run(const cli_opts *o)
 	}
 	imf_read_opts_default(&ropts);
 	ropts.want_gray = o->channels == CLI_CHANNELS_GRAY;
+	ropts.limits = o->limits;
 	if (imf_read(in, &ropts, &img, &err) != IMF_OK) {
 		cli_error(in_name, "%s", err.msg);
 		goto done;
@@ -155,7 +157,8 @@ static int run(const cli_opts *o)
 			goto done;
 		}
 	}
-	if (imf_conv_run(work ? work : img, k, &o->conv, &res, &err) != IMF_OK) {
+	conv.limits = o->limits;
+	if (imf_conv_run(work ? work : img, k, &conv, &res, &err) != IMF_OK) {
 		cli_error(in_name, "%s", err.msg);
 		rc = err.code == IMF_EINVAL ? EXIT_USAGE : EXIT_BAD_INPUT;
 		goto done;

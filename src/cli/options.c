@@ -23,6 +23,8 @@ enum {
 	OPT_STATS,
 	OPT_LIST,
 	OPT_SHOW,
+	OPT_MAX_PIXELS,
+	OPT_MAX_SIDE,
 };
 
 static const struct opt_def {
@@ -51,6 +53,10 @@ static const struct opt_def {
 	  "PNG/PNM sample depth (default: 16 if the input was 16-bit)" },
 	{ "stats", optional_argument, OPT_STATS, "json",
 	  "print min, max, mean and clipped counts to stderr" },
+	{ "max-pixels", required_argument, OPT_MAX_PIXELS, "N",
+	  "refuse images over N pixels, input or output (default 268435456)" },
+	{ "max-side", required_argument, OPT_MAX_SIDE, "N",
+	  "refuse images wider or taller than N (default 1000000)" },
 	{ "list-kernels", no_argument, OPT_LIST, NULL, "list the built-in kernels" },
 	{ "show-kernel", required_argument, OPT_SHOW, "NAME", "print a kernel's matrix" },
 	{ "help", no_argument, 'h', NULL, "show this help" },
@@ -213,6 +219,16 @@ static int parse_one(int c, const char *arg, cli_opts *o)
 			return -1;
 		}
 		return 0;
+	case OPT_MAX_PIXELS:
+		if (parse_uint("--max-pixels", arg, 1, ULONG_MAX, &v) != 0)
+			return -1;
+		o->limits.max_pixels = v;
+		return 0;
+	case OPT_MAX_SIDE:
+		if (parse_uint("--max-side", arg, 1, ULONG_MAX, &v) != 0)
+			return -1;
+		o->limits.max_side = v;
+		return 0;
 	case OPT_LIST: o->list_kernels = 1; return 0;
 	case OPT_SHOW: o->show_kernel = arg; return 0;
 	case 'h': o->help = 1; return 0;
@@ -231,6 +247,7 @@ int cli_parse(int argc, char **argv, cli_opts *o)
 	memset(o, 0, sizeof *o);
 	imf_conv_params_default(&o->conv);
 	imf_write_opts_default(&o->write);
+	imf_limits_default(&o->limits);
 	o->input = "-";
 	o->output = "-";
 
