@@ -1,0 +1,378 @@
+/*
+ * check_core.c - images, size checks, format detection, value mapping and
+ * statistics (image.c, error.c, io/format.c, map.c).
+ *
+ * Expected values are worked out here from the definitions: Rec.601 luma
+ * 0.299 R + 0.587 G + 0.114 B, sample = clamp(round(t * maxval / 255)),
+ * the magic bytes of each format.
+ */
+#include "testutil.h"
+
+#include "internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+START_TEST(image_layout)
+{
+	imf_image *img = NULL;
+	imf_error err = { 0 };
+	ck_assert_int_eq(imf_image_new(3, 2, 4, 1, NULL, &img, &err), IMF_OK);
+	ck_assert_uint_eq(imf_image_width(img), 3);
+	ck_assert_uint_eq(imf_image_height(img), 2);
+	ck_assert_int_eq(imf_image_channels(img), 4);
+	ck_assert_int_eq(imf_image_has_alpha(img), 1);
+	/* Zero-filled, and every row of every plane is its own storage. */
+	for (int c = 0; c < 4; c++)
+		for (size_t y = 0; y < 2; y++)
+			for (size_t x = 0; x < 3; x++) {
+				ck_assert(imf_image_row(img, c, y)[x] == 0.0f);
+				imf_image_row(img, c, y)[x] = (float)(c * 100 + (int)y * 10 + (int)x);
+			}
+	for (int c = 0; c < 4; c++)
+		for (size_t y = 0; y < 2; y++)
+			for (size_t x = 0; x < 3; x++)
+				ck_assert(imf_image_row_const(img, c, y)[x] ==
+				          (float)(c * 100 + (int)y * 10 + (int)x));
+	imf_image_set_source(img, IMF_FORMAT_PNM, 16);
+	ck_assert_int_eq(imf_image_source_format(img), IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_image_source_depth(img), 16);
+	imf_image_free(img);
+	imf_image_free(NULL);
+}
+END_TEST
+
+START_TEST(image_bad_shapes)
+{
+	imf_image *img = NULL;
+	imf_error err = { 0 };
+	ck_assert_int_eq(imf_image_new(0, 5, 1, 0, NULL, &img, &err), IMF_ECORRUPT);
+	ck_assert_ptr_null(img);
+	ck_assert_int_eq(imf_image_new(5, 5, 5, 0, NULL, &img, &err), IMF_EUNSUPPORTED);
+	ck_assert_int_eq(imf_image_new(5, 5, 3, 1, NULL, &img, &err), IMF_EINVAL);
+	/* width * height * channels * 4 overflows size_t. */
+	ck_assert_int_eq(imf_image_new(SIZE_MAX / 2, 3, 1, 0, NULL, &img, &err), IMF_ELIMIT);
+	ck_assert_ptr_null(img);
+}
+END_TEST
+
+START_TEST(check_dims_messages)
+{
+	imf_limits lim;
+	imf_error err = { 0 };
+	imf_limits_default(&lim);
+	ck_assert_uint_eq(lim.max_pixels, 268435456u);
+	ck_assert_uint_eq(lim.max_side, 1000000u);
+	ck_assert_int_eq(imf_check_dims(16384, 16384, 1, &lim, "PNG", &err), IMF_OK);
+	ck_assert_int_eq(imf_check_dims(16385, 16384, 1, &lim, "PNG", &err), IMF_ELIMIT);
+	ck_assert_str_eq(err.msg,
+	                 "PNG: 16385x16384 is 268451840 pixels, over the limit of 268435456 "
+	                 "(--max-pixels)");
+	ck_assert_int_eq(imf_check_dims(1000001, 1, 1, &lim, "PNM", &err), IMF_ELIMIT);
+	ck_assert_str_eq(err.msg,
+	                 "PNM: 1000001x1 has a side over the limit of 1000000 (--max-side)");
+	ck_assert_int_eq(imf_check_dims(0, 7, 1, &lim, "text", &err), IMF_ECORRUPT);
+	ck_assert_str_eq(err.msg, "text: image is 0x7");
+	ck_assert_int_eq(imf_check_dims(SIZE_MAX, SIZE_MAX, 4, NULL, "PFM", &err), IMF_ELIMIT);
+	ck_assert_str_eq(strstr(err.msg, "too large") ? "ok" : err.msg, "ok");
+}
+END_TEST
+
+START_TEST(size_arithmetic)
+{
+	size_t r = 0;
+	ck_assert_int_eq(imf_size_mul(SIZE_MAX / 3, 3, &r), 1);
+	ck_assert_uint_eq(r, SIZE_MAX / 3 * 3);
+	ck_assert_int_eq(imf_size_mul(SIZE_MAX / 3 + 1, 3, &r), 0);
+	ck_assert_int_eq(imf_size_mul(0, SIZE_MAX, &r), 1);
+	ck_assert_uint_eq(r, 0);
+	ck_assert_int_eq(imf_size_add(SIZE_MAX - 1, 1, &r), 1);
+	ck_assert_int_eq(imf_size_add(SIZE_MAX, 1, &r), 0);
+	imf_error err = { 0 };
+	ck_assert_ptr_null(imf_alloc_array(SIZE_MAX / 2, 4, &err));
+	ck_assert_int_eq(err.code, IMF_ENOMEM);
+}
+END_TEST
+
+START_TEST(luma_rec601)
+{
+	static const double rgb[][3] = {
+		{ 255, 0, 0 }, { 0, 255, 0 }, { 0, 0, 255 }, { 255, 255, 255 }, { 12, 200, 77.5 },
+	};
+	imf_image *img = NULL, *g = NULL;
+	imf_error err = { 0 };
+	ck_assert_int_eq(imf_image_new(COUNT(rgb), 1, 4, 1, NULL, &img, &err), IMF_OK);
+	imf_image_set_source(img, IMF_FORMAT_PNG, 16);
+	for (size_t i = 0; i < COUNT(rgb); i++) {
+		for (int c = 0; c < 3; c++)
+			imf_image_row(img, c, 0)[i] = (float)rgb[i][c];
+		imf_image_row(img, 3, 0)[i] = 17; /* alpha: must not leak into luma */
+	}
+	ck_assert_int_eq(imf_image_to_luma(img, &g, &err), IMF_OK);
+	ck_assert_int_eq(imf_image_channels(g), 1);
+	ck_assert_int_eq(imf_image_has_alpha(g), 0);
+	ck_assert_int_eq(imf_image_source_format(g), IMF_FORMAT_PNG);
+	ck_assert_int_eq(imf_image_source_depth(g), 16);
+	for (size_t i = 0; i < COUNT(rgb); i++) {
+		double want = 0.299 * rgb[i][0] + 0.587 * rgb[i][1] + 0.114 * rgb[i][2];
+		ck_assert_double_eq_tol(imf_image_row(g, 0, 0)[i], want, 1e-4);
+	}
+	imf_image_free(g);
+	imf_image_free(img);
+
+	/* Gray + alpha: the gray plane, alpha dropped. */
+	ck_assert_int_eq(imf_image_new(2, 1, 2, 1, NULL, &img, &err), IMF_OK);
+	imf_image_row(img, 0, 0)[0] = 5;
+	imf_image_row(img, 0, 0)[1] = 250;
+	imf_image_row(img, 1, 0)[0] = 99;
+	ck_assert_int_eq(imf_image_to_luma(img, &g, &err), IMF_OK);
+	ck_assert(imf_image_row(g, 0, 0)[0] == 5.0f && imf_image_row(g, 0, 0)[1] == 250.0f);
+	imf_image_free(g);
+	imf_image_free(img);
+}
+END_TEST
+
+START_TEST(detect_formats)
+{
+	static const struct {
+		const char *bytes;
+		size_t len;
+		imf_format want;
+	} cases[] = {
+		{ "\x89PNG\r\n\x1a\n", 8, IMF_FORMAT_PNG },
+		{ "\xff\xd8\xff\xe0", 4, IMF_FORMAT_JPEG },
+		{ "P1\n", 3, IMF_FORMAT_PNM },
+		{ "P5 ", 3, IMF_FORMAT_PNM },
+		{ "P7\nWIDTH", 8, IMF_FORMAT_PNM },
+		{ "PF\n", 3, IMF_FORMAT_PFM },
+		{ "Pf\n", 3, IMF_FORMAT_PFM },
+		{ "P8\n", 3, IMF_FORMAT_UNKNOWN },
+		{ "12 3\n", 5, IMF_FORMAT_TEXT },
+		{ "  -4.5", 6, IMF_FORMAT_TEXT },
+		{ "# comment\n", 10, IMF_FORMAT_TEXT },
+		{ ".5", 2, IMF_FORMAT_TEXT },
+		{ "GIF89a", 6, IMF_FORMAT_UNKNOWN },
+		{ "hello", 5, IMF_FORMAT_UNKNOWN },
+		{ "", 0, IMF_FORMAT_UNKNOWN },
+	};
+	for (size_t i = 0; i < COUNT(cases); i++)
+		ck_assert_msg(imf_format_detect((const unsigned char *)cases[i].bytes, cases[i].len) ==
+		                      cases[i].want,
+		              "case %zu", i);
+}
+END_TEST
+
+START_TEST(format_names)
+{
+	static const struct {
+		const char *path;
+		imf_format want;
+	} cases[] = {
+		{ "a.png", IMF_FORMAT_PNG },   { "a.PNG", IMF_FORMAT_PNG },
+		{ "x/y.jpg", IMF_FORMAT_JPEG }, { "y.jpeg", IMF_FORMAT_JPEG },
+		{ "a.pgm", IMF_FORMAT_PNM },   { "a.ppm", IMF_FORMAT_PNM },
+		{ "a.pnm", IMF_FORMAT_PNM },   { "a.pfm", IMF_FORMAT_PFM },
+		{ "a.txt", IMF_FORMAT_TEXT },  { "noext", IMF_FORMAT_UNKNOWN },
+		{ "dir.png/file", IMF_FORMAT_UNKNOWN }, { "a.", IMF_FORMAT_UNKNOWN },
+		{ "a.gif", IMF_FORMAT_UNKNOWN },
+	};
+	for (size_t i = 0; i < COUNT(cases); i++)
+		ck_assert_msg(imf_format_from_path(cases[i].path) == cases[i].want, "%s",
+		              cases[i].path);
+	ck_assert_str_eq(imf_format_name(IMF_FORMAT_JPEG), "JPEG");
+	ck_assert_int_eq(imf_format_from_name("TXT"), IMF_FORMAT_TEXT);
+}
+END_TEST
+
+START_TEST(read_empty_and_unknown)
+{
+	imf_image *img = NULL;
+	imf_error err = { 0 };
+	ck_assert_int_eq(tu_read_mem("", 0, NULL, &img, &err), IMF_ECORRUPT);
+	ck_assert_str_eq(err.msg, "input is empty");
+	ck_assert_int_eq(tu_read_mem("GIF89a....", 10, NULL, &img, &err), IMF_EFORMAT);
+	ck_assert_str_eq(err.msg, "unknown format (not PNG, JPEG, netpbm, PFM or a text matrix)");
+	ck_assert_ptr_null(img);
+}
+END_TEST
+
+/* The mapping, from its definition: sample = clamp(round(t * maxval / 255), 0, maxval). */
+static unsigned expect_sample(double t, unsigned maxval)
+{
+	double s = floor(t * maxval / 255.0 + 0.5);
+	return s < 0 ? 0 : s > maxval ? maxval : (unsigned)s;
+}
+
+START_TEST(map_modes)
+{
+	static const double v[] = { -300, -128.5, -0.5, -0.49, 0, 0.5, 1.49, 127.5, 254.5, 255, 300 };
+	imf_image *img = tu_image_from(v, COUNT(v), 1);
+	double lo = -300, hi = 300;
+	for (int mode = IMF_MAP_CLAMP; mode <= IMF_MAP_NORMALIZE; mode++) {
+		for (unsigned maxval = 255; maxval <= 65535; maxval += 65280) {
+			imf_mapper m;
+			imf_mapper_init(&m, img, (imf_map_mode)mode, maxval);
+			for (size_t i = 0; i < COUNT(v); i++) {
+				double t = v[i];
+				if (mode == IMF_MAP_ABS)
+					t = fabs(t);
+				else if (mode == IMF_MAP_OFFSET)
+					t = t + 128;
+				else if (mode == IMF_MAP_NORMALIZE)
+					t = (t - lo) * 255.0 / (hi - lo);
+				ck_assert_msg(imf_mapper_value(&m, (float)v[i]) == expect_sample(t, maxval),
+				              "mode %d maxval %u value %g", mode, maxval, v[i]);
+			}
+		}
+	}
+	imf_image_free(img);
+}
+END_TEST
+
+START_TEST(map_special_values)
+{
+	static const double v[] = { 7, 7, 7 };
+	imf_image *img = tu_image_from(v, 3, 1);
+	imf_mapper m;
+	/* A constant image has no range to normalize: it maps to 0. */
+	imf_mapper_init(&m, img, IMF_MAP_NORMALIZE, 255);
+	ck_assert_uint_eq(imf_mapper_value(&m, 7), 0);
+	imf_mapper_init(&m, img, IMF_MAP_CLAMP, 255);
+	ck_assert_uint_eq(imf_mapper_value(&m, NAN), 0);
+	ck_assert_uint_eq(imf_mapper_value(&m, INFINITY), 255);
+	ck_assert_uint_eq(imf_mapper_value(&m, -INFINITY), 0);
+	/* Alpha is never transformed, only scaled and clamped. */
+	imf_mapper_init(&m, img, IMF_MAP_OFFSET, 65535);
+	ck_assert_uint_eq(imf_mapper_alpha(&m, 255), 65535);
+	ck_assert_uint_eq(imf_mapper_alpha(&m, 0), 0);
+	ck_assert_uint_eq(imf_mapper_value(&m, 0), expect_sample(128, 65535));
+	imf_image_free(img);
+}
+END_TEST
+
+START_TEST(map_rows_interleave)
+{
+	imf_image *img = NULL;
+	imf_error err = { 0 };
+	unsigned char out8[8];
+	uint16_t out16[8];
+	imf_mapper m;
+	ck_assert_int_eq(imf_image_new(2, 1, 4, 1, NULL, &img, &err), IMF_OK);
+	for (int c = 0; c < 4; c++) {
+		imf_image_row(img, c, 0)[0] = (float)(c * 10 - 5); /* -5, 5, 15, 25 */
+		imf_image_row(img, c, 0)[1] = (float)(c * 80 + 10); /* 10, 90, 170, 250 */
+	}
+	imf_mapper_init(&m, img, IMF_MAP_ABS, 255);
+	imf_mapper_row8(&m, img, 0, 4, out8);
+	/* abs on colour, plain clamp on alpha. */
+	const unsigned char want8[8] = { 5, 5, 15, 25, 10, 90, 170, 250 };
+	ck_assert_mem_eq(out8, want8, 8);
+	imf_mapper_init(&m, img, IMF_MAP_CLAMP, 65535);
+	imf_mapper_row16(&m, img, 0, 4, out16);
+	const uint16_t want16[8] = { 0, 5 * 257, 15 * 257, 25 * 257, 10 * 257, 90 * 257,
+		                     170 * 257, 250 * 257 };
+	ck_assert_mem_eq(out16, want16, sizeof want16);
+	ck_assert_int_eq(imf_color_planes(img), 3);
+	imf_image_free(img);
+}
+END_TEST
+
+START_TEST(output_depth_choice)
+{
+	static const double v[] = { 1 };
+	imf_image *img = tu_image_from(v, 1, 1);
+	imf_write_opts o;
+	imf_write_opts_default(&o);
+	ck_assert_int_eq(o.quality, 90);
+	ck_assert_int_eq(o.map, IMF_MAP_CLAMP);
+	imf_image_set_source(img, IMF_FORMAT_PNG, 16);
+	ck_assert_int_eq(imf_output_depth(img, &o), 16);
+	o.depth = 8;
+	ck_assert_int_eq(imf_output_depth(img, &o), 8);
+	imf_image_set_source(img, IMF_FORMAT_PNG, 8);
+	o.depth = 0;
+	ck_assert_int_eq(imf_output_depth(img, &o), 8);
+	o.depth = 16;
+	ck_assert_int_eq(imf_output_depth(img, &o), 16);
+	imf_image_set_source(img, IMF_FORMAT_PFM, 32);
+	o.depth = 0;
+	ck_assert_int_eq(imf_output_depth(img, &o), 8);
+	imf_image_free(img);
+}
+END_TEST
+
+START_TEST(stats_counts)
+{
+	static const double v[] = { -20, -0.6, -0.4, 0, 100, 255.4, 255.6, 400 };
+	imf_image *img = tu_image_from(v, COUNT(v), 1);
+	imf_stats st;
+	double sum = 0;
+	for (size_t i = 0; i < COUNT(v); i++)
+		sum += v[i];
+	ck_assert_int_eq(imf_stats_compute(img, IMF_MAP_CLAMP, &st, NULL), IMF_OK);
+	ck_assert_double_eq_tol(st.min, -20, 1e-6);
+	ck_assert_double_eq_tol(st.max, 400, 1e-6);
+	ck_assert_double_eq_tol(st.mean, sum / COUNT(v), 1e-4);
+	ck_assert_uint_eq(st.count, COUNT(v));
+	/* Rounded below 0: -20, -0.6; above 255: 255.6, 400. */
+	ck_assert_uint_eq(st.clipped_low, 2);
+	ck_assert_uint_eq(st.clipped_high, 2);
+	ck_assert_int_eq(imf_stats_compute(img, IMF_MAP_ABS, &st, NULL), IMF_OK);
+	ck_assert_uint_eq(st.clipped_low, 0);
+	ck_assert_uint_eq(st.clipped_high, 2);
+	ck_assert_int_eq(imf_stats_compute(img, IMF_MAP_OFFSET, &st, NULL), IMF_OK);
+	/* v + 128 below -0.5: none; above 255.5: 255.4, 255.6 and 400 (100 + 128 = 228 is not). */
+	ck_assert_uint_eq(st.clipped_low, 0);
+	ck_assert_uint_eq(st.clipped_high, 3);
+	ck_assert_int_eq(imf_stats_compute(img, IMF_MAP_NORMALIZE, &st, NULL), IMF_OK);
+	ck_assert_uint_eq(st.clipped_low + st.clipped_high, 0);
+	imf_image_row(img, 0, 0)[3] = NAN;
+	ck_assert_int_eq(imf_stats_compute(img, IMF_MAP_CLAMP, &st, NULL), IMF_OK);
+	ck_assert_uint_eq(st.nonfinite, 1);
+	ck_assert_double_eq_tol(st.mean, (sum - 0) / (COUNT(v) - 1), 1e-4);
+	imf_image_free(img);
+}
+END_TEST
+
+START_TEST(map_parse_names)
+{
+	imf_map_mode m;
+	imf_error err = { 0 };
+	ck_assert_int_eq(imf_map_parse("abs", &m, &err), IMF_OK);
+	ck_assert_int_eq(m, IMF_MAP_ABS);
+	ck_assert_int_eq(imf_map_parse("Normalise", &m, &err), IMF_OK);
+	ck_assert_int_eq(m, IMF_MAP_NORMALIZE);
+	ck_assert_int_eq(imf_map_parse("offset", &m, &err), IMF_OK);
+	ck_assert_int_eq(m, IMF_MAP_OFFSET);
+	ck_assert_int_eq(imf_map_parse("nope", &m, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "unknown map 'nope' (clamp, abs, offset, normalize)");
+	ck_assert_str_eq(imf_map_name(IMF_MAP_CLAMP), "clamp");
+}
+END_TEST
+
+static Suite *core_suite(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, image_layout);
+	tcase_add_test(tc, image_bad_shapes);
+	tcase_add_test(tc, check_dims_messages);
+	tcase_add_test(tc, size_arithmetic);
+	tcase_add_test(tc, luma_rec601);
+	tcase_add_test(tc, detect_formats);
+	tcase_add_test(tc, format_names);
+	tcase_add_test(tc, read_empty_and_unknown);
+	tcase_add_test(tc, map_modes);
+	tcase_add_test(tc, map_special_values);
+	tcase_add_test(tc, map_rows_interleave);
+	tcase_add_test(tc, output_depth_choice);
+	tcase_add_test(tc, stats_counts);
+	tcase_add_test(tc, map_parse_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+IMF_TEST_MAIN(core_suite)
