@@ -65,6 +65,52 @@ def check(name, got, want, tol=1e-3):
         print(f"FAIL {name}: shapes {got.shape} vs {want.shape}")
 
 
+def photo_checks(d):
+    """A real photograph (ImageMagick's built-in wizard: and rose:), when
+    ImageMagick is installed: decoded luma and Sobel against NumPy/SciPy."""
+    import shutil
+    if not shutil.which("convert"):
+        print("crosscheck: ImageMagick is not installed; photo checks skipped")
+        return
+    try:
+        from scipy import ndimage
+    except ImportError:
+        return
+    for name in ["wizard:", "rose:"]:
+        png = os.path.join(d, "photo.png")
+        jpg = os.path.join(d, "photo.jpg")
+        subprocess.run(["convert", name, "-depth", "8", "-strip", png], check=True)
+        subprocess.run(["convert", name, "-quality", "92", jpg], check=True)
+        rgb = subprocess.run(["convert", png, "-depth", "8", "rgb:-"], check=True,
+                             capture_output=True).stdout
+        w, h = map(int, subprocess.run(["identify", "-format", "%w %h", png], check=True,
+                                       capture_output=True).stdout.split())
+        a = np.frombuffer(rgb, np.uint8).reshape(h, w, 3).astype(float)
+        luma = 0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]
+        got = parse(imfilter(["-k", "identity", "-f", "txt", png, "-"]))
+        check(f"{name} PNG luma", got, luma)
+        gx = ndimage.correlate(luma, np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], float),
+                               mode="constant")
+        gy = ndimage.correlate(luma, np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], float),
+                               mode="constant")
+        got = parse(imfilter(["-k", "sobel", "-f", "txt", png, "-"]))
+        check(f"{name} PNG sobel", got, np.hypot(gx, gy))
+        # JPEG: imfilter decodes straight to libjpeg's luma; djpeg -grayscale is the reference.
+        if shutil.which("djpeg"):
+            pgm = subprocess.run(["djpeg", "-grayscale", "-pnm", jpg], check=True,
+                                 capture_output=True).stdout
+            y = np.frombuffer(pgm[-w * h:], np.uint8).reshape(h, w).astype(float)
+            got = parse(imfilter(["-k", "identity", "-f", "txt", jpg, "-"]))
+            check(f"{name} JPEG luma", got, y)
+        # --channels rgb filters every channel on its own.
+        got = imfilter(["-k", "sharpen", "--channels", "rgb", "-f", "txt", png, "-"]).decode()
+        blocks = [parse(b.encode()) for b in got.strip().split("\n\n")]
+        k = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], float)
+        for c in range(3):
+            check(f"{name} rgb sharpen channel {c}", blocks[c],
+                  ndimage.correlate(a[..., c], k, mode="constant"))
+
+
 def main():
     rng = np.random.default_rng(20261125)
     with tempfile.TemporaryDirectory() as d:
@@ -124,6 +170,8 @@ def main():
             body = np.frombuffer(pgm[-raw.size:], dtype=np.uint8).reshape(raw.shape)
             want = np.clip(np.floor(raw + 0.5), 0, 255)
             check(f"8-bit {kern}", body.astype(float), want, tol=1.0)
+
+        photo_checks(d)
 
     print(f"crosscheck: {passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -13,6 +13,7 @@ echo "imfilter demo: edge maps of the samples in samples/"
 for s in shapes strokes gradient texture; do
 	run -k sobel -b replicate "samples/$s.png" "$out/$s-sobel.png"
 done
+run -k sobel -b replicate -m normalize samples/gradient.png "$out/gradient-sobel-normalized.png"
 run -k sobel-x -m offset samples/shapes.png "$out/shapes-sobel-x.png"
 run -k sobel-y -m offset samples/shapes.png "$out/shapes-sobel-y.png"
 run -k laplacian -m abs samples/strokes.png "$out/strokes-laplacian.png"
