@@ -27,7 +27,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
 
 ALL_CFLAGS = $(WARN) -D_POSIX_C_SOURCE=200809L -Isrc $(IMG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS_ALL = $(IMG_LIBS) -lm $(EXTRA_LDFLAGS)
+LDLIBS_ALL = $(LDFLAGS) $(IMG_LIBS) -lm $(EXTRA_LDFLAGS)
 
 ifeq ($(V),1)
 Q :=
@@ -48,7 +48,10 @@ TEST_UTIL_OBJ := $(BUILD)/obj/tests/testutil.o
 .SECONDARY:
 .PHONY: all deps check-deps check unit cli-tests crosscheck demo asan valgrind samples clean install uninstall
 
-all: deps $(BUILD)/imfilter
+# Dependencies first, then the build (a recursive make, so that 'make -j'
+# never compiles before the headers are installed).
+all: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/imfilter
 
 deps:
 	$(Q)sh src/tools/install-deps.sh build
@@ -83,7 +86,7 @@ $(BUILD)/gen/builtin_kernels.c: $(BUILD)/tools/embed-kernels $(FILTERS) Makefile
 $(BUILD)/obj/gen/builtin_kernels.o: $(BUILD)/gen/builtin_kernels.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # ---- tests ---------------------------------------------------------------
 

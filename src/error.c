@@ -68,7 +68,7 @@ imf_status imf_check_dims(size_t width, size_t height, int channels, const imf_l
 
 	if (width == 0 || height == 0)
 		return imf_error_set(err, IMF_ECORRUPT, "%s: image is %zux%zu", fmt, width, height);
-	if (channels < 1 || channels > IMF_MAX_CHANNELS)
+	if (channels < 1 || channels > IMF_MAX_PLANES)
 		return imf_error_set(err, IMF_EUNSUPPORTED, "%s: %d channels", fmt, channels);
 	if (lim && (width > lim->max_side || height > lim->max_side))
 		return imf_error_set(err, IMF_ELIMIT,

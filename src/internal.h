@@ -27,6 +27,7 @@ struct imf_image {
 	int src_depth; /* 8, 16 or 32 */
 };
 
+/* Channels an image file can have (gray, gray+alpha, RGB, RGBA); feature maps may have up to IMF_MAX_PLANES. */
 #define IMF_MAX_CHANNELS 4
 
 /* ---- sizes ------------------------------------------------------------- */

@@ -40,7 +40,8 @@ static int load_kernel(const char *spec, imf_kernel **k)
 	imf_status st = imf_kernel_parse(spec, k, &err);
 	if (st == IMF_OK)
 		return EXIT_OK;
-	if (access(spec, F_OK) == 0) {
+	/* Name the file, unless the message already does. */
+	if (access(spec, F_OK) == 0 && !strstr(err.msg, spec)) {
 		cli_error(spec, "%s", err.msg);
 		return st == IMF_EINVAL ? EXIT_USAGE : EXIT_BAD_INPUT;
 	}
@@ -186,6 +187,17 @@ done:
 	return rc;
 }
 
+/* Informational output (--help, --list-kernels): a failed write is an error. */
+static int flush_stdout(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno != EPIPE)
+			cli_error("<stdout>", "write failed: %s", strerror(errno));
+		return EXIT_BAD_INPUT;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	cli_opts o;
@@ -195,16 +207,16 @@ int main(int argc, char **argv)
 		return rc;
 	if (o.help) {
 		cli_help(stdout);
-		return EXIT_OK;
+		return flush_stdout(EXIT_OK);
 	}
 	if (o.version) {
 		printf("imfilter %s\n", IMF_VERSION);
-		return EXIT_OK;
+		return flush_stdout(EXIT_OK);
 	}
 	if (o.list_kernels)
-		return list_kernels();
+		return flush_stdout(list_kernels());
 	if (o.show_kernel)
-		return show_kernel(o.show_kernel);
+		return flush_stdout(show_kernel(o.show_kernel));
 	cli_output_install_signal_handlers();
 	return run(&o);
 }

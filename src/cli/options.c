@@ -58,7 +58,7 @@ static const struct opt_def {
 	{ "max-side", required_argument, OPT_MAX_SIDE, "N",
 	  "refuse images wider or taller than N (default 1000000)" },
 	{ "list-kernels", no_argument, OPT_LIST, NULL, "list the built-in kernels" },
-	{ "show-kernel", required_argument, OPT_SHOW, "NAME", "print a kernel's matrix" },
+	{ "show-kernel", required_argument, OPT_SHOW, "SPEC", "print a kernel's matrix (any -k SPEC)" },
 	{ "help", no_argument, 'h', NULL, "show this help" },
 	{ "version", no_argument, 'V', NULL, "show the version" },
 };
@@ -93,8 +93,10 @@ void cli_help(FILE *fp)
 			         d->has_arg == optional_argument ? "[=%s]" : " %s", d->arg);
 		fprintf(fp, "  %-26s %s\n", left, d->help);
 	}
-	fputs("\nSemantics: out(y,x) = sum w(i,j) in(y*S - P + i, x*S - P + j) (correlation, as in\n"
-	      "CNNs); output size floor((M - F + 2P) / S) + 1.  Kernels are never normalised.\n"
+	fputs("\nSemantics: out(y,x) = scale * sum w(i,j) in(y*S - top + i, x*S - left + j)\n"
+	      "(correlation, as in CNNs); output size floor((M - F + 2P) / S) + 1 per side;\n"
+	      "'same' pads floor((F-1)/2) before and the rest after.  Kernels are never\n"
+	      "normalised: only a scale given with the kernel multiplies the sum.\n"
 	      "Border names from other tools are accepted:\n"
 	      "  zero       constant (NumPy, SciPy), BORDER_CONSTANT (OpenCV), zeros (PyTorch)\n"
 	      "  replicate  edge (NumPy), nearest (SciPy), BORDER_REPLICATE (OpenCV)\n"
@@ -270,11 +272,15 @@ int cli_parse(int argc, char **argv, cli_opts *o)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
 		if (c == '?') {
-			if (optopt && optopt < 256)
+			const char *arg = argv[optind - 1];
+			if (optopt >= 256 || (optopt && strncmp(arg, "--", 2) == 0)) {
+				/* A known long option given a value it does not take. */
+				cli_error(NULL, "option '%.*s' takes no value", (int)strcspn(arg, "="),
+				          arg);
+			} else if (optopt)
 				cli_error(NULL, "unknown option '-%c' (see imfilter --help)", optopt);
 			else
-				cli_error(NULL, "unknown option '%s' (see imfilter --help)",
-				          argv[optind - 1]);
+				cli_error(NULL, "unknown option '%s' (see imfilter --help)", arg);
 			return EXIT_USAGE;
 		}
 		if (c == ':') {

@@ -6,25 +6,36 @@
  * fopen would have given it, and renamed over the destination only when
  * everything succeeded.  On failure, or on SIGINT/SIGTERM, the temporary
  * file is removed: an existing output is never truncated or half-written.
- * Standard output ("-") is written directly.
+ * Standard output ("-") is written directly, and so is an existing output
+ * that is not a regular file (a FIFO, a device, /dev/stdout): replacing it
+ * by a renamed file would break whoever reads it.  A symbolic link is
+ * followed: the temporary file goes next to its target, which is replaced,
+ * and the link stays.  An existing file keeps its permission bits (and, for
+ * root, its owner).
  *
  * The one piece of global state is the pending temporary path, which a
  * signal handler must be able to reach.
  */
+/* realpath(3) is X/Open. */
+#define _XOPEN_SOURCE 700
+
 #include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 struct cli_output {
-	char *path; /* destination, or NULL for stdout */
+	char *path; /* destination (a symlink's target); NULL for stdout */
 	char *tmp;  /* temporary file next to it */
 	FILE *fp;
+	int direct; /* fp is the destination itself (stdout, FIFO, device) */
 };
 
 /* For the signal handler only: a copy of the pending temporary path. */
@@ -48,13 +59,19 @@ void cli_output_install_signal_handlers(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	/* Over a file-size limit, let write() fail with EFBIG so cleanup runs. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 static void set_pending(const char *tmp)
 {
 	pending_set = 0;
+	atomic_signal_fence(memory_order_seq_cst);
 	if (tmp && strlen(tmp) < sizeof pending_tmp) {
 		memcpy(pending_tmp, tmp, strlen(tmp) + 1);
+		/* The handler must never see the flag before the whole path. */
+		atomic_signal_fence(memory_order_seq_cst);
 		pending_set = 1;
 	}
 }
@@ -68,28 +85,70 @@ static void output_free(cli_output *o)
 	free(o);
 }
 
+/* Write straight into an existing non-regular file (FIFO, device). */
+static int open_direct(cli_output *o, const char *path)
+{
+	o->path = strdup(path);
+	if (!o->path) {
+		cli_error(path, "out of memory");
+		return -1;
+	}
+	o->fp = fopen(path, "wb");
+	if (!o->fp) {
+		cli_error(path, "cannot open output: %s", strerror(errno));
+		return -1;
+	}
+	o->direct = 1;
+	return 0;
+}
+
 int cli_output_open(const char *path, cli_output **out)
 {
 	cli_output *o = calloc(1, sizeof *o);
-	const char *slash, *base;
+	const char *slash, *base, *dest;
+	char *resolved = NULL;
+	struct stat st;
+	int exists, fd = -1;
 	size_t dirlen, need;
-	mode_t mask;
-	int fd = -1;
+	mode_t mode;
 
 	*out = NULL;
 	if (!o)
 		goto nomem;
 	if (strcmp(path, "-") == 0) {
 		o->fp = stdout;
+		o->direct = 1;
 		*out = o;
 		return 0;
 	}
-	o->path = strdup(path);
+	exists = stat(path, &st) == 0;
+	if (exists && S_ISDIR(st.st_mode)) {
+		cli_error(path, "output is a folder, not a file");
+		goto fail;
+	}
+	if (exists && !S_ISREG(st.st_mode)) {
+		if (open_direct(o, path) != 0)
+			goto fail;
+		*out = o;
+		return 0;
+	}
+	if (exists && access(path, W_OK) != 0) {
+		cli_error(path, "cannot write output: %s", strerror(errno));
+		goto fail;
+	}
+	/* Follow a symlink so the link survives and its target is replaced. */
+	dest = path;
+	if (exists) {
+		resolved = realpath(path, NULL);
+		if (resolved)
+			dest = resolved;
+	}
+	o->path = strdup(dest);
 	if (!o->path)
 		goto nomem;
-	slash = strrchr(path, '/');
-	base = slash ? slash + 1 : path;
-	dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+	slash = strrchr(dest, '/');
+	base = slash ? slash + 1 : dest;
+	dirlen = slash ? (size_t)(slash - dest) + 1 : 0;
 	if (*base == '\0') {
 		cli_error(path, "output is a folder, not a file name");
 		goto fail;
@@ -99,17 +158,26 @@ int cli_output_open(const char *path, cli_output **out)
 	o->tmp = malloc(need);
 	if (!o->tmp)
 		goto nomem;
-	snprintf(o->tmp, need, "%.*s.%s.imfilter-XXXXXX", (int)dirlen, path, base);
+	snprintf(o->tmp, need, "%.*s.%s.imfilter-XXXXXX", (int)dirlen, dest, base);
 	fd = mkstemp(o->tmp);
 	if (fd < 0) {
 		cli_error(path, "cannot create output: %s", strerror(errno));
 		goto fail;
 	}
 	set_pending(o->tmp);
-	/* mkstemp makes the file 0600; give it what fopen would have. */
-	mask = umask(0);
-	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) != 0) {
+	/* mkstemp makes the file 0600: give it the existing file's mode, or fopen's. */
+	if (exists) {
+		mode = st.st_mode & 07777;
+		if (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) != 0) {
+			cli_error(path, "cannot keep the owner: %s", strerror(errno));
+			goto fail;
+		}
+	} else {
+		mode_t mask = umask(0);
+		umask(mask);
+		mode = 0666 & ~mask;
+	}
+	if (fchmod(fd, mode) != 0) {
 		cli_error(path, "cannot set permissions: %s", strerror(errno));
 		goto fail;
 	}
@@ -118,6 +186,7 @@ int cli_output_open(const char *path, cli_output **out)
 		cli_error(path, "cannot open output: %s", strerror(errno));
 		goto fail;
 	}
+	free(resolved);
 	*out = o;
 	return 0;
 
@@ -129,6 +198,7 @@ fail:
 		unlink(o->tmp);
 		set_pending(NULL);
 	}
+	free(resolved);
 	output_free(o);
 	return -1;
 }
@@ -142,13 +212,16 @@ int cli_output_commit(cli_output *o)
 {
 	int rc = -1;
 
-	if (!o->path) {
-		if (fflush(stdout) != 0 || ferror(stdout)) {
-			if (errno != EPIPE)
-				cli_error("<stdout>", "write failed: %s", strerror(errno));
-		} else {
-			rc = 0;
+	if (o->direct) {
+		int failed = fflush(o->fp) != 0 || ferror(o->fp);
+		int e = errno;
+		if (o->fp != stdout && fclose(o->fp) != 0 && !failed) {
+			failed = 1;
+			e = errno;
 		}
+		if (failed && e != EPIPE)
+			cli_error(o->path ? o->path : "<stdout>", "write failed: %s", strerror(e));
+		rc = failed ? -1 : 0;
 		output_free(o);
 		return rc;
 	}
@@ -185,7 +258,10 @@ void cli_output_abort(cli_output *o)
 {
 	if (!o)
 		return;
-	if (o->path) {
+	if (o->direct) {
+		if (o->fp && o->fp != stdout)
+			fclose(o->fp);
+	} else if (o->path) {
 		if (o->fp)
 			fclose(o->fp);
 		unlink(o->tmp);
