@@ -65,6 +65,9 @@ int imf_image_has_alpha(const imf_image *img) { return img->has_alpha; }
 imf_format imf_image_source_format(const imf_image *img) { return img->src_format; }
 int imf_image_source_depth(const imf_image *img) { return img->src_depth; }
 
+int imf_image_is_maps(const imf_image *img) { return img->maps; }
+void imf_image_set_maps(imf_image *img, int maps) { img->maps = maps != 0; }
+
 void imf_image_set_source(imf_image *img, imf_format fmt, int depth)
 {
 	img->src_format = fmt;

@@ -74,8 +74,11 @@ typedef enum imf_format {
 	IMF_FORMAT_TEXT
 } imf_format;
 
+/* Planes an image may hold: colour channels, or a CNN stage's feature maps. */
+#define IMF_MAX_PLANES 4096
+
 /*
- * A new zero-filled image of channels planes (1..4).  has_alpha says the last
+ * A new zero-filled image of channels planes (1..IMF_MAX_PLANES).  has_alpha says the last
  * plane is alpha (carried through filtering, never filtered).  Sizes are
  * overflow-checked; lim may be NULL for no limits beyond size_t.
  */
@@ -127,6 +130,22 @@ const char *imf_format_name(imf_format fmt);
  */
 imf_status imf_read(FILE *fp, const imf_read_opts *opts, imf_image **out, imf_error *err);
 
+/* What a file's header says, for --dry-run. */
+typedef struct imf_info {
+	size_t width, height;
+	int channels;  /* as imf_read would give them (want_gray honoured) */
+	int has_alpha;
+	imf_format format;
+	int depth;     /* 8, 16 or 32 */
+} imf_info;
+
+/*
+ * Read only as much of fp as it takes to know the image's size and channels
+ * (the header; a text matrix has none and is parsed whole), with the same
+ * detection, limits and errors as imf_read.
+ */
+imf_status imf_read_info(FILE *fp, const imf_read_opts *opts, imf_info *info, imf_error *err);
+
 /* ---- kernels ----------------------------------------------------------- */
 
 typedef struct imf_kernel imf_kernel;
@@ -153,6 +172,13 @@ const char *imf_kernel_description(const imf_kernel *k); /* may be "" */
 int imf_kernel_print(const imf_kernel *k, FILE *fp);
 /* "3x3", or "3x3 magnitude of sobel-x, sobel-y" for a compound kernel. */
 void imf_kernel_size_str(const imf_kernel *k, char *buf, size_t len);
+/* Rows and columns of the kernel's matrices (every slice/part has the same). */
+void imf_kernel_dims(const imf_kernel *k, size_t *rows, size_t *cols);
+/*
+ * Slices of a multi-channel kernel: a kernel file may hold one 2-D slice per
+ * input channel, separated by a blank line.  1 for a plain 2-D kernel.
+ */
+size_t imf_kernel_depth(const imf_kernel *k);
 
 /* ---- convolution ------------------------------------------------------- */
 
@@ -181,6 +207,8 @@ typedef struct imf_conv_params {
 	size_t stride; /* >= 1 */
 	imf_border border;
 	int flip;      /* true convolution: rotate the kernel by 180 degrees */
+	size_t dilation; /* >= 1: taps D apart; extent D(F-1)+1 */
+	double bias;     /* added to every output value */
 	imf_limits limits; /* on the output's size (large padding can grow it) */
 } imf_conv_params;
 
@@ -201,14 +229,133 @@ imf_status imf_conv_output_size(size_t m, size_t f, size_t before, size_t after,
                                  size_t *out, imf_error *err);
 
 /*
+ * With dilation D the kernel's extent is E = D(F-1)+1 and every size and
+ * padding rule above uses E for F: out = floor((M + 2P - D(F-1) - 1)/S) + 1.
+ *
  * Cross-correlate every non-alpha plane of in with k:
  *   out(y, x) = scale * sum_ij w(i, j) in(y*S - top + i, x*S - left + j)
  * with out-of-range samples supplied by the border mode.  A compound kernel
  * (sobel) combines its parts' responses as sqrt(a^2 + b^2).  Alpha is carried
  * through: each output takes the alpha under the kernel's anchor pixel.
+ * Dilation spaces the taps: in(y*S - top + i*D, x*S - left + j*D).  bias is
+ * added to every output (after the scale; after the magnitude for compound
+ * kernels).
+ * A multi-channel kernel (depth C > 1) needs exactly C non-alpha input
+ * planes and gives ONE plane, as a CNN layer does:
+ *   out = sum_c scale * corr(in_c, slice_c) + bias        (alpha dropped)
+ * otherwise IMF_EINVAL "kernel has 3 slices but the input has 1 channel".
  */
 imf_status imf_conv_run(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
                         imf_image **out, imf_error *err);
+
+/* ---- CNN stages: activations, pooling, normalize ------------------------- */
+/*
+ * Stages work on every non-alpha plane ("feature map") of an image; an image
+ * may hold up to IMF_MAX_PLANES planes.  Alpha, when present, is pooled like
+ * the other planes and untouched by activations and normalize.
+ */
+
+typedef enum imf_activation {
+	IMF_ACT_RELU = 0,   /* max(0, v) */
+	IMF_ACT_LEAKY_RELU, /* v >= 0 ? v : slope * v */
+	IMF_ACT_SIGMOID,    /* 1 / (1 + exp(-v)) */
+	IMF_ACT_TANH,       /* tanh(v) */
+	IMF_ACT_ABS         /* |v| */
+} imf_activation;
+
+/* Apply an activation in place; slope is used by IMF_ACT_LEAKY_RELU only. */
+void imf_activate(imf_image *img, imf_activation act, double slope);
+
+typedef enum imf_pool_kind { IMF_POOL_MAX = 0, IMF_POOL_MIN, IMF_POOL_AVG } imf_pool_kind;
+
+/*
+ * Pool each plane with a k x k window, stride s (>= 1) and pad cells on each
+ * side: out = floor((M - K + 2P) / S) + 1.  Padded cells never win a max or a
+ * min and are not counted in an average (each output averages only the real
+ * cells of its window).  IMF_EINVAL when k is 0, s is 0, the window is
+ * larger than the padded input, or pad >= k (a window of padding only).
+ */
+imf_status imf_pool(const imf_image *in, imf_pool_kind kind, size_t k, size_t s, size_t pad,
+                    imf_image **out, imf_error *err);
+
+/* Stretch the finite min..max of all non-alpha planes to 0..255 in place (constant -> 0). */
+void imf_normalize(imf_image *img);
+
+/*
+ * A new image whose planes are a's non-alpha planes followed by b's (same
+ * width and height, no alpha): how several kernels' maps are gathered.
+ */
+imf_status imf_image_concat(const imf_image *a, const imf_image *b, imf_image **out,
+                            imf_error *err);
+/*
+ * The planes of maps tiled into one plane: cols x rows cells, left to right
+ * then top to bottom, with a sep-pixel separator of value sep_value between
+ * cells (cols = 0 picks ceil(sqrt(n)), rows = 0 picks ceil(n / cols)).
+ * IMF_EINVAL when cols * rows < n.
+ */
+imf_status imf_image_tile(const imf_image *maps, size_t cols, size_t rows, size_t sep,
+                          float sep_value, imf_image **out, imf_error *err);
+/*
+ * Non-zero when img's planes are feature maps (gathered from several
+ * kernels) rather than colour channels, so writers should tile them.
+ */
+int imf_image_is_maps(const imf_image *img);
+void imf_image_set_maps(imf_image *img, int maps);
+/* A new image holding plane c of img alone (source information copied). */
+imf_status imf_image_plane(const imf_image *img, int c, imf_image **out, imf_error *err);
+
+/* ---- chains: the stage language ---------------------------------------- */
+/*
+ * One string, stages separated by '|':
+ *   conv KERNEL[,KERNEL...] [pad=P|same|valid|full] [stride=S] [dilation=D]
+ *        [border=B] [bias=B] [flip]
+ *   conv HxW out=N [nobias] ...      (size only: --dry-run)
+ *   relu | leaky-relu[=SLOPE] | sigmoid | tanh | abs
+ *   maxpool K | minpool K | avgpool K   [stride=S] [pad=P]  (stride defaults to K)
+ *   normalize
+ * KERNEL is a built-in name, a kernel file or an inline matrix in brackets.
+ */
+typedef struct imf_chain imf_chain;
+
+/*
+ * Parse a chain.  Syntax errors are IMF_EINVAL with a one-line message that
+ * quotes the stage and says where: "stage 2 'maxpool 0': pool size must be
+ * at least 1".
+ */
+imf_status imf_chain_parse(const char *text, imf_chain **out, imf_error *err);
+/* A one-stage chain from a kernel (ownership passes to the chain) and params. */
+imf_status imf_chain_from_conv(imf_kernel *k, const imf_conv_params *p, imf_chain **out,
+                               imf_error *err);
+void imf_chain_free(imf_chain *c);
+size_t imf_chain_length(const imf_chain *c);
+/* Non-zero when a stage has a size-only kernel ("3x3 out=40"): dry runs only. */
+int imf_chain_shape_only(const imf_chain *c);
+/* Apply every limit in lim to each stage's output. */
+void imf_chain_set_limits(imf_chain *c, const imf_limits *lim);
+
+/*
+ * Run the chain.  Several kernels in one conv stage give one plane per
+ * kernel (a 2-D kernel applied depthwise gives one per input plane).
+ */
+imf_status imf_chain_run(const imf_chain *c, const imf_image *in, imf_image **out,
+                         imf_error *err);
+
+/*
+ * The --dry-run report for an input of w x h x ch, printed to fp: one row
+ * per stage with the output shape, learnable parameters, receptive field
+ * and jump, then the totals.  A stage that does not fit is reported on its
+ * row with the reason, and the function returns IMF_EINVAL (err says which).
+ */
+imf_status imf_chain_report(const imf_chain *c, size_t w, size_t h, size_t ch, FILE *fp,
+                            imf_error *err);
+
+/*
+ * --explain: print, for each stage and each output value, its computation
+ * the way a textbook does ("y_11 = 0*x_00 + -1*x_01 + ... = 0*0 + -1*0 + ...
+ * = 114"); for inputs of at most 16x16 (IMF_EINVAL otherwise).
+ */
+imf_status imf_chain_explain(const imf_chain *c, const imf_image *in, FILE *fp,
+                             imf_error *err);
 
 /* ---- mapping and writing ----------------------------------------------- */
 

@@ -25,6 +25,7 @@ struct imf_image {
 	float *data;
 	imf_format src_format;
 	int src_depth; /* 8, 16 or 32 */
+	int maps;      /* planes are feature maps, not colour channels */
 };
 
 /* Channels an image file can have (gray, gray+alpha, RGB, RGBA); feature maps may have up to IMF_MAX_PLANES. */

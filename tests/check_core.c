@@ -6,13 +6,17 @@
  * 0.299 R + 0.587 G + 0.114 B, sample = clamp(round(t * maxval / 255)),
  * the magic bytes of each format.
  */
+#define _GNU_SOURCE /* fopencookie: a stream whose reads fail on cue */
+
 #include "testutil.h"
 
 #include "internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -51,7 +55,10 @@ START_TEST(image_bad_shapes)
 	imf_error err = { 0 };
 	ck_assert_int_eq(imf_image_new(0, 5, 1, 0, NULL, &img, &err), IMF_ECORRUPT);
 	ck_assert_ptr_null(img);
-	ck_assert_int_eq(imf_image_new(5, 5, 5, 0, NULL, &img, &err), IMF_EUNSUPPORTED);
+	ck_assert_int_eq(imf_image_new(5, 5, IMF_MAX_PLANES + 1, 0, NULL, &img, &err), IMF_EUNSUPPORTED);
+	ck_assert_int_eq(imf_image_new(2, 2, 40, 0, NULL, &img, &err), IMF_OK); /* feature maps */
+	imf_image_free(img);
+	img = NULL;
 	ck_assert_int_eq(imf_image_new(5, 5, 3, 1, NULL, &img, &err), IMF_EINVAL);
 	/* width * height * channels * 4 overflows size_t. */
 	ck_assert_int_eq(imf_image_new(SIZE_MAX / 2, 3, 1, 0, NULL, &img, &err), IMF_ELIMIT);
@@ -196,6 +203,98 @@ START_TEST(read_empty_and_unknown)
 	ck_assert_int_eq(tu_read_mem("GIF89a....", 10, NULL, &img, &err), IMF_EFORMAT);
 	ck_assert_str_eq(err.msg, "unknown format (not PNG, JPEG, netpbm, PFM or a text matrix)");
 	ck_assert_ptr_null(img);
+}
+END_TEST
+
+#define BYTES(lit) lit, sizeof lit - 1
+
+/* A stream that yields its bytes, then fails every read without setting errno. */
+typedef struct failing {
+	const char *data;
+	size_t len, pos;
+} failing;
+
+static ssize_t failing_read(void *cookie, char *buf, size_t n)
+{
+	failing *f = cookie;
+	if (f->pos == f->len)
+		return -1;
+	if (n > f->len - f->pos)
+		n = f->len - f->pos;
+	memcpy(buf, f->data + f->pos, n);
+	f->pos += n;
+	return (ssize_t)n;
+}
+
+/*
+ * A read error is reported with the errno of the read that failed, never a
+ * stale one: errno is set to ERANGE beforehand (as strtof leaves it after an
+ * underflow) and the failing read leaves none, so the message must say EIO.
+ */
+static const struct {
+	const char *name;
+	const char *data;
+	size_t len;
+	const char *want;
+} read_failures[] = {
+	{ "nothing", BYTES(""), "read error: Input/output error" },
+	{ "unknown", BYTES("GIF89a"), "read error: Input/output error" },
+	{ "PNG", BYTES("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR"), "PNG: read failed: Input/output error" },
+	{ "JPEG", BYTES("\xFF\xD8\xFF\xE0\0\x10JFIF"), "JPEG: read failed: Input/output error" },
+	{ "PNM header", BYTES("P5\n4 4"), "PNM: read error: Input/output error" },
+	{ "PNM raw", BYTES("P5\n4 4\n255\nab"), "PNM: read error: Input/output error" },
+	{ "PNM plain", BYTES("P2\n2 2\n255\n1 2 "), "PNM: read error: Input/output error" },
+	{ "PFM header", BYTES("Pf\n2"), "PFM: read error: Input/output error" },
+	{ "PFM raster", BYTES("Pf\n2 2\n-1.0\nabcd"), "PFM: read error: Input/output error" },
+	{ "text", BYTES("1e-50 2\n3 4"), "text: read error: Input/output error" },
+};
+
+START_TEST(read_error_errno)
+{
+	failing f = { read_failures[_i].data, read_failures[_i].len, 0 };
+	cookie_io_functions_t io = { failing_read, NULL, NULL, NULL };
+	FILE *fp = fopencookie(&f, "r", io);
+	ck_assert_ptr_nonnull(fp);
+	imf_image *img = NULL;
+	imf_error err = { 0 };
+	errno = ERANGE;
+	imf_status st = imf_read(fp, NULL, &img, &err);
+	ck_assert_msg(st == IMF_EIO, "%s: status %d (%s)", read_failures[_i].name, st, err.msg);
+	ck_assert_ptr_null(img);
+	ck_assert_str_eq(err.msg, read_failures[_i].want);
+	fclose(fp);
+}
+END_TEST
+
+/*
+ * imf_write flushes and checks the stream once for every writer: a small
+ * image sits in stdio's buffer until then, so /dev/full fails only there,
+ * and the message still names the format.
+ */
+START_TEST(write_final_flush)
+{
+	static const struct {
+		imf_format fmt;
+		const char *want;
+	} cases[] = {
+		{ IMF_FORMAT_PNG, "PNG: write failed: " },   { IMF_FORMAT_JPEG, "JPEG: write failed: " },
+		{ IMF_FORMAT_PNM, "PNM: write failed: " },   { IMF_FORMAT_PFM, "PFM: write failed: " },
+		{ IMF_FORMAT_TEXT, "text: write failed: " },
+	};
+	static const double v[] = { 1, 2, 3, 4 };
+	imf_image *img = tu_image_from(v, 2, 2);
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		FILE *fp = fopen("/dev/full", "wb");
+		if (!fp)
+			break; /* no /dev/full here */
+		imf_error err = { 0 };
+		ck_assert_int_eq(imf_write(fp, img, cases[i].fmt, NULL, &err), IMF_EIO);
+		ck_assert_msg(strncmp(err.msg, cases[i].want, strlen(cases[i].want)) == 0 &&
+		              strstr(err.msg, strerror(ENOSPC)),
+		              "message '%s'", err.msg);
+		fclose(fp);
+	}
+	imf_image_free(img);
 }
 END_TEST
 
@@ -365,6 +464,8 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, detect_formats);
 	tcase_add_test(tc, format_names);
 	tcase_add_test(tc, read_empty_and_unknown);
+	tcase_add_loop_test(tc, read_error_errno, 0, (int)COUNT(read_failures));
+	tcase_add_test(tc, write_final_flush);
 	tcase_add_test(tc, map_modes);
 	tcase_add_test(tc, map_special_values);
 	tcase_add_test(tc, map_rows_interleave);

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <jpeglib.h>
@@ -334,20 +335,143 @@ START_TEST(test_garbage_after_soi)
 }
 END_TEST
 
-/* Repeat the last scan of a progressive file until there are > 1000 scans. */
+/* A file cut after 2 KB whose header claims 8000x8000 (64 Mpixel, 256 MB of
+ * floats): the reader must stop where the data ends instead of decoding the
+ * rest of the frame from nothing.  Peak memory says which happened: a full
+ * decode writes every page of the image, stopping early writes almost none. */
+START_TEST(test_truncated_huge_frame)
+{
+	size_t w = 64, h = 64, len;
+	unsigned long long seed = 77;
+	unsigned char *px = malloc(w * h);
+	ck_assert_ptr_nonnull(px);
+	for (size_t i = 0; i < w * h; i++)
+		px[i] = (unsigned char)(tu_rand(&seed) * 256);
+	jpgw s = { w, h, 1, JCS_GRAYSCALE, 95, 0, 0, JCS_UNKNOWN, px };
+	unsigned char *f = make_jpeg(&s, &len);
+	ck_assert_uint_gt(len, 2048);
+	size_t sof = 0;
+	for (size_t i = 2; i + 9 < len && !sof; i++)
+		if (f[i] == 0xFF && f[i + 1] == 0xC0)
+			sof = i;
+	ck_assert_uint_gt(sof, 0);
+	f[sof + 5] = 8000 >> 8; /* height */
+	f[sof + 6] = 8000 & 0xFF;
+	f[sof + 7] = 8000 >> 8; /* width */
+	f[sof + 8] = 8000 & 0xFF;
+
+	struct rusage before, after;
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &before), 0);
+	imf_image *img = NULL;
+	imf_error err = { 0 };
+	ck_assert_int_eq(tu_read_mem(f, 2048, NULL, &img, &err), IMF_ECORRUPT);
+	ck_assert_str_eq(err.msg, "JPEG: truncated file");
+	ck_assert_ptr_null(img);
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &after), 0);
+	long grew_kib = after.ru_maxrss - before.ru_maxrss;
+	ck_assert_msg(grew_kib < 64 * 1024, "peak memory grew by %ld KiB", grew_kib);
+	free(f);
+	free(px);
+}
+END_TEST
+
+/*
+ * Damaged entropy-coded data, which libjpeg decodes with a warning, is an
+ * error: the message is libjpeg's first warning ("Corrupt JPEG data: ..."
+ * without its preamble).  flip: XOR 0x10 into every 501st byte from the
+ * first 700 on (the reviewer's recipe on samples/blobs.jpg), sparing bytes
+ * that would make or unmake a marker (those are errors anyway); pad: that many
+ * zero bytes before EOI (more than the 8 or so the entropy decoder may read
+ * ahead and drop unseen); restart: 40 fill bytes and a stray RST0 mid-scan.
+ */
+static const struct {
+	const char *name;
+	int flip, pad, restart;
+	const char *word; /* in the message, after "JPEG: corrupt data: " */
+} corrupt_cases[] = {
+	{ "flipped bits", 1, 0, 0, "" },
+	{ "bytes before EOI", 0, 100, 0, " extraneous bytes before marker 0xd9" },
+	{ "stray restart marker", 0, 0, 1, "" },
+};
+
+START_TEST(test_corrupt_data)
+{
+	size_t w = 160, h = 120, len;
+	unsigned char *px = gradient(w, h, 3);
+	for (size_t i = 0; i < w * h * 3; i += 7) /* texture, so the scan is long */
+		px[i] = (unsigned char)(px[i] ^ 0x3C);
+	jpgw s = { w, h, 3, JCS_RGB, 90, 0, 0, JCS_UNKNOWN, px };
+	unsigned char *f = make_jpeg(&s, &len);
+	size_t pad = (size_t)corrupt_cases[_i].pad;
+	unsigned char *g = calloc(len + pad, 1);
+	ck_assert_ptr_nonnull(g);
+	memcpy(g, f, len - 2);
+	memcpy(g + len - 2 + pad, f + len - 2, 2); /* EOI after the padding */
+	if (corrupt_cases[_i].flip)
+		for (size_t i = 700; i + 2 < len; i += 501)
+			if (g[i - 1] != 0xFF && g[i] != 0xFF && g[i] != 0xEF) /* no new markers */
+				g[i] ^= 0x10;
+	if (corrupt_cases[_i].restart) {
+		memset(g + len / 2, 0xFF, 40);
+		g[len / 2 + 40] = 0xD0;
+	}
+	imf_image *img = read_ok(f, len, 0); /* the intact file is fine */
+	imf_image_free(img);
+	img = NULL;
+	imf_error err = { 0 };
+	imf_status st = tu_read_mem(g, len + pad, NULL, &img, &err);
+	ck_assert_msg(st == IMF_ECORRUPT, "%s: status %d (%s)", corrupt_cases[_i].name, st,
+	              err.msg);
+	ck_assert_ptr_null(img);
+	ck_assert_msg(strncmp(err.msg, "JPEG: corrupt data: ", 20) == 0 &&
+	              strstr(err.msg + 20, corrupt_cases[_i].word),
+	              "%s: message '%s' lacks '%s'", corrupt_cases[_i].name, err.msg,
+	              corrupt_cases[_i].word);
+	size_t n = strlen(err.msg);
+	ck_assert_msg(n > strlen("JPEG: corrupt data: ") && err.msg[n - 1] != '.',
+	              "%s: message '%s'", corrupt_cases[_i].name, err.msg);
+	free(g);
+	free(f);
+	free(px);
+}
+END_TEST
+
+/* libjpeg's own error texts start lowercase after our prefix. */
+START_TEST(test_library_message_case)
+{
+	unsigned char buf[64] = { 0xFF, 0xD8, 0xFF, 0x77, 0x00, 0x04, 0x00, 0x00 };
+	imf_image *img = NULL;
+	imf_error err = { 0 };
+	ck_assert_int_eq(tu_read_mem(buf, sizeof buf, NULL, &img, &err), IMF_ECORRUPT);
+	ck_assert_str_eq(err.msg, "JPEG: unsupported marker type 0x77");
+	ck_assert_ptr_null(img);
+}
+END_TEST
+
+/*
+ * Repeat the first scan of a progressive file (DC, which decodes cleanly
+ * again and again: libjpeg only warns that the progression is odd) until
+ * there are > 1000 scans.  Repeating a refinement scan would not do: that
+ * desynchronises the decoder, a corrupt-data error long before the limit.
+ */
 START_TEST(test_scan_limit)
 {
 	size_t w = 8, h = 8, len;
 	unsigned char *px = gradient(w, h, 1);
 	jpgw s = { w, h, 1, JCS_GRAYSCALE, 90, 1, 0, JCS_UNKNOWN, px };
 	unsigned char *f = make_jpeg(&s, &len);
-	size_t sos = 0;
-	for (size_t i = 2; i + 1 < len; i++)
+	size_t sos = 0, end = 0;
+	for (size_t i = 2; i + 1 < len && !sos; i++)
 		if (f[i] == 0xFF && f[i + 1] == 0xDA)
 			sos = i;
 	ck_assert_uint_gt(sos, 0);
-	ck_assert(f[len - 2] == 0xFF && f[len - 1] == 0xD9);
-	size_t scan = len - 2 - sos, reps = 1100;
+	/* The scan ends at the next marker: 0xFF not followed by 0 (a stuffed
+	 * byte) or by a restart marker. */
+	for (size_t i = sos + 2 + ((size_t)f[sos + 2] << 8 | f[sos + 3]); i + 1 < len && !end; i++)
+		if (f[i] == 0xFF && f[i + 1] != 0 && (f[i + 1] < 0xD0 || f[i + 1] > 0xD7))
+			end = i;
+	ck_assert_uint_gt(end, sos);
+	size_t scan = end - sos, reps = 1100;
 	size_t n = sos + scan * reps + 2;
 	unsigned char *g = malloc(n);
 	ck_assert_ptr_nonnull(g);
@@ -422,7 +546,7 @@ START_TEST(test_silent)
 	ck_assert_int_ge(dup2(saved, 2), 0);
 	close(saved);
 	ck_assert_int_eq(st_cut, IMF_ECORRUPT);
-	(void)st_bad; /* warnings only or an error: either way nothing printed */
+	ck_assert_int_eq(st_bad, IMF_ECORRUPT); /* libjpeg only warns; we refuse */
 	ck_assert_int_ne(st_junk, IMF_OK);
 	size_t n;
 	unsigned char *printed = tu_read_file(path, &n);
@@ -581,6 +705,10 @@ static Suite *jpeg_suite(void)
 	tcase_add_test(tc, test_scan_limit);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_silent);
+	tcase_add_test(tc, test_truncated_huge_frame);
+	tcase_add_loop_test(tc, test_corrupt_data, 0,
+	                    (int)(sizeof corrupt_cases / sizeof corrupt_cases[0]));
+	tcase_add_test(tc, test_library_message_case);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("write");

@@ -534,6 +534,17 @@ static void expect_fail(const unsigned char *data, size_t len, const imf_read_op
 	              "%s: message '%s' ends badly", what, err.msg);
 }
 
+static void expect_exact(const unsigned char *data, size_t len, imf_status code,
+                         const char *msg)
+{
+	imf_image *img = NULL;
+	imf_error err = { 0 };
+	imf_status st = tu_read_mem(data, len, NULL, &img, &err);
+	ck_assert_msg(st == code, "status %d (%s), want %d", st, err.msg, code);
+	ck_assert_ptr_null(img);
+	ck_assert_str_eq(err.msg, msg);
+}
+
 START_TEST(test_truncated)
 {
 	size_t len;
@@ -592,6 +603,39 @@ START_TEST(test_bad_ihdr)
 	f[8 + 8 + 8] = 3; /* gray with 3-bit samples does not exist */
 	fix_crc(f, 8);
 	expect_fail(f, len, NULL, IMF_ECORRUPT, "PNG: ", NULL, "bit depth 3");
+	free(f);
+}
+END_TEST
+
+/*
+ * libpng's texts start lowercase after "PNG: ", acronyms kept: a file whose
+ * IHDR claims one row more than its IDAT holds, IHDR fields libpng rejects
+ * with a warning that explains them, and a CRC error.
+ */
+START_TEST(test_library_messages)
+{
+	size_t len;
+	unsigned char *f = base_png(&len);
+	put32(f + 20, 33); /* height 33, data for 32 rows */
+	fix_crc(f, 8);
+	expect_exact(f, len, IMF_ECORRUPT, "PNG: not enough image data");
+	free(f);
+
+	f = base_png(&len);
+	put32(f + 16, 0);
+	fix_crc(f, 8);
+	expect_exact(f, len, IMF_ECORRUPT, "PNG: image width is zero in IHDR");
+	free(f);
+
+	f = base_png(&len);
+	f[8 + 8 + 8] = 3;
+	fix_crc(f, 8);
+	expect_exact(f, len, IMF_ECORRUPT, "PNG: invalid bit depth in IHDR");
+	free(f);
+
+	f = base_png(&len);
+	f[8 + 8 + 3] ^= 0x01;
+	expect_exact(f, len, IMF_ECORRUPT, "PNG: IHDR: CRC error");
 	free(f);
 }
 END_TEST
@@ -756,6 +800,7 @@ static Suite *png_suite(void)
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_crc_errors);
 	tcase_add_test(tc, test_bad_ihdr);
+	tcase_add_test(tc, test_library_messages);
 	tcase_add_test(tc, test_huge_dims);
 	tcase_add_test(tc, test_max_side);
 	tcase_add_test(tc, test_ancillary_crc_ignored);

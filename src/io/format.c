@@ -3,11 +3,12 @@
  *
  * Input formats are recognised from their first bytes only, never from a
  * file name; output formats come from a name (-f) or a path's extension.
+ * imf_read gives every reader options (the defaults for NULL); imf_write
+ * flushes and checks the stream after every writer, once.
  */
-#include "internal.h"
+#include "io.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -97,6 +98,7 @@ imf_status imf_read(FILE *fp, const imf_read_opts *opts, imf_image **out, imf_er
 	unsigned char magic[16];
 	size_t n;
 	imf_read_opts def;
+	int e;
 
 	*out = NULL;
 	if (!opts) {
@@ -104,10 +106,12 @@ imf_status imf_read(FILE *fp, const imf_read_opts *opts, imf_image **out, imf_er
 		opts = &def;
 	}
 	imf_src_init(&src, fp);
+	errno = 0;
 	n = imf_src_peek(&src, magic, sizeof magic);
+	e = imf_io_errno(&src);
 	if (n == 0) {
-		if (imf_src_error(&src))
-			return imf_error_set(err, IMF_EIO, "read error: %s", strerror(errno));
+		if (e)
+			return imf_io_read_error(err, NULL, e);
 		return imf_error_set(err, IMF_ECORRUPT, "input is empty");
 	}
 	switch (imf_format_detect(magic, n)) {
@@ -118,8 +122,8 @@ imf_status imf_read(FILE *fp, const imf_read_opts *opts, imf_image **out, imf_er
 	case IMF_FORMAT_TEXT: return imf_text_read(&src, opts, out, err);
 	case IMF_FORMAT_UNKNOWN: break;
 	}
-	if (imf_src_error(&src))
-		return imf_error_set(err, IMF_EIO, "read error: %s", strerror(errno));
+	if (e)
+		return imf_io_read_error(err, NULL, e);
 	return imf_error_set(err, IMF_EFORMAT,
 	                     "unknown format (not PNG, JPEG, netpbm, PFM or a text matrix)");
 }
@@ -128,6 +132,8 @@ imf_status imf_write(FILE *fp, const imf_image *img, imf_format fmt, const imf_w
                      imf_error *err)
 {
 	imf_write_opts def;
+	imf_status st;
+	int e;
 
 	if (!opts) {
 		imf_write_opts_default(&def);
@@ -139,12 +145,22 @@ imf_status imf_write(FILE *fp, const imf_image *img, imf_format fmt, const imf_w
 	if (opts->depth != 0 && opts->depth != 8 && opts->depth != 16)
 		return imf_error_set(err, IMF_EINVAL, "depth %d is not 8 or 16", opts->depth);
 	switch (fmt) {
-	case IMF_FORMAT_PNG: return imf_png_write(fp, img, opts, err);
-	case IMF_FORMAT_JPEG: return imf_jpeg_write(fp, img, opts, err);
-	case IMF_FORMAT_PNM: return imf_pnm_write(fp, img, opts, err);
-	case IMF_FORMAT_PFM: return imf_pfm_write(fp, img, opts, err);
-	case IMF_FORMAT_TEXT: return imf_text_write(fp, img, opts, err);
-	case IMF_FORMAT_UNKNOWN: break;
+	case IMF_FORMAT_PNG: st = imf_png_write(fp, img, opts, err); break;
+	case IMF_FORMAT_JPEG: st = imf_jpeg_write(fp, img, opts, err); break;
+	case IMF_FORMAT_PNM: st = imf_pnm_write(fp, img, opts, err); break;
+	case IMF_FORMAT_PFM: st = imf_pfm_write(fp, img, opts, err); break;
+	case IMF_FORMAT_TEXT: st = imf_text_write(fp, img, opts, err); break;
+	case IMF_FORMAT_UNKNOWN:
+	default: return imf_error_set(err, IMF_EINVAL, "no output format");
 	}
-	return imf_error_set(err, IMF_EINVAL, "no output format");
+	if (st != IMF_OK)
+		return st;
+	/* Small files sit in stdio's buffer until now: the writers checked only
+	 * their own writes. */
+	errno = 0;
+	if (fflush(fp) != 0 || ferror(fp)) {
+		e = errno ? errno : EIO;
+		return imf_io_write_error(err, imf_format_name(fmt), e);
+	}
+	return IMF_OK;
 }

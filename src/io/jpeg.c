@@ -4,24 +4,28 @@
  * The reader decodes baseline and progressive files to 1 channel (gray) or 3
  * (RGB) on the 0..255 scale; with want_gray a YCbCr file yields its Y plane
  * directly (Rec.601 luma).  CMYK and YCCK are refused.  Input comes through
- * our own source manager reading imf_src in 64 KiB chunks; at end of data it
- * feeds libjpeg a fake EOI and remembers that the file was cut short, which
- * is an error here although libjpeg itself would only warn.  Decoder memory
- * is bounded and a progress monitor stops files with absurd scan counts.
+ * our own source manager reading imf_src in 64 KiB chunks; when the data runs
+ * out it stops the decoder at once ("truncated file"), where libjpeg's own
+ * source would feed a fake EOI, warn, and decode the rest of the frame from
+ * nothing (a 3 KB file claiming 16000x16000 would cost seconds and a GB).
+ * Damaged compressed data, which libjpeg only warns about ("Corrupt JPEG
+ * data: ..."), is an error at the first such warning; other warnings (an
+ * unknown JFIF revision, an odd progression sequence) describe files libjpeg
+ * decodes as meant and are ignored.  Decoder memory is bounded and a
+ * progress monitor stops files with absurd scan counts.
  *
  * The writer emits 8-bit baseline JPEG: gray when the image has one colour
  * plane, else RGB (alpha is dropped); at quality >= 90 chroma is not
  * subsampled (4:4:4), below it libjpeg's default 4:2:0 applies.
  *
  * libjpeg reports errors by calling error_exit, which must not return: ours
- * records "JPEG: <message>" and longjmps.  Each operation keeps its state in
- * one struct and owns the setjmp in one small function (jpeg_read_guarded,
- * jpeg_write_guarded); libjpeg objects are destroyed on one cleanup path.
- * Nothing is ever printed.
+ * records "JPEG: <message>" (first letter lowercased) and longjmps.  Each
+ * operation keeps its state in one struct and owns the setjmp in one small
+ * function (jpeg_read_guarded, jpeg_write_guarded); libjpeg objects are
+ * destroyed on one cleanup path.  Nothing is ever printed.
  */
-#include "internal.h"
+#include "io.h"
 
-#include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,8 +45,6 @@ typedef struct jpeg_errctx {
 	imf_error *err;
 	imf_status status;       /* IMF_OK until something fails */
 	imf_status default_code; /* for libjpeg errors without a better code */
-	int truncated;           /* the source ran out of data */
-	char warning[JMSG_LENGTH_MAX]; /* last corrupt-data warning, for debugging */
 } jpeg_errctx;
 
 typedef struct jpeg_reader {
@@ -73,32 +75,27 @@ static void jpeg_on_error(j_common_ptr cinfo)
 {
 	jpeg_errctx *e = cinfo->client_data;
 	if (e->status == IMF_OK) {
-		char text[JMSG_LENGTH_MAX];
-		(*cinfo->err->format_message)(cinfo, text);
-		if (e->truncated) {
-			/* Whatever libjpeg tripped over, it was the missing data. */
-			e->status = imf_error_set(e->err, IMF_ECORRUPT, "JPEG: truncated file");
-		} else {
-			imf_status code;
-			switch (cinfo->err->msg_code) {
-			case JERR_OUT_OF_MEMORY:
-				code = IMF_ENOMEM;
-				break;
-			case JERR_NO_BACKING_STORE:
-				code = IMF_ELIMIT;
-				snprintf(text, sizeof text,
-				         "image needs more than %d MiB of decoder memory",
-				         JPEG_MAX_MEMORY_MIB);
-				break;
-			case JERR_BAD_PRECISION:
-				code = IMF_EUNSUPPORTED;
-				break;
-			default:
-				code = e->default_code;
-				break;
-			}
-			e->status = imf_error_set(e->err, code, "JPEG: %s", text);
+		char raw[JMSG_LENGTH_MAX], text[JMSG_LENGTH_MAX];
+		(*cinfo->err->format_message)(cinfo, raw);
+		imf_io_lib_message(text, sizeof text, raw);
+		imf_status code;
+		switch (cinfo->err->msg_code) {
+		case JERR_OUT_OF_MEMORY:
+			code = IMF_ENOMEM;
+			break;
+		case JERR_NO_BACKING_STORE:
+			code = IMF_ELIMIT;
+			snprintf(text, sizeof text, "image needs more than %d MiB of decoder memory",
+			         JPEG_MAX_MEMORY_MIB);
+			break;
+		case JERR_BAD_PRECISION:
+			code = IMF_EUNSUPPORTED;
+			break;
+		default:
+			code = e->default_code;
+			break;
 		}
+		e->status = imf_error_set(e->err, code, "JPEG: %s", text);
 	}
 	longjmp(e->jb, 1);
 }
@@ -112,14 +109,30 @@ static void jpeg_fail(j_common_ptr cinfo, imf_status code, const char *msg)
 	(*cinfo->err->error_exit)(cinfo);
 }
 
-/* Warnings (level -1) are kept, never shown; trace messages are dropped. */
+/*
+ * Warnings are level -1, trace messages >= 0 (dropped).  libjpeg words each
+ * warning about damaged compressed data "Corrupt JPEG data: ..." (bad Huffman
+ * or arithmetic code, a marker inside a scan, a missing restart marker, bytes
+ * before a marker): the first one stops a decode with IMF_ECORRUPT
+ * "JPEG: corrupt data: <the rest, lowercased>".  Other warnings are counted,
+ * never shown.
+ */
 static void jpeg_on_message(j_common_ptr cinfo, int level)
 {
-	jpeg_errctx *e = cinfo->client_data;
-	if (level < 0) {
-		cinfo->err->num_warnings++;
-		(*cinfo->err->format_message)(cinfo, e->warning);
-	}
+	static const char corrupt[] = "Corrupt JPEG data: ";
+	char raw[JMSG_LENGTH_MAX], text[JMSG_LENGTH_MAX], msg[JMSG_LENGTH_MAX + 16];
+
+	if (level >= 0)
+		return;
+	cinfo->err->num_warnings++;
+	if (!cinfo->is_decompressor)
+		return;
+	(*cinfo->err->format_message)(cinfo, raw);
+	if (strncmp(raw, corrupt, sizeof corrupt - 1) != 0)
+		return;
+	imf_io_lib_message(text, sizeof text, raw + sizeof corrupt - 1);
+	snprintf(msg, sizeof msg, "corrupt data: %s", text);
+	jpeg_fail(cinfo, IMF_ECORRUPT, msg);
 }
 
 static void jpeg_no_output(j_common_ptr cinfo)
@@ -145,23 +158,18 @@ static void src_init(j_decompress_ptr cinfo)
 	(void)cinfo;
 }
 
+/* libjpeg wants more data: at the end of the input, stop the decode. */
 static boolean src_fill(j_decompress_ptr cinfo)
 {
 	jpeg_reader *r = cinfo->client_data;
-	errno = 0;
-	size_t n = imf_src_read(r->src, r->buf, JPEG_IO_CHUNK);
+	int e;
+	size_t n = imf_io_read(r->src, r->buf, JPEG_IO_CHUNK, &e);
 	if (n == 0) {
-		if (imf_src_error(r->src)) {
-			int e = errno ? errno : EIO;
+		if (e)
 			r->e.status = imf_error_set(r->e.err, IMF_EIO, "JPEG: read failed: %s",
 			                            strerror(e));
-			(*cinfo->err->error_exit)((j_common_ptr)cinfo);
-		}
-		/* Give libjpeg an EOI so it stops; the flag makes it an error. */
-		r->e.truncated = 1;
-		r->buf[0] = 0xFF;
-		r->buf[1] = JPEG_EOI;
-		n = 2;
+		/* A read error recorded above stays the error. */
+		jpeg_fail((j_common_ptr)cinfo, IMF_ECORRUPT, "truncated file");
 	}
 	r->srcmgr.next_input_byte = r->buf;
 	r->srcmgr.bytes_in_buffer = n;
@@ -175,9 +183,7 @@ static void src_skip(j_decompress_ptr cinfo, long num_bytes)
 		return;
 	while ((size_t)num_bytes > r->srcmgr.bytes_in_buffer) {
 		num_bytes -= (long)r->srcmgr.bytes_in_buffer;
-		src_fill(cinfo);
-		if (r->e.truncated)
-			return; /* leave the fake EOI in place */
+		src_fill(cinfo); /* returns only with data */
 	}
 	r->srcmgr.next_input_byte += num_bytes;
 	r->srcmgr.bytes_in_buffer -= (size_t)num_bytes;
@@ -275,8 +281,6 @@ static void jpeg_read_body(jpeg_reader *r)
 		}
 	}
 	jpeg_finish_decompress(ci);
-	if (r->e.truncated)
-		jpeg_fail(cc, IMF_ECORRUPT, "truncated file");
 }
 
 static imf_status jpeg_read_guarded(jpeg_reader *r)
@@ -314,10 +318,9 @@ imf_status imf_jpeg_read(imf_src *src, const imf_read_opts *opts, imf_image **ou
 static void dest_write(j_compress_ptr cinfo, size_t n)
 {
 	jpeg_writer *w = cinfo->client_data;
-	errno = 0;
-	if (n > 0 && fwrite(w->buf, 1, n, w->fp) != n) {
-		int e = errno ? errno : EIO;
-		w->e.status = imf_error_set(w->e.err, IMF_EIO, "JPEG: write failed: %s", strerror(e));
+	int e = imf_io_write(w->fp, w->buf, n);
+	if (e) {
+		w->e.status = imf_io_write_error(w->e.err, "JPEG", e);
 		(*cinfo->err->error_exit)((j_common_ptr)cinfo);
 	}
 	w->dest.next_output_byte = w->buf;
@@ -416,12 +419,5 @@ imf_status imf_jpeg_write(FILE *fp, const imf_image *img, const imf_write_opts *
 	int nch = imf_color_planes(img) == 1 ? 1 : 3;
 	imf_status st = jpeg_write_guarded(&w, nch, opts->quality);
 	jpeg_destroy_compress(&w.cinfo);
-	if (st != IMF_OK)
-		return st;
-	errno = 0;
-	if (fflush(fp) != 0 || ferror(fp)) {
-		int e = errno ? errno : EIO;
-		return imf_error_set(err, IMF_EIO, "JPEG: write failed: %s", strerror(e));
-	}
-	return IMF_OK;
+	return st;
 }

@@ -12,12 +12,11 @@
  * libpng can touch in one struct (png_ctx) and owns the setjmp in one small
  * function (png_read_guarded, png_write_guarded); the public functions
  * release the struct through a single cleanup path.  libpng never prints:
- * its error text becomes "PNG: <message>" in the caller's imf_error and
- * warnings are kept only to explain a rejected IHDR.
+ * its error text becomes "PNG: <message>" (first letter lowercased) in the
+ * caller's imf_error and warnings are kept only to explain a rejected IHDR.
  */
-#include "internal.h"
+#include "io.h"
 
-#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -69,6 +68,7 @@ static void png_on_error(png_structp png, png_const_charp msg)
 	png_ctx *c = png_get_error_ptr(png);
 	imf_status code = IMF_ECORRUPT;
 	const char *text = msg ? msg : "unknown error";
+	char lower[256];
 
 	if (c->io_code != IMF_OK) {
 		code = c->io_code;
@@ -87,10 +87,11 @@ static void png_on_error(png_structp png, png_const_charp msg)
 			png_longjmp(png, 1);
 		}
 	}
+	imf_io_lib_message(lower, sizeof lower, text);
 	if (c->io_errno)
-		imf_error_set(c->err, code, "PNG: %s: %s", text, strerror(c->io_errno));
+		imf_error_set(c->err, code, "PNG: %s: %s", lower, strerror(c->io_errno));
 	else
-		imf_error_set(c->err, code, "PNG: %s", text);
+		imf_error_set(c->err, code, "PNG: %s", lower);
 	c->status = code;
 	png_longjmp(png, 1);
 }
@@ -107,12 +108,12 @@ static void png_on_warning(png_structp png, png_const_charp msg)
 static void png_read_cb(png_structp png, png_bytep data, size_t len)
 {
 	png_ctx *c = png_get_io_ptr(png);
-	errno = 0;
-	if (imf_src_read(c->src, data, len) == len)
+	int e;
+	if (imf_io_read(c->src, data, len, &e) == len)
 		return;
-	if (imf_src_error(c->src)) {
+	if (e) {
 		c->io_code = IMF_EIO;
-		c->io_errno = errno ? errno : EIO;
+		c->io_errno = e;
 		png_error(png, "read failed");
 	}
 	c->io_code = IMF_ECORRUPT;
@@ -263,15 +264,15 @@ cleanup:
 static void png_write_cb(png_structp png, png_bytep data, size_t len)
 {
 	png_ctx *c = png_get_io_ptr(png);
-	errno = 0;
-	if (fwrite(data, 1, len, c->fp) == len)
+	int e = imf_io_write(c->fp, data, len);
+	if (!e)
 		return;
 	c->io_code = IMF_EIO;
-	c->io_errno = errno ? errno : EIO;
+	c->io_errno = e;
 	png_error(png, "write failed");
 }
 
-/* Flushing happens once, after png_write_end, where it is checked. */
+/* Flushing happens once, in imf_write after the whole file, where it is checked. */
 static void png_flush_cb(png_structp png)
 {
 	(void)png;
@@ -294,20 +295,7 @@ static void png_write_body(png_ctx *c, int color_type, int nch, int depth)
 	imf_mapper m;
 	imf_mapper_init(&m, img, c->wopts->map, depth == 16 ? 65535u : 255u);
 	for (size_t y = 0; y < img->height; y++) {
-		if (depth == 16) {
-			/* Map to native uint16, then store big-endian in place: byte
-			 * pair i overlays value i, which is read before being overwritten. */
-			uint16_t *v = (uint16_t *)(void *)c->row;
-			imf_mapper_row16(&m, img, y, nch, v);
-			size_t n = width * (size_t)nch;
-			for (size_t i = 0; i < n; i++) {
-				uint16_t s = v[i];
-				c->row[2 * i] = (unsigned char)(s >> 8);
-				c->row[2 * i + 1] = (unsigned char)(s & 0xff);
-			}
-		} else {
-			imf_mapper_row8(&m, img, y, nch, c->row);
-		}
+		imf_io_map_row(&m, img, y, nch, depth, c->row);
 		png_write_row(png, c->row);
 	}
 	png_write_end(png, NULL);
@@ -370,13 +358,6 @@ imf_status imf_png_write(FILE *fp, const imf_image *img, const imf_write_opts *o
 		goto cleanup;
 	}
 	c.status = png_write_guarded(&c, color_type, nch, depth);
-	if (c.status != IMF_OK)
-		goto cleanup;
-	errno = 0;
-	if (fflush(fp) != 0 || ferror(fp)) {
-		int e = errno ? errno : EIO;
-		c.status = imf_error_set(err, IMF_EIO, "PNG: write failed: %s", strerror(e));
-	}
 cleanup:
 	if (c.png)
 		png_destroy_write_struct(&c.png, c.info ? &c.info : NULL);

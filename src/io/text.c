@@ -20,9 +20,8 @@
  * planes, one space between values, each value the shortest "%g" form that
  * reads back to the same float (integers as "114").
  */
-#include "internal.h"
+#include "io.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +53,6 @@ typedef struct parser {
 	float *vals;
 	size_t nvals, cap;
 } parser;
-
-static int is_space(int c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
 
 static imf_status store(parser *p, float v)
 {
@@ -167,7 +161,7 @@ static imf_status feed(parser *p, const unsigned char *buf, size_t n)
 		}
 		if (p->in_comment)
 			continue;
-		if (c != ',' && c != '#' && !is_space(c)) {
+		if (c != ',' && c != '#' && !imf_is_space(c)) {
 			if (c < 0x21 || c > 0x7E) /* keeps messages printable */
 				return imf_error_set(p->err, IMF_ECORRUPT,
 				                     "text: line %zu: unexpected byte 0x%02x", p->line,
@@ -196,21 +190,18 @@ static imf_status feed(parser *p, const unsigned char *buf, size_t n)
 	return IMF_OK;
 }
 
+/* opts is never NULL: imf_read supplies the defaults. */
 imf_status imf_text_read(imf_src *src, const imf_read_opts *opts, imf_image **out,
                          imf_error *err)
 {
 	parser p;
-	imf_read_opts def;
 	unsigned char buf[CHUNK_BYTES];
 	imf_image *img = NULL;
 	imf_status st;
 	size_t n;
+	int e;
 
 	*out = NULL;
-	if (!opts) {
-		imf_read_opts_default(&def);
-		opts = &def;
-	}
 	memset(&p, 0, sizeof p);
 	p.lim = &opts->limits;
 	p.err = err;
@@ -218,12 +209,13 @@ imf_status imf_text_read(imf_src *src, const imf_read_opts *opts, imf_image **ou
 	p.blank = 1;
 
 	do {
-		n = imf_src_read(src, buf, sizeof buf);
+		/* e is taken here: feed's strtof may set errno (ERANGE) afterwards. */
+		n = imf_io_read(src, buf, sizeof buf, &e);
 		if ((st = feed(&p, buf, n)) != IMF_OK)
 			goto cleanup;
 	} while (n == sizeof buf);
-	if (imf_src_error(src)) {
-		st = imf_error_set(err, IMF_EIO, "text: read error: %s", strerror(errno));
+	if (e) {
+		st = imf_io_read_error(err, "text", e);
 		goto cleanup;
 	}
 	/* A last line without its newline. */
@@ -322,25 +314,24 @@ static void format_value(float v, char buf[32])
 imf_status imf_text_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
                           imf_error *err)
 {
-	char buf[32];
+	char buf[33]; /* a separator and a value */
+	int e = 0;
 
 	(void)opts;
-	for (int c = 0; c < img->channels; c++) {
-		if (c > 0 && putc('\n', fp) == EOF)
-			goto failed;
-		for (size_t y = 0; y < img->height; y++) {
+	for (int c = 0; c < img->channels && !e; c++) {
+		if (c > 0)
+			e = imf_io_write(fp, "\n", 1);
+		for (size_t y = 0; y < img->height && !e; y++) {
 			const float *row = imf_image_row_const(img, c, y);
-			for (size_t x = 0; x < img->width; x++) {
-				format_value(row[x], buf);
-				if ((x > 0 && putc(' ', fp) == EOF) || fputs(buf, fp) == EOF)
-					goto failed;
+			for (size_t x = 0; x < img->width && !e; x++) {
+				const char *v = x > 0 ? buf : buf + 1;
+				buf[0] = ' ';
+				format_value(row[x], buf + 1);
+				e = imf_io_write(fp, v, strlen(v));
 			}
-			if (putc('\n', fp) == EOF)
-				goto failed;
+			if (!e)
+				e = imf_io_write(fp, "\n", 1);
 		}
 	}
-	if (fflush(fp) == 0 && !ferror(fp))
-		return IMF_OK;
-failed:
-	return imf_error_set(err, IMF_EIO, "text: write failed: %s", strerror(errno));
+	return e ? imf_io_write_error(err, "text", e) : IMF_OK;
 }
