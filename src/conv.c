@@ -3,9 +3,10 @@
  * a plain reference path and the fast path that imf_conv_run uses.
  *
  * What is computed (cross-correlation, as in CNNs; no kernel flip unless
- * asked, no division by the kernel sum, ever):
+ * asked, no division by the kernel sum, ever), for a kernel of F taps per
+ * axis with dilation D, i.e. taps D apart over an extent E = D(F-1)+1:
  *
- *   out(y, x) = scale * sum_{i,j} w(i, j) * in(y*S - top + i, x*S - left + j)
+ *   out(y, x) = scale * sum_{i,j} w(i, j) * in(y*S - top + i*D, x*S - left + j*D) + bias
  *
  * with samples outside the image supplied by the border mode, per axis:
  *   zero       0
@@ -15,31 +16,46 @@
  *   wrap       i mod n (mathematical modulo)
  * Every mode is a periodic (or constant) extension, so padding wider than
  * the image behaves as NumPy's np.pad does.  flip uses w rotated by 180
- * degrees (true convolution).  A compound kernel (IMF_COMBINE_MAGNITUDE)
- * outputs sqrt(sum over parts of part_response^2); all parts share one size.
- * Alpha (the last plane when has_alpha) is never filtered: output (y, x)
- * takes the input alpha under the kernel's anchor, (y*S - top + (Fr-1)/2,
- * x*S - left + (Fc-1)/2), clamped into the image.
+ * degrees (true convolution).  Every size and padding rule uses the extent
+ * E where an undilated kernel has F: imf_conv_padding() and
+ * imf_conv_output_size() take the extent as their f, so
+ * out = floor((M + 2P - D(F-1) - 1) / S) + 1, as in PyTorch.
  *
- * Numbers: both paths accumulate in double, in the same order (kernel row by
- * kernel row, left to right), apply the scale after the sum and round to
- * float once.  Integer kernels on 8-bit data are therefore exact, and the two
- * paths agree to the last bit on finite data.  A zero weight contributes
- * nothing in either path (it marks a tap outside the kernel's footprint), so
- * an infinite or NaN sample under a zero weight does not poison the result.
+ * Kernels come in three shapes (struct imf_kernel):
+ *  - one 2-D matrix: each non-alpha plane is filtered on its own
+ *    (depthwise), the bias added to each;
+ *  - IMF_COMBINE_MAGNITUDE, several 2-D parts of one size: each plane gives
+ *    sqrt(sum over parts of part_response^2) + bias;
+ *  - IMF_COMBINE_NONE with count C > 1: a multi-channel kernel of C slices.
+ *    It needs exactly C non-alpha planes and gives ONE plane, as a CNN
+ *    layer does: out = sum_c scale_c * corr(in_c, slice_c) + bias.
+ * Alpha (the last plane when has_alpha) is never filtered: output (y, x)
+ * takes the input alpha under the kernel's anchor, (y*S - top + (Er-1)/2,
+ * x*S - left + (Ec-1)/2), clamped into the image.  A multi-channel kernel's
+ * output has no alpha (one map from several planes has no pixel to take
+ * it from).
+ *
+ * Numbers: both paths accumulate in double, in the same order (slice by
+ * slice or part by part; within one, kernel row by kernel row, left to
+ * right), apply each scale after its sum, add the bias last and round to
+ * float once.  Integer kernels on 8-bit data are therefore exact, and the
+ * two paths agree to the last bit on finite data.  A zero weight
+ * contributes nothing in either path (it marks a tap outside the kernel's
+ * footprint), so an infinite or NaN sample under a zero weight does not
+ * poison the result.
  *
  * Structure: conv_setup() checks the arguments and works out the geometry
  * once for both paths.  imf_conv_reference() is the obviously correct
  * version: one output pixel at a time, every sample fetched through
  * border_index().  conv_fast() produces the output row by row, so it can
- * later stream bands: it keeps a ring of Fr horizontally padded input rows,
- * widened to double (the border applied once per row; rows the zero border
- * supplies point at one shared zero row and their taps are dropped), so its
- * memory does not depend on the image height.  Each output row is a few
- * branch-free axpy passes (up to four non-zero taps per pass) over spans of
- * 256 columns.  The tests compare both paths with a naive np.pad-style
- * implementation on random inputs for every border, padding, stride and
- * flip, and with each other.
+ * later stream bands: it keeps a ring of horizontally padded input rows per
+ * input plane, widened to double (the border applied once per row; rows the
+ * zero border supplies point at one shared zero row and their taps are
+ * dropped), so its memory does not depend on the image height.  Each
+ * output row is a few branch-free axpy passes (up to four non-zero taps per
+ * pass) over spans of 256 columns.  The tests compare both paths with a
+ * naive np.pad-style implementation on random inputs for every border,
+ * padding, stride, dilation and flip, and with each other.
  */
 #include "internal.h"
 
@@ -147,8 +163,15 @@ void imf_conv_params_default(imf_conv_params *p)
 	p->stride = 1;
 	p->border = IMF_BORDER_ZERO;
 	p->flip = 0;
+	p->dilation = 1;
+	p->bias = 0;
 	imf_limits_default(&p->limits);
 }
+
+/*
+ * Both functions below take the kernel's extent along the axis as f: F for
+ * an undilated kernel, E = D(F-1)+1 with dilation D (conv_setup passes E).
+ */
 
 void imf_conv_padding(const imf_conv_params *p, size_t f, size_t *before, size_t *after)
 {
@@ -156,7 +179,7 @@ void imf_conv_padding(const imf_conv_params *p, size_t f, size_t *before, size_t
 	size_t span = f > 0 ? f - 1 : 0;
 
 	switch (p->pad_mode) {
-	case IMF_PAD_SAME: /* before = floor((F-1)/2), after = F-1-before */
+	case IMF_PAD_SAME: /* before = floor((E-1)/2), after = E-1-before */
 		b = span / 2;
 		a = span - b;
 		break;
@@ -197,21 +220,33 @@ imf_status imf_conv_output_size(size_t m, size_t f, size_t before, size_t after,
 		return imf_error_set(err, IMF_EINVAL,
 		                     "kernel size %zu is larger than the padded input size %zu", f,
 		                     padded);
-	/* out = floor((M + before + after - F) / S) + 1 */
+	/* out = floor((M + before + after - E) / S) + 1 */
 	*out = (padded - f) / stride + 1;
 	return IMF_OK;
 }
 
 /* Everything both paths need, worked out and checked once. */
 typedef struct conv_geom {
-	size_t fr, fc;                   /* kernel rows and columns */
+	size_t fr, fc;                   /* kernel rows and columns (taps per axis) */
+	size_t dil;                      /* dilation D: taps D apart */
+	size_t er, ec;                   /* extents D(F-1)+1: rows and columns spanned */
 	size_t top, bottom, left, right; /* padding */
 	size_t oh, ow;                   /* output height and width */
 	size_t stride;
 	imf_border border;
 	int flip;
-	int nfilt; /* planes filtered: all but alpha */
+	double bias;
+	size_t depth; /* slices: C for a multi-channel kernel, else 1 */
+	int nfilt;    /* input planes filtered: all but alpha */
+	int nout;     /* output planes besides alpha: nfilt, or 1 when depth > 1 */
+	int alpha;    /* the output carries the input's alpha */
 } conv_geom;
+
+/* *e = D(F-1)+1; 0 on overflow. */
+static int kernel_extent(size_t f, size_t d, size_t *e)
+{
+	return imf_size_mul(f - 1, d, e) && imf_size_add(*e, 1, e);
+}
 
 static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
                              conv_geom *g, imf_error *err)
@@ -223,6 +258,10 @@ static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf
 		return imf_error_set(err, IMF_EINVAL, "convolution: missing argument");
 	if (p->stride == 0)
 		return imf_error_set(err, IMF_EINVAL, "stride must be at least 1");
+	if (p->dilation == 0)
+		return imf_error_set(err, IMF_EINVAL, "dilation must be at least 1");
+	if (!isfinite(p->bias))
+		return imf_error_set(err, IMF_EINVAL, "bias must be a finite number");
 	if (p->pad_mode != IMF_PAD_SAME && p->pad_mode != IMF_PAD_VALID &&
 	    p->pad_mode != IMF_PAD_FULL && p->pad_mode != IMF_PAD_EXPLICIT)
 		return imf_error_set(err, IMF_EINVAL, "unknown padding mode %d", (int)p->pad_mode);
@@ -232,9 +271,6 @@ static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf
 		return imf_error_set(err, IMF_EINVAL, "unknown border mode %d", (int)p->border);
 	if (k->count == 0 || !k->m)
 		return imf_error_set(err, IMF_EINVAL, "kernel has no matrix");
-	if (k->combine == IMF_COMBINE_NONE && k->count != 1)
-		return imf_error_set(err, IMF_EINVAL, "kernel has %zu matrices but no combination",
-		                     k->count);
 	if (k->combine != IMF_COMBINE_NONE && k->combine != IMF_COMBINE_MAGNITUDE)
 		return imf_error_set(err, IMF_EINVAL, "unknown kernel combination %d",
 		                     (int)k->combine);
@@ -244,39 +280,61 @@ static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf
 			return imf_error_set(err, IMF_EINVAL, "kernel is empty");
 		if (m->rows != k->m[0].rows || m->cols != k->m[0].cols)
 			return imf_error_set(err, IMF_EINVAL,
-			                     "kernel parts differ in size: %zux%zu, %zux%zu",
+			                     "kernel %s differ in size: %zux%zu, %zux%zu",
+			                     k->combine == IMF_COMBINE_NONE ? "slices" : "parts",
 			                     k->m[0].cols, k->m[0].rows, m->cols, m->rows);
 	}
 	if (in->width == 0 || in->height == 0 || in->channels < 1 ||
-	    in->channels > IMF_MAX_CHANNELS || (in->has_alpha && in->channels < 2))
+	    in->channels > IMF_MAX_PLANES || (in->has_alpha && in->channels < 2))
 		return imf_error_set(err, IMF_EINVAL, "convolution: bad image");
 
 	g->fr = k->m[0].rows;
 	g->fc = k->m[0].cols;
+	g->dil = p->dilation;
 	g->stride = p->stride;
 	g->border = p->border;
 	g->flip = p->flip != 0;
+	g->bias = p->bias;
+	g->depth = k->combine == IMF_COMBINE_NONE ? k->count : 1;
 	g->nfilt = in->channels - (in->has_alpha ? 1 : 0);
-	imf_conv_padding(p, g->fr, &g->top, &g->bottom);
-	imf_conv_padding(p, g->fc, &g->left, &g->right);
+	if (g->depth > 1 && g->depth != (size_t)g->nfilt)
+		return imf_error_set(err, IMF_EINVAL,
+		                     "kernel has %zu slices but the input has %d channel%s",
+		                     g->depth, g->nfilt, g->nfilt == 1 ? "" : "s");
+	g->nout = g->depth > 1 ? 1 : g->nfilt;
+	g->alpha = g->depth > 1 ? 0 : in->has_alpha;
+
+	if (!kernel_extent(g->fr, g->dil, &g->er) || !kernel_extent(g->fc, g->dil, &g->ec))
+		return imf_error_set(err, IMF_EINVAL,
+		                     "dilation %zu is too large for a %zux%zu kernel", g->dil,
+		                     g->fc, g->fr);
+	imf_conv_padding(p, g->er, &g->top, &g->bottom);
+	imf_conv_padding(p, g->ec, &g->left, &g->right);
 	if (!padded_extent(in->height, g->top, g->bottom, &ph) ||
 	    !padded_extent(in->width, g->left, g->right, &pw))
 		return imf_error_set(err, IMF_EINVAL, "padding is too large for a %zux%zu image",
 		                     in->width, in->height);
 	/* Sizes as width x height, like every other size imfilter prints. */
-	if (ph < g->fr || pw < g->fc)
+	if (ph < g->er || pw < g->ec) {
+		if (g->dil == 1)
+			return imf_error_set(
+			        err, IMF_EINVAL,
+			        "kernel %zux%zu is larger than the padded input %zux%zu", g->fc,
+			        g->fr, pw, ph);
 		return imf_error_set(err, IMF_EINVAL,
-		                     "kernel %zux%zu is larger than the padded input %zux%zu",
-		                     g->fc, g->fr, pw, ph);
+		                     "kernel %zux%zu with dilation %zu (extent %zux%zu) is larger "
+		                     "than the padded input %zux%zu",
+		                     g->fc, g->fr, g->dil, g->ec, g->er, pw, ph);
+	}
 	/* Cannot fail after the checks above. */
-	st = imf_conv_output_size(in->height, g->fr, g->top, g->bottom, p->stride, &g->oh, err);
+	st = imf_conv_output_size(in->height, g->er, g->top, g->bottom, p->stride, &g->oh, err);
 	if (st != IMF_OK)
 		return st;
-	st = imf_conv_output_size(in->width, g->fc, g->left, g->right, p->stride, &g->ow, err);
+	st = imf_conv_output_size(in->width, g->ec, g->left, g->right, p->stride, &g->ow, err);
 	if (st != IMF_OK)
 		return st;
 	/* Large padding can make the output far larger than the input. */
-	return imf_check_dims(g->ow, g->oh, in->channels, &p->limits, "output", err);
+	return imf_check_dims(g->ow, g->oh, g->nout + g->alpha, &p->limits, "output", err);
 }
 
 /*
@@ -315,10 +373,13 @@ static ptrdiff_t border_index(imf_border b, ptrdiff_t i, size_t n)
 	return -1;
 }
 
-/* Output (oy, ox) takes the alpha under the anchor, clamped into the image. */
-static size_t anchor_index(size_t o, size_t stride, size_t before, size_t f, size_t n)
+/*
+ * Output (oy, ox) takes the alpha under the anchor, floor((E-1)/2) into the
+ * window of extent e, clamped into the image.
+ */
+static size_t anchor_index(size_t o, size_t stride, size_t before, size_t e, size_t n)
 {
-	ptrdiff_t a = (ptrdiff_t)(o * stride + (f - 1) / 2) - (ptrdiff_t)before;
+	ptrdiff_t a = (ptrdiff_t)(o * stride + (e - 1) / 2) - (ptrdiff_t)before;
 	if (a < 0)
 		return 0;
 	if ((size_t)a >= n)
@@ -329,7 +390,7 @@ static size_t anchor_index(size_t o, size_t stride, size_t before, size_t f, siz
 static imf_status new_output(const imf_image *in, const conv_geom *g, imf_image **out,
                              imf_error *err)
 {
-	imf_status st = imf_image_new(g->ow, g->oh, in->channels, in->has_alpha, NULL, out, err);
+	imf_status st = imf_image_new(g->ow, g->oh, g->nout + g->alpha, g->alpha, NULL, out, err);
 	if (st == IMF_OK)
 		imf_image_set_source(*out, in->src_format, in->src_depth);
 	return st;
@@ -338,9 +399,9 @@ static imf_status new_output(const imf_image *in, const conv_geom *g, imf_image 
 /* ---- reference path ----------------------------------------------------------- */
 
 /*
- * One part's response at output (oy, ox) of plane c: scale * sum w * sample,
- * each sample fetched through border_index().  Zero weights are skipped (as
- * the fast path does).
+ * One matrix's response at output (oy, ox) on plane c: scale * sum w * sample,
+ * the taps D apart, each sample fetched through border_index().  Zero
+ * weights are skipped (as the fast path does).
  */
 static double reference_response(const imf_image *in, int c, const imf_matrix *m,
                                  const conv_geom *g, size_t oy, size_t ox)
@@ -352,8 +413,8 @@ static double reference_response(const imf_image *in, int c, const imf_matrix *m
 			size_t wi = g->flip ? g->fr - 1 - i : i;
 			size_t wj = g->flip ? g->fc - 1 - j : j;
 			double w = m->w[wi * g->fc + wj], v = 0;
-			ptrdiff_t y = (ptrdiff_t)(oy * g->stride + i) - (ptrdiff_t)g->top;
-			ptrdiff_t x = (ptrdiff_t)(ox * g->stride + j) - (ptrdiff_t)g->left;
+			ptrdiff_t y = (ptrdiff_t)(oy * g->stride + i * g->dil) - (ptrdiff_t)g->top;
+			ptrdiff_t x = (ptrdiff_t)(ox * g->stride + j * g->dil) - (ptrdiff_t)g->left;
 
 			if (w == 0)
 				continue;
@@ -368,8 +429,9 @@ static double reference_response(const imf_image *in, int c, const imf_matrix *m
 }
 
 /*
- * The obviously correct version: each output pixel, each part, each tap.
- * Kept for the tests, which hold the fast path to it.
+ * The obviously correct version: each output pixel, each matrix, each tap.
+ * Matrix q reads plane q of a multi-channel kernel's input, else the plane
+ * being filtered.  Kept for the tests, which hold the fast path to it.
  */
 imf_status imf_conv_reference(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
                               imf_image **out, imf_error *err)
@@ -386,26 +448,28 @@ imf_status imf_conv_reference(const imf_image *in, const imf_kernel *k, const im
 	if (st != IMF_OK)
 		return st;
 
-	for (int c = 0; c < g.nfilt; c++) {
+	const int magnitude = k->combine == IMF_COMBINE_MAGNITUDE;
+	for (int c = 0; c < g.nout; c++) {
 		for (size_t oy = 0; oy < g.oh; oy++) {
 			for (size_t ox = 0; ox < g.ow; ox++) {
-				double value = 0, sumsq = 0;
+				double total = 0; /* sum of responses, or of their squares */
 				for (size_t q = 0; q < k->count; q++) {
-					value = reference_response(in, c, &k->m[q], &g, oy, ox);
-					sumsq += value * value;
+					int plane = g.depth > 1 ? (int)q : c;
+					double v =
+					        reference_response(in, plane, &k->m[q], &g, oy, ox);
+					total += magnitude ? v * v : v;
 				}
-				if (k->combine == IMF_COMBINE_MAGNITUDE)
-					value = sqrt(sumsq);
-				imf_image_row(o, c, oy)[ox] = (float)value;
+				imf_image_row(o, c, oy)[ox] =
+				        (float)((magnitude ? sqrt(total) : total) + g.bias);
 			}
 		}
 	}
-	if (in->has_alpha) {
+	if (g.alpha) {
 		int a = in->channels - 1;
 		for (size_t oy = 0; oy < g.oh; oy++) {
-			size_t ay = anchor_index(oy, g.stride, g.top, g.fr, in->height);
+			size_t ay = anchor_index(oy, g.stride, g.top, g.er, in->height);
 			for (size_t ox = 0; ox < g.ow; ox++) {
-				size_t ax = anchor_index(ox, g.stride, g.left, g.fc, in->width);
+				size_t ax = anchor_index(ox, g.stride, g.left, g.ec, in->width);
 				imf_image_row(o, a, oy)[ox] = imf_image_row_const(in, a, ay)[ax];
 			}
 		}
@@ -417,7 +481,8 @@ imf_status imf_conv_reference(const imf_image *in, const imf_kernel *k, const im
 /* ---- fast path ------------------------------------------------------------------ */
 
 typedef struct conv_tap {
-	size_t i, j; /* kernel row and column, after the flip */
+	size_t i;   /* kernel row, after the flip */
+	size_t col; /* padded-row offset of the tap: kernel column (after the flip) * D */
 	double w;
 } conv_tap;
 
@@ -521,7 +586,7 @@ static void pad_row(double *restrict dst, const float *restrict src, size_t widt
  */
 #define CONV_SPAN 256
 
-/* The taps of one part that read real rows in the current output row. */
+/* The taps of one matrix that read real rows in the current output row. */
 typedef struct conv_active {
 	const double **src; /* padded row + tap column */
 	double *w;
@@ -529,17 +594,19 @@ typedef struct conv_active {
 } conv_active;
 
 /*
- * n output values of one plane's row into dst: the output columns whose
- * windows start at padded column off + x*s, every part, every active tap.
+ * n output values of one output plane's row into dst: the output columns
+ * whose windows start at padded column off + x*s, every matrix, every
+ * active tap; responses summed (or their squares, for a magnitude), then
+ * the bias, in the reference's order.
  */
 static void conv_span(float *restrict dst, const imf_kernel *k, const conv_active *act,
-                      size_t off, size_t n, size_t s, double *restrict acc,
-                      double *restrict sumsq)
+                      size_t off, size_t n, size_t s, double bias, double *restrict acc,
+                      double *restrict total)
 {
 	const int magnitude = k->combine == IMF_COMBINE_MAGNITUDE;
 
 	for (size_t x = 0; x < n; x++)
-		sumsq[x] = 0;
+		total[x] = 0;
 	for (size_t q = 0; q < k->count; q++) {
 		const double scale = k->m[q].scale;
 		const double *const *src = act[q].src;
@@ -563,28 +630,64 @@ static void conv_span(float *restrict dst, const imf_kernel *k, const conv_activ
 		if (magnitude) {
 			for (size_t x = 0; x < n; x++) {
 				double v = scale * acc[x];
-				sumsq[x] += v * v;
+				total[x] += v * v;
 			}
 		} else {
 			for (size_t x = 0; x < n; x++)
-				dst[x] = (float)(scale * acc[x]);
+				total[x] += scale * acc[x];
 		}
 	}
 	if (magnitude)
 		for (size_t x = 0; x < n; x++)
-			dst[x] = (float)sqrt(sumsq[x]);
+			dst[x] = (float)(sqrt(total[x]) + bias);
+	else
+		for (size_t x = 0; x < n; x++)
+			dst[x] = (float)(total[x] + bias);
+}
+
+static size_t gcd(size_t a, size_t b)
+{
+	while (b) {
+		size_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* Up to this dilation the ring holds E rows; past it, the fewest that work. */
+#define CONV_RING_FULL_DILATION 4
+
+/*
+ * Rows in the ring of padded rows: output row oy reads padded rows
+ * oy*S + i*D (i < F), kept in slot r % R.  Those F rows fall in distinct
+ * slots whenever R >= F and R has no factor in common with D.  R = E (the
+ * extent) is such a number and keeps every row until the last output row
+ * that reads it has been made, so no row is padded twice; for a large
+ * dilation E rows of a width that grows with E would be wasteful, and the
+ * smallest such R >= F is used (rows may then be padded again).
+ */
+static size_t ring_rows(const conv_geom *g)
+{
+	size_t r = g->fr;
+	if (g->dil <= CONV_RING_FULL_DILATION)
+		return g->er;
+	while (gcd(r, g->dil) != 1)
+		r++;
+	return r;
 }
 
 static imf_status conv_fast(const imf_image *in, const imf_kernel *k, const conv_geom *g,
                             imf_image *o, imf_error *err)
 {
 	imf_status st = IMF_ENOMEM;
-	const size_t fr = g->fr, fc = g->fc, ow = g->ow, s = g->stride;
-	/* Padded columns the output reads: 0 .. (ow-1)*S + Fc - 1 (<= left + W + right). */
-	const size_t pw = (ow - 1) * s + fc;
+	const size_t fr = g->fr, fc = g->fc, ow = g->ow, s = g->stride, d = g->dil;
+	/* Padded columns the output reads: 0 .. (ow-1)*S + Ec - 1 (<= left + W + right). */
+	const size_t pw = (ow - 1) * s + g->ec;
 	const size_t span = ow < CONV_SPAN ? ow : CONV_SPAN;
-	const int nplanes = g->nfilt > 0 ? g->nfilt : 1;
-	size_t ntaps, cache_rows, cache_len;
+	const size_t ring = ring_rows(g);
+	const int nplanes = g->nfilt; /* every input plane but alpha is read */
+	size_t ntaps, nrows, cache_rows, cache_len;
 	conv_tap *taps = NULL;
 	conv_active *act = NULL;
 	const double **act_src = NULL;
@@ -593,10 +696,11 @@ static imf_status conv_fast(const imf_image *in, const imf_kernel *k, const conv
 	ptrdiff_t *colsrc = NULL;
 	double *cache = NULL, *zero = NULL;
 	const double **rows = NULL;
-	double *acc = NULL, *sumsq = NULL;
+	double *acc = NULL, *total = NULL;
 
 	if (!imf_size_mul(fr, fc, &ntaps) || !imf_size_mul(ntaps, k->count, &ntaps) ||
-	    !imf_size_mul((size_t)nplanes, fr, &cache_rows) ||
+	    !imf_size_mul((size_t)nplanes, fr, &nrows) ||
+	    !imf_size_mul((size_t)nplanes, ring, &cache_rows) ||
 	    !imf_size_mul(cache_rows, pw, &cache_len)) {
 		st = imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
 		goto cleanup;
@@ -606,19 +710,19 @@ static imf_status conv_fast(const imf_image *in, const imf_kernel *k, const conv
 	act_src = imf_alloc_array(ntaps, sizeof *act_src, err);
 	act_w = imf_alloc_array(ntaps, sizeof *act_w, err);
 	part_start = imf_alloc_array(k->count + 1, sizeof *part_start, err);
-	tag = imf_alloc_array(fr, sizeof *tag, err);
+	tag = imf_alloc_array(ring, sizeof *tag, err);
 	alpha_col = imf_alloc_array(ow, sizeof *alpha_col, err);
 	colsrc = imf_alloc_array(pw, sizeof *colsrc, err);
 	cache = imf_alloc_array(cache_len, sizeof *cache, err);
 	zero = imf_alloc_array(pw, sizeof *zero, err);
-	rows = imf_alloc_array(cache_rows, sizeof *rows, err);
+	rows = imf_alloc_array(nrows, sizeof *rows, err);
 	acc = imf_alloc_array(span, sizeof *acc, err);
-	sumsq = imf_alloc_array(span, sizeof *sumsq, err);
+	total = imf_alloc_array(span, sizeof *total, err);
 	if (!taps || !act || !act_src || !act_w || !part_start || !tag || !alpha_col || !colsrc ||
-	    !cache || !zero || !rows || !acc || !sumsq)
+	    !cache || !zero || !rows || !acc || !total)
 		goto cleanup;
 
-	/* Non-zero taps of each part in summation order (row by row), flip applied. */
+	/* Non-zero taps of each matrix in summation order (row by row), flip applied. */
 	{
 		size_t n = 0;
 		for (size_t q = 0; q < k->count; q++) {
@@ -633,7 +737,7 @@ static imf_status conv_fast(const imf_image *in, const imf_kernel *k, const conv
 					double v = w[wi * fc + wj];
 					if (v != 0) {
 						taps[n].i = i;
-						taps[n].j = j;
+						taps[n].col = j * d;
 						taps[n].w = v;
 						n++;
 					}
@@ -647,22 +751,23 @@ static imf_status conv_fast(const imf_image *in, const imf_kernel *k, const conv
 		zero[x] = 0.0;
 	}
 	for (size_t ox = 0; ox < ow; ox++)
-		alpha_col[ox] = anchor_index(ox, s, g->left, fc, in->width);
-	for (size_t i = 0; i < fr; i++)
-		tag[i] = SIZE_MAX; /* ring slot i holds padded row tag[i] (none yet) */
+		alpha_col[ox] = anchor_index(ox, s, g->left, g->ec, in->width);
+	for (size_t r = 0; r < ring; r++)
+		tag[r] = SIZE_MAX; /* ring slot r holds padded row tag[r] (none yet) */
 
 	for (size_t oy = 0; oy < g->oh; oy++) {
 		/*
-		 * Output row oy reads padded rows r = oy*S + i, i < Fr: distinct
-		 * modulo Fr, so slot r % Fr is free for r; a row the previous output
-		 * row already padded is reused.
+		 * Output row oy reads padded rows r = oy*S + i*D, i < Fr, each in
+		 * slot r % R (distinct, see ring_rows); a row an earlier output row
+		 * padded and no later row evicted is reused.  rows[c*Fr + i] points
+		 * at plane c's padded row for kernel row i.
 		 */
 		for (size_t i = 0; i < fr; i++) {
-			size_t r = oy * s + i, slot = r % fr;
+			size_t r = oy * s + i * d, slot = r % ring;
 			ptrdiff_t sy = border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top,
 			                            in->height);
-			for (int c = 0; c < g->nfilt; c++) {
-				double *dst = cache + ((size_t)c * fr + slot) * pw;
+			for (int c = 0; c < nplanes; c++) {
+				double *dst = cache + ((size_t)c * ring + slot) * pw;
 				if (sy < 0) {
 					rows[(size_t)c * fr + i] = zero;
 					continue;
@@ -677,30 +782,35 @@ static imf_status conv_fast(const imf_image *in, const imf_kernel *k, const conv
 				tag[slot] = r;
 		}
 
-		for (int c = 0; c < g->nfilt; c++) {
-			const double *const *prow = rows + (size_t)c * fr;
+		for (int c = 0; c < g->nout; c++) {
 			float *dst = imf_image_row(o, c, oy);
-			/* The taps on rows of zeros (zero border) add nothing: drop them. */
+			/*
+			 * Matrix q reads plane q of a multi-channel kernel's input, else
+			 * plane c.  The taps on rows of zeros (zero border) add nothing:
+			 * drop them.
+			 */
 			for (size_t q = 0; q < k->count; q++) {
+				const size_t plane = g->depth > 1 ? q : (size_t)c;
+				const double *const *prow = rows + plane * fr;
 				act[q].n = 0;
 				for (size_t t = part_start[q]; t < part_start[q + 1]; t++) {
 					if (prow[taps[t].i] == zero)
 						continue;
-					act[q].src[act[q].n] = prow[taps[t].i] + taps[t].j;
+					act[q].src[act[q].n] = prow[taps[t].i] + taps[t].col;
 					act[q].w[act[q].n] = taps[t].w;
 					act[q].n++;
 				}
 			}
 			for (size_t x0 = 0; x0 < ow; x0 += span) {
 				size_t n = ow - x0 < span ? ow - x0 : span;
-				conv_span(dst + x0, k, act, x0 * s, n, s, acc, sumsq);
+				conv_span(dst + x0, k, act, x0 * s, n, s, g->bias, acc, total);
 			}
 		}
 
-		if (in->has_alpha) {
+		if (g->alpha) {
 			int a = in->channels - 1;
-			const float *restrict src =
-			    imf_image_row_const(in, a, anchor_index(oy, s, g->top, fr, in->height));
+			const float *restrict src = imf_image_row_const(
+			        in, a, anchor_index(oy, s, g->top, g->er, in->height));
 			float *restrict dst = imf_image_row(o, a, oy);
 			for (size_t x = 0; x < ow; x++)
 				dst[x] = src[alpha_col[x]];
@@ -721,7 +831,7 @@ cleanup:
 	free(zero);
 	free(rows);
 	free(acc);
-	free(sumsq);
+	free(total);
 	return st;
 }
 

@@ -170,7 +170,7 @@ const char *imf_kernel_name(const imf_kernel *k);        /* may be "" */
 const char *imf_kernel_description(const imf_kernel *k); /* may be "" */
 /* Print the kernel in kernel-file format (loadable again). */
 int imf_kernel_print(const imf_kernel *k, FILE *fp);
-/* "3x3", or "3x3 magnitude of sobel-x, sobel-y" for a compound kernel. */
+/* "3x3", "3x3x2" for two slices, or "3x3 magnitude of sobel-x, sobel-y". */
 void imf_kernel_size_str(const imf_kernel *k, char *buf, size_t len);
 /* Rows and columns of the kernel's matrices (every slice/part has the same). */
 void imf_kernel_dims(const imf_kernel *k, size_t *rows, size_t *cols);

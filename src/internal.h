@@ -138,7 +138,7 @@ struct imf_kernel {
 	char *name;        /* built-in name or the spec's file name; never NULL */
 	char *description; /* one line; never NULL */
 	imf_combine combine;
-	size_t count;      /* matrices: 1, or >= 2 with IMF_COMBINE_MAGNITUDE */
+	size_t count;      /* matrices: the slices of a (3-D) kernel with NONE, the parts with MAGNITUDE */
 	imf_matrix *m;
 	char **part_names; /* count names for a compound kernel, else NULL */
 };

@@ -14,14 +14,33 @@
  *   1 2 1                 are decimals, scientific, or fractions a/b
  *
  * or, instead of rows, "magnitude NAME NAME...": sqrt of the sum of squares
- * of the responses of the named built-ins, which must be single matrices of
- * one size.  '#' starts a comment anywhere on a line.  Any rectangle up to
+ * of the responses of the named built-ins, which must be single 2-D matrices
+ * of one size.  '#' starts a comment anywhere on a line.  Any rectangle up to
  * KERNEL_MAX_SIDE per side, odd or even.  Sizes are written width x height
- * (columns x rows), like image sizes.
+ * (columns x rows), like image sizes, and width x height x depth for a
+ * multi-channel kernel.
+ *
+ * A multi-channel (3-D) kernel holds one 2-D slice per input channel, the
+ * slices separated by one or more blank lines; all slices have one size and
+ * the one scale line applies to each:
+ *
+ *   # channel-summing edge finder
+ *   1 0 -1                slice 1: applied to channel 1
+ *   2 0 -2
+ *                         a blank line (comments may stand around it)
+ *   0 1 0                 slice 2: applied to channel 2
+ *   1 -4 1
+ *
+ * Only a blank line that comes after a row of the current slice starts a new
+ * one: blank lines among the comments above the data, before the first row
+ * or at the end are ignored.  A line of white space is blank; a comment line
+ * is not.
  *
  * Invariants of a kernel this module builds: name and description are never
- * NULL; every weight and scale is finite; count is 1 with IMF_COMBINE_NONE,
- * or >= 2 equally sized matrices with IMF_COMBINE_MAGNITUDE and part_names.
+ * NULL; every weight and scale is finite; with IMF_COMBINE_NONE, count >= 1
+ * equally sized slices (count is the depth, 1 for a plain 2-D kernel) that
+ * share one scale; with IMF_COMBINE_MAGNITUDE, count >= 2 equally sized 2-D
+ * matrices and part_names.
  * Messages never name the file or spec (the caller prefixes it), except the
  * file-access errors, which name the path they could not read.
  */
@@ -35,6 +54,8 @@
 #include <string.h>
 
 #define KERNEL_MAX_SIDE 255
+/* Slices of a multi-channel kernel: one per input plane at most. */
+#define KERNEL_MAX_SLICES IMF_MAX_PLANES
 #define KERNEL_FILE_MAX (1024 * 1024)
 /* Longest name compared for a "did you mean" suggestion, and the distance. */
 #define SUGGEST_MAX_LEN 64
@@ -264,7 +285,17 @@ typedef struct mbuild {
 	size_t len, cap;
 	size_t rows, cols;
 	int over;
+	size_t slice; /* 1-based slice number for messages from slice 2 on; 0 or 1: none */
 } mbuild;
+
+/* " of slice N" for the messages about a row of slice 2 or later, else "". */
+static const char *slice_suffix(const mbuild *b, char *buf, size_t len)
+{
+	if (b->slice < 2)
+		return "";
+	snprintf(buf, len, " of slice %zu", b->slice);
+	return buf;
+}
 
 static imf_status mbuild_push(mbuild *b, double v, imf_error *err)
 {
@@ -292,6 +323,7 @@ static imf_status parse_row(mbuild *b, const char *s, const char *e, imf_error *
 	size_t n = 0;
 	int need_value = 0; /* after a comma */
 	const char *p = s;
+	char sfx[40];
 	imf_status st;
 
 	trim(&p, &e);
@@ -302,8 +334,9 @@ static imf_status parse_row(mbuild *b, const char *s, const char *e, imf_error *
 	while (p < e) {
 		if (*p == ',') {
 			if (n == 0 || need_value)
-				return imf_error_set(err, IMF_EINVAL, "kernel: empty value in row %zu",
-				                     b->rows + 1);
+				return imf_error_set(err, IMF_EINVAL,
+				                     "kernel: empty value in row %zu%s",
+				                     b->rows + 1, slice_suffix(b, sfx, sizeof sfx));
 			need_value = 1;
 			p++;
 		} else if (is_space(*p)) {
@@ -323,11 +356,22 @@ static imf_status parse_row(mbuild *b, const char *s, const char *e, imf_error *
 		}
 	}
 	if (b->rows > 0 && n != b->cols)
-		return imf_error_set(err, IMF_EINVAL, "kernel: row %zu has %zu value%s, expected %zu",
-		                     b->rows + 1, n, n == 1 ? "" : "s", b->cols);
+		return imf_error_set(err, IMF_EINVAL,
+		                     "kernel: row %zu%s has %zu value%s, expected %zu", b->rows + 1,
+		                     slice_suffix(b, sfx, sizeof sfx), n, n == 1 ? "" : "s",
+		                     b->cols);
 	b->cols = n;
 	b->rows++;
 	return IMF_OK;
+}
+
+/* Does [s, e) hold anything but row separators and white space? */
+static int holds_value(const char *s, const char *e)
+{
+	for (; s < e; s++)
+		if (*s != ';' && !is_space(*s))
+			return 1;
+	return 0;
 }
 
 /* Rows separated by ';' or newlines (empty pieces are skipped). */
@@ -360,6 +404,58 @@ static imf_status mbuild_finish(mbuild *b, double scale, imf_matrix *m, imf_erro
 	m->scale = scale;
 	b->w = NULL;
 	b->len = b->cap = 0;
+	b->rows = b->cols = 0;
+	return IMF_OK;
+}
+
+/* The slices of a kernel file, finished one by one. */
+typedef struct slices {
+	imf_matrix *m;
+	size_t n, cap;
+} slices;
+
+static void slices_free(slices *sl)
+{
+	for (size_t i = 0; i < sl->n; i++)
+		free(sl->m[i].w);
+	free(sl->m);
+	sl->m = NULL;
+	sl->n = sl->cap = 0;
+}
+
+/*
+ * Finish the slice being built in b and append it; every slice must have
+ * the first one's size.  b is ready for the next slice afterwards.
+ */
+static imf_status slices_push(slices *sl, mbuild *b, imf_error *err)
+{
+	imf_matrix m;
+	imf_status st;
+
+	if (sl->n == KERNEL_MAX_SLICES)
+		return imf_error_set(err, IMF_EINVAL, "kernel: more than %d slices",
+		                     KERNEL_MAX_SLICES);
+	if ((st = mbuild_finish(b, 1.0, &m, err)) != IMF_OK)
+		return st;
+	if (sl->n > 0 && (m.rows != sl->m[0].rows || m.cols != sl->m[0].cols)) {
+		free(m.w);
+		return imf_error_set(err, IMF_EINVAL,
+		                     "kernel: slice %zu is %zux%zu, expected %zux%zu", sl->n + 1,
+		                     m.cols, m.rows, sl->m[0].cols, sl->m[0].rows);
+	}
+	if (sl->n == sl->cap) {
+		size_t cap = sl->cap ? sl->cap * 2 : 4;
+		imf_matrix *nm = realloc(sl->m, cap * sizeof *nm);
+		if (!nm) {
+			free(m.w);
+			return imf_error_set(err, IMF_ENOMEM, "kernel: out of memory");
+		}
+		sl->m = nm;
+		sl->cap = cap;
+	}
+	sl->m[sl->n++] = m;
+	b->over = 0;
+	b->slice = sl->n + 1;
 	return IMF_OK;
 }
 
@@ -525,6 +621,13 @@ static imf_status build_magnitude(const char *s, const char *e, const char *name
 		const imf_builtin_source *src = &imf_builtin_sources[idx];
 		if ((st = parse_text(src->text, src->name, 0, &part, err)) != IMF_OK)
 			goto cleanup;
+		if (part->count != 1) {
+			st = imf_error_set(err, IMF_EINVAL,
+			                   "kernel: '%s' has %zu slices and cannot be a part of a "
+			                   "magnitude kernel",
+			                   src->name, part->count);
+			goto cleanup;
+		}
 		if (i > 0 && (part->m[0].rows != k->m[0].rows || part->m[0].cols != k->m[0].cols)) {
 			st = imf_error_set(err, IMF_EINVAL,
 			                   "kernel: magnitude parts differ in size: %s is %zux%zu, %s is "
@@ -561,6 +664,7 @@ static imf_status parse_text(const char *text, const char *name, int allow_compo
 {
 	imf_status st = IMF_OK;
 	mbuild b = {0};
+	slices sl = {0};
 	imf_kernel *k = NULL;
 	char *desc = NULL;
 	double scale = 1.0;
@@ -568,6 +672,7 @@ static imf_status parse_text(const char *text, const char *name, int allow_compo
 	const char *mag_s = NULL, *mag_e = NULL;
 	const char *line = text;
 	int seen_data = 0; /* the description comes from the comments above the data */
+	int blank = 0;     /* a blank line since a row of the current slice */
 
 	while (*line) {
 		const char *eol = strchr(line, '\n');
@@ -576,7 +681,12 @@ static imf_status parse_text(const char *text, const char *name, int allow_compo
 		line = next;
 
 		trim(&s, &e);
-		if (s < e && *s == '#') {
+		if (s == e) {
+			/* Ends the slice, if it has rows and more rows follow. */
+			blank = b.rows > 0;
+			continue;
+		}
+		if (*s == '#') {
 			const char *ds = s + 1, *de = e;
 			trim(&ds, &de);
 			if (!desc && !seen_data && ds < de &&
@@ -635,6 +745,11 @@ static imf_status parse_text(const char *text, const char *name, int allow_compo
 				                   "kernel: a magnitude kernel has no matrix rows");
 				goto cleanup;
 			}
+			if (blank && holds_value(s, e)) {
+				if ((st = slices_push(&sl, &b, err)) != IMF_OK)
+					goto cleanup;
+				blank = 0;
+			}
 			if ((st = parse_rows(&b, s, e, err)) != IMF_OK)
 				goto cleanup;
 		}
@@ -648,17 +763,24 @@ static imf_status parse_text(const char *text, const char *name, int allow_compo
 		st = build_magnitude(mag_s, mag_e, name, desc ? desc : "", out, err);
 		goto cleanup;
 	}
-	if (!(k = kernel_new(1, name, desc ? desc : "", err))) {
+	/* The last (or only) slice; an empty one is "no values". */
+	if ((st = slices_push(&sl, &b, err)) != IMF_OK)
+		goto cleanup;
+	if (!(k = kernel_new(sl.n, name, desc ? desc : "", err))) {
 		st = IMF_ENOMEM;
 		goto cleanup;
 	}
-	if ((st = mbuild_finish(&b, scale, &k->m[0], err)) != IMF_OK)
-		goto cleanup;
+	for (size_t i = 0; i < sl.n; i++) {
+		k->m[i] = sl.m[i];
+		k->m[i].scale = scale;
+	}
+	sl.n = 0; /* the weights belong to k now */
 	*out = k;
 	k = NULL;
 
 cleanup:
 	free(b.w);
+	slices_free(&sl);
 	free(desc);
 	imf_kernel_free(k);
 	return st;
@@ -936,36 +1058,46 @@ static void format_scale(char *buf, size_t len, double s)
 	format_double(buf, len, s);
 }
 
-/* Rows with each column right-aligned to its widest value; prefix starts each line. */
-static int print_matrix(const imf_matrix *m, const char *prefix, FILE *fp)
+/*
+ * The n slices of m (n = 1 for a 2-D kernel) with the first one's scale:
+ * rows with each column right-aligned to its widest value over every slice,
+ * a blank line between slices; prefix starts each line.
+ */
+static int print_matrices(const imf_matrix *m, size_t n, const char *prefix, FILE *fp)
 {
 	char buf[40];
-	size_t *width = calloc(m->cols ? m->cols : 1, sizeof *width);
+	const size_t cols = m[0].cols;
+	size_t *width = calloc(cols ? cols : 1, sizeof *width);
 	int rc = 0;
 
 	if (!width)
 		return -1;
-	if (m->scale != 1.0) {
-		format_scale(buf, sizeof buf, m->scale);
+	if (m[0].scale != 1.0) {
+		format_scale(buf, sizeof buf, m[0].scale);
 		if (fprintf(fp, "%sscale %s\n", prefix, buf) < 0)
 			rc = -1;
 	}
-	for (size_t y = 0; y < m->rows; y++)
-		for (size_t x = 0; x < m->cols; x++) {
-			format_double(buf, sizeof buf, m->w[y * m->cols + x]);
-			if (strlen(buf) > width[x])
-				width[x] = strlen(buf);
-		}
-	for (size_t y = 0; y < m->rows && rc == 0; y++) {
-		if (fputs(prefix, fp) < 0)
+	for (size_t q = 0; q < n; q++)
+		for (size_t y = 0; y < m[q].rows; y++)
+			for (size_t x = 0; x < cols; x++) {
+				format_double(buf, sizeof buf, m[q].w[y * cols + x]);
+				if (strlen(buf) > width[x])
+					width[x] = strlen(buf);
+			}
+	for (size_t q = 0; q < n && rc == 0; q++) {
+		if (q > 0 && fputc('\n', fp) == EOF)
 			rc = -1;
-		for (size_t x = 0; x < m->cols; x++) {
-			format_double(buf, sizeof buf, m->w[y * m->cols + x]);
-			if (fprintf(fp, "%s%*s", x ? " " : "", (int)width[x], buf) < 0)
+		for (size_t y = 0; y < m[q].rows && rc == 0; y++) {
+			if (fputs(prefix, fp) < 0)
+				rc = -1;
+			for (size_t x = 0; x < cols; x++) {
+				format_double(buf, sizeof buf, m[q].w[y * cols + x]);
+				if (fprintf(fp, "%s%*s", x ? " " : "", (int)width[x], buf) < 0)
+					rc = -1;
+			}
+			if (fputc('\n', fp) == EOF)
 				rc = -1;
 		}
-		if (fputc('\n', fp) == EOF)
-			rc = -1;
 	}
 	free(width);
 	return rc;
@@ -990,10 +1122,10 @@ int imf_kernel_print(const imf_kernel *k, FILE *fp)
 		for (size_t i = 0; i < k->count && rc == 0; i++) {
 			snprintf(size, sizeof size, "%zux%zu", k->m[i].cols, k->m[i].rows);
 			if (fprintf(fp, "#\n# %s (%s):\n", k->part_names[i], size) < 0 ||
-			    print_matrix(&k->m[i], "#   ", fp) != 0)
+			    print_matrices(&k->m[i], 1, "#   ", fp) != 0)
 				rc = -1;
 		}
-	} else if (print_matrix(&k->m[0], "", fp) != 0) {
+	} else if (print_matrices(k->m, k->count, "", fp) != 0) {
 		rc = -1;
 	}
 	if (ferror(fp))
@@ -1023,6 +1155,10 @@ void imf_kernel_size_str(const imf_kernel *k, char *buf, size_t len)
 	buf[0] = '\0';
 	if (!k || k->count == 0)
 		return;
+	if (k->combine == IMF_COMBINE_NONE && k->count > 1) {
+		snprintf(buf, len, "%zux%zux%zu", k->m[0].cols, k->m[0].rows, k->count);
+		return;
+	}
 	n = snprintf(buf, len, "%zux%zu", k->m[0].cols, k->m[0].rows);
 	if (k->combine != IMF_COMBINE_MAGNITUDE || n < 0 || (size_t)n >= len)
 		return;
@@ -1034,4 +1170,20 @@ void imf_kernel_size_str(const imf_kernel *k, char *buf, size_t len)
 			return;
 		used += (size_t)n;
 	}
+}
+
+void imf_kernel_dims(const imf_kernel *k, size_t *rows, size_t *cols)
+{
+	int have = k && k->count > 0 && k->m;
+	if (rows)
+		*rows = have ? k->m[0].rows : 0;
+	if (cols)
+		*cols = have ? k->m[0].cols : 0;
+}
+
+size_t imf_kernel_depth(const imf_kernel *k)
+{
+	if (!k || k->count == 0)
+		return 0;
+	return k->combine == IMF_COMBINE_NONE ? k->count : 1;
 }

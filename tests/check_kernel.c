@@ -357,13 +357,149 @@ static const struct {
 	{"# Edge\n1 0 -1\n2 0 -2\n1 0 -1\n", "Edge", 3, 3, 1, {1, 0, -1, 2, 0, -2, 1, 0, -1}},
 	{"#\n#   Spaced out  \n# more\nscale 1/2\n1 2;\n3 4,\n", "Spaced out", 2, 2, 0.5, {1, 2, 3, 4}},
 	{"#No space\n1,2\n3,4", "No space", 2, 2, 1, {1, 2, 3, 4}},
-	{"1 2  # a trailing comment\n\n   \n3 4 # another\n", "", 2, 2, 1, {1, 2, 3, 4}},
+	{"1 2  # a trailing comment\n# a comment line is not a blank one\n3 4 # another\n\n\n", "",
+	 2, 2, 1, {1, 2, 3, 4}},
+	{"\n\n# Blank lines above\n\n\nscale 2\n\n1 2\n3 4\n   \n", "Blank lines above", 2, 2, 2,
+	 {1, 2, 3, 4}},
 	{"1 2\r\n3 4\r\n", "", 2, 2, 1, {1, 2, 3, 4}},
 	{"1 2; 3 4\n", "", 2, 2, 1, {1, 2, 3, 4}},
 	{"1 2\nscale -1/256\n3 4\n", "", 2, 2, -1.0 / 256, {1, 2, 3, 4}},
 	{"scale 0.25 # quarter\n\t1\t2\t\n", "", 1, 2, 0.25, {1, 2}},
 	{"1\n# not the description: it is below the data\n", "", 1, 1, 1, {1}},
 };
+
+/*
+ * Multi-channel kernels: slices separated by blank lines.  w holds the
+ * slices one after another.
+ */
+static const struct {
+	const char *text;
+	const char *desc;
+	size_t depth, rows, cols;
+	double scale;
+	double w[MAXW];
+} slice_cases[] = {
+	{"1 2\n3 4\n\n5 6\n7 8\n", "", 2, 2, 2, 1, {1, 2, 3, 4, 5, 6, 7, 8}},
+	/* blank lines among the header comments and before the first row start nothing;
+	 * several blank lines are one separator; trailing ones are fine */
+	{"# RGB edges\n\n# (one slice per channel)\n\n1 -1\n\n\n\n2 -2\n\n3 -3\n\n\n", "RGB edges",
+	 3, 1, 2, 1, {1, -1, 2, -2, 3, -3}},
+	/* comments around the separator; a comment between slices is not the description */
+	{"# Two\n1 2\n# end of slice 1\n\n# slice 2\n3 4\n", "Two", 2, 1, 2, 1, {1, 2, 3, 4}},
+	{"1 2\n\n# red\n3 4\n# green\n\n5 6\n", "", 3, 1, 2, 1, {1, 2, 3, 4, 5, 6}},
+	/* a line of white space is blank, as is a bare CR */
+	{"1 2  # a trailing comment\n\n   \n3 4 # another\n", "", 2, 1, 2, 1, {1, 2, 3, 4}},
+	{"1 2\r\n3 4\r\n\r\n5 6\r\n7 8\r\n", "", 2, 2, 2, 1, {1, 2, 3, 4, 5, 6, 7, 8}},
+	{"\t1 2\n \t \n1 0\n", "", 2, 1, 2, 1, {1, 2, 1, 0}},
+	/* one scale, anywhere, for every slice */
+	{"scale 1/2\n\n1 2\n\n3 4\n", "", 2, 1, 2, 0.5, {1, 2, 3, 4}},
+	{"1 2\n\nscale -3\n3 4\n", "", 2, 1, 2, -3, {1, 2, 3, 4}},
+	{"1 2\n3 4\n\n5 6\n7 8\nscale 0.25\n", "", 2, 2, 2, 0.25, {1, 2, 3, 4, 5, 6, 7, 8}},
+	/* rows with ';' inside a slice; a line of bare separators is no row */
+	{"1 2; 3 4\n\n5 6; 7 8;\n", "", 2, 2, 2, 1, {1, 2, 3, 4, 5, 6, 7, 8}},
+	{"1\n\n;\n2\n", "", 2, 1, 1, 1, {1, 2}},
+	/* 1x1 slices: a 1x1 convolution across channels */
+	{"# luma\n0.299\n\n0.587\n\n0.114\n", "luma", 3, 1, 1, 1, {0.299, 0.587, 0.114}},
+};
+
+START_TEST(test_slices)
+{
+	for (size_t i = 0; i < sizeof slice_cases / sizeof slice_cases[0]; i++) {
+		imf_kernel *k = NULL;
+		imf_error err = {0};
+		size_t rows = 0, cols = 0;
+		const size_t n = slice_cases[i].rows * slice_cases[i].cols;
+		imf_status st = imf_kernel_from_text(slice_cases[i].text, "mine", &k, &err);
+
+		ck_assert_msg(st == IMF_OK, "case %zu: %s", i, err.msg);
+		ck_assert_str_eq(imf_kernel_description(k), slice_cases[i].desc);
+		ck_assert_int_eq(k->combine, IMF_COMBINE_NONE);
+		ck_assert_ptr_null(k->part_names);
+		ck_assert_msg(k->count == slice_cases[i].depth, "case %zu: %zu slices, want %zu", i,
+		              k->count, slice_cases[i].depth);
+		ck_assert_uint_eq(imf_kernel_depth(k), slice_cases[i].depth);
+		imf_kernel_dims(k, &rows, &cols);
+		ck_assert_uint_eq(rows, slice_cases[i].rows);
+		ck_assert_uint_eq(cols, slice_cases[i].cols);
+		for (size_t q = 0; q < k->count; q++)
+			check_matrix(slice_cases[i].text, &k->m[q], slice_cases[i].rows,
+			             slice_cases[i].cols, slice_cases[i].scale,
+			             slice_cases[i].w + q * n);
+		imf_kernel_free(k);
+	}
+}
+END_TEST
+
+/* The same through a file, as -k FILE and the chain's conv stage read it. */
+START_TEST(test_slices_file)
+{
+	static const char text[] = "# A 3x3x3 kernel, one slice per RGB channel\n"
+	                           "scale 1/3\n"
+	                           "\n"
+	                           "# red\n"
+	                           "1 0 -1\n2 0 -2\n1 0 -1\n"
+	                           "\n"
+	                           "# green\n"
+	                           "0 0 0\n0 1 0\n0 0 0\n"
+	                           "\n"
+	                           "# blue\n"
+	                           "-1 -2 -1\n0 0 0\n1 2 1\n"
+	                           "\n";
+	static const double w[3][9] = {{1, 0, -1, 2, 0, -2, 1, 0, -1},
+	                               {0, 0, 0, 0, 1, 0, 0, 0, 0},
+	                               {-1, -2, -1, 0, 0, 0, 1, 2, 1}};
+	const char *path = tu_path("rgb-edges.txt");
+	char size[32];
+
+	tu_write_file(path, text, strlen(text));
+	imf_kernel *k = must_parse(path);
+	ck_assert_str_eq(imf_kernel_name(k), "rgb-edges.txt");
+	ck_assert_str_eq(imf_kernel_description(k), "A 3x3x3 kernel, one slice per RGB channel");
+	ck_assert_uint_eq(imf_kernel_depth(k), 3);
+	for (size_t q = 0; q < 3; q++)
+		check_matrix("rgb-edges.txt", &k->m[q], 3, 3, 1.0 / 3, w[q]);
+	imf_kernel_size_str(k, size, sizeof size);
+	ck_assert_str_eq(size, "3x3x3");
+	imf_kernel_free(k);
+}
+END_TEST
+
+/* Slice errors, and the limits that apply per slice. */
+START_TEST(test_slice_limits)
+{
+	imf_kernel *k = NULL;
+	imf_error err = {0};
+	char want[128];
+	/* 4096 slices "1\n\n" are allowed, one more is refused. */
+	size_t n = IMF_MAX_PLANES + 1;
+	char *text = malloc(n * 3 + 1);
+	ck_assert_ptr_nonnull(text);
+	for (size_t i = 0; i < n; i++)
+		memcpy(text + 3 * i, "1\n\n", 3);
+	text[3 * (n - 1)] = '\0';
+	ck_assert_int_eq(imf_kernel_from_text(text, "deep", &k, &err), IMF_OK);
+	ck_assert_uint_eq(imf_kernel_depth(k), IMF_MAX_PLANES);
+	imf_kernel_free(k);
+	text[3 * (n - 1)] = '1';
+	text[3 * n - 2] = '\0';
+	k = NULL;
+	ck_assert_int_eq(imf_kernel_from_text(text, "deep", &k, &err), IMF_EINVAL);
+	ck_assert_ptr_null(k);
+	snprintf(want, sizeof want, "kernel: more than %d slices", IMF_MAX_PLANES);
+	ck_assert_str_eq(err.msg, want);
+	free(text);
+
+	/* The 255-per-side limit holds in every slice. */
+	text = malloc(3 + 256 * 2 + 1);
+	ck_assert_ptr_nonnull(text);
+	strcpy(text, "1\n\n");
+	for (size_t i = 0; i < 256; i++)
+		strcat(text, "1 ");
+	ck_assert_int_eq(imf_kernel_from_text(text, "wide", &k, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "kernel: 256x1 is larger than the limit of 255 per side");
+	free(text);
+}
+END_TEST
 
 START_TEST(test_text_forms)
 {
@@ -576,6 +712,16 @@ static const struct {
 	 "kernel: 'prewitt' is a magnitude kernel and cannot be a part of another"},
 	{"magnitude sobel-x my-file.txt\n",
 	 "kernel: unknown kernel 'my-file.txt' (see --list-kernels)"},
+	/* multi-channel kernels: every slice the size of the first (width x height) */
+	{"1 2 3\n4 5 6\n7 8 9\n\n1 2\n3 4\n5 6\n", "kernel: slice 2 is 2x3, expected 3x3"},
+	{"1 2\n\n1 2\n3 4\n", "kernel: slice 2 is 2x2, expected 2x1"},
+	{"1 2\n\n3 4\n\n1 2 3\n", "kernel: slice 3 is 3x1, expected 2x1"},
+	{"1 2\n3 4\n\n5 6\n7\n", "kernel: row 2 of slice 2 has 1 value, expected 2"},
+	{"1 2\n3\n\n5 6\n", "kernel: row 2 has 1 value, expected 2"},
+	{"1 2\n\n3 4\n\n5,,6\n", "kernel: empty value in row 1 of slice 3"},
+	{"1 2\n\n3 x\n", "kernel: bad number 'x'"},
+	{"1\n\n1\n\nmagnitude sobel-x sobel-y\n", "kernel: a magnitude kernel has no matrix rows"},
+	{"1\n\nscale 2\n\n2\nscale 3\n", "kernel: scale given twice"},
 };
 
 START_TEST(test_text_errors)
@@ -640,6 +786,38 @@ START_TEST(test_print_round_trip_values)
 }
 END_TEST
 
+/* A multi-channel kernel prints as it parses: slices, a blank line between them. */
+START_TEST(test_print_slices)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		/* columns aligned over every slice; one scale for all */
+		{"# two slices\nscale 0.5\n1 -2\n10 0\n\n\n0 1\n3 4\n",
+		 "# two slices\nscale 1/2\n 1 -2\n10  0\n\n 0  1\n 3  4\n"},
+		{"1\n\n2\n\n-3\n", " 1\n\n 2\n\n-3\n"},
+		{"0.1 1/3\n\n1e-7 -0\n", "  0.1 0.3333333333333333\n\n1e-07                 -0\n"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		imf_kernel *k = NULL, *again = NULL;
+		imf_error err = {0};
+		ck_assert_msg(imf_kernel_from_text(cases[i].in, "s", &k, &err) == IMF_OK, "%s",
+		              err.msg);
+		char *text = print_to_string(k);
+		ck_assert_str_eq(text, cases[i].out);
+		ck_assert_msg(imf_kernel_from_text(text, "s", &again, &err) == IMF_OK, "%s\n%s",
+		              err.msg, text);
+		check_same_kernel(cases[i].in, k, again);
+		char *text2 = print_to_string(again);
+		ck_assert_str_eq(text, text2);
+		free(text);
+		free(text2);
+		imf_kernel_free(k);
+		imf_kernel_free(again);
+	}
+}
+END_TEST
+
 static const struct {
 	const char *spec, *text;
 } print_cases[] = {
@@ -683,10 +861,18 @@ START_TEST(test_size_str)
 		{"1 2 3", "3x1"},
 		{"1; 2", "1x2"},
 		{"magnitude box-3 sobel-x gaussian-3", "3x3 magnitude of box-3, sobel-x, gaussian-3"},
+		/* width x height x depth */
+		{"1 2 3\n4 5 6\n7 8 9\n\n1 2 3\n4 5 6\n7 8 9\n", "3x3x2"},
+		{"1 2\n\n3 4\n\n5 6\n", "2x1x3"},
+		{"1\n2\n3\n\n4\n5\n6\n", "1x3x2"},
 	};
 	char buf[128];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		imf_kernel *k = must_parse(cases[i].spec);
+		imf_kernel *k = NULL;
+		imf_error err = {0};
+		ck_assert_msg(imf_kernel_from_text(cases[i].spec, "x", &k, &err) == IMF_OK ||
+		                      imf_kernel_parse(cases[i].spec, &k, &err) == IMF_OK,
+		              "%s: %s", cases[i].spec, err.msg);
 		imf_kernel_size_str(k, buf, sizeof buf);
 		ck_assert_str_eq(buf, cases[i].want);
 		imf_kernel_free(k);
@@ -701,6 +887,49 @@ START_TEST(test_size_str)
 	imf_kernel_size_str(k, buf, 0);
 	ck_assert_int_eq(buf[0], 'z');
 	imf_kernel_free(k);
+}
+END_TEST
+
+/* Depth and dimensions of 2-D, compound and multi-channel kernels. */
+START_TEST(test_depth_and_dims)
+{
+	static const struct {
+		const char *spec;
+		size_t depth, rows, cols;
+	} cases[] = {
+		{"sobel-x", 1, 3, 3},
+		{"sobel", 1, 3, 3}, /* a compound kernel's parts are not slices */
+		{"roberts-x", 1, 2, 2},
+		{"1 2 3; 4 5 6", 1, 2, 3},
+		{"magnitude roberts-x roberts-y", 1, 2, 2},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		imf_kernel *k = must_parse(cases[i].spec);
+		size_t rows = 0, cols = 0;
+		ck_assert_uint_eq(imf_kernel_depth(k), cases[i].depth);
+		imf_kernel_dims(k, &rows, &cols);
+		ck_assert_uint_eq(rows, cases[i].rows);
+		ck_assert_uint_eq(cols, cases[i].cols);
+		imf_kernel_free(k);
+	}
+
+	imf_kernel *k = NULL;
+	imf_error err = {0};
+	size_t rows = 9, cols = 9;
+	ck_assert_int_eq(imf_kernel_from_text("1 2 3\n4 5 6\n\n1 2 3\n4 5 6\n", "x", &k, &err),
+	                 IMF_OK);
+	ck_assert_uint_eq(imf_kernel_depth(k), 2);
+	imf_kernel_dims(k, &rows, &cols);
+	ck_assert_uint_eq(rows, 2);
+	ck_assert_uint_eq(cols, 3);
+	imf_kernel_dims(k, NULL, &cols); /* either output may be left out */
+	imf_kernel_dims(k, &rows, NULL);
+	imf_kernel_free(k);
+
+	ck_assert_uint_eq(imf_kernel_depth(NULL), 0);
+	imf_kernel_dims(NULL, &rows, &cols);
+	ck_assert_uint_eq(rows, 0);
+	ck_assert_uint_eq(cols, 0);
 }
 END_TEST
 
@@ -737,6 +966,9 @@ static Suite *kernel_suite(void)
 	tcase_add_test(tc, test_inline_magnitude);
 	tcase_add_test(tc, test_size_limit);
 	tcase_add_test(tc, test_text_forms);
+	tcase_add_test(tc, test_slices);
+	tcase_add_test(tc, test_slices_file);
+	tcase_add_test(tc, test_slice_limits);
 	tcase_add_test(tc, test_user_file);
 	tcase_add_test(tc, test_file_errors);
 	tcase_add_test(tc, test_spec_errors);
@@ -747,7 +979,9 @@ static Suite *kernel_suite(void)
 	tcase_add_test(tc, test_print_round_trip);
 	tcase_add_test(tc, test_print_round_trip_values);
 	tcase_add_test(tc, test_print_format);
+	tcase_add_test(tc, test_print_slices);
 	tcase_add_test(tc, test_size_str);
+	tcase_add_test(tc, test_depth_and_dims);
 	tcase_add_test(tc, test_free_and_accessors);
 	suite_add_tcase(s, tc);
 	return s;

@@ -205,6 +205,78 @@ expect_out "--stats=json" "$T/err" '{"min": 10, "max": 20, "mean": 13.3333333, "
 run -k "1 0 -1" -b replicate --stats "$T/r.txt" "$T/dst/st.pgm"
 expect_out "--stats text" "$T/err" "imfilter: stats: min -20, max -10, mean -13.3333 over 3 values; map clamp clipped 3 (100.00%): 3 below 0, 0 above 255"
 
+# ---- chains (CNN stages) --------------------------------------------------
+
+# conv sobel-x | relu | maxpool 2 on the worked example; expected values from
+# an independent NumPy/SciPy computation: correlate(mode='constant'),
+# np.maximum(z, 0), 2x2 max over the first 4x4.
+run -e 'conv sobel-x | relu | maxpool 2' samples/worked.txt -
+expect_ok "chain conv|relu|maxpool"
+expect_out "chain values" "$T/out" "103 18
+106 0"
+
+# The same chain from -k: a one-stage chain.
+run -k sobel-x -f txt samples/worked.txt -
+head -n 1 "$T/out" >"$T/first"
+expect_out "-k is a one-stage chain" "$T/first" "-347 27 -15 -132 362"
+
+# A 3-slice kernel sums over R, G, B plus the bias: 1*R + 2*G + 3*B + 1.
+printf 'P3\n2 1\n255\n10 20 30  1 2 3\n' >"$T/rgb.ppm"
+printf '# weights per channel\n1\n\n2\n\n3\n' >"$T/k3.txt"
+run --channels rgb -e "conv $T/k3.txt bias=1" -f txt "$T/rgb.ppm" -
+expect_ok "multi-channel kernel"
+expect_out "multi-channel sum" "$T/out" "141 15"
+
+# Several kernels give several maps: text keeps them as blocks, images tile them.
+run -e 'conv [1],[2]' -f txt samples/binary.txt -
+[ "$(grep -c '^$' "$T/out")" -eq 1 ] && [ "$(wc -l <"$T/out")" -eq 11 ] && ok || bad "two maps as two text blocks"
+run -e 'conv sobel-x,sobel-y' samples/shapes.png "$T/dst/maps.pgm"
+expect_ok "two maps tiled"
+[ "$(sed -n 2p "$T/dst/maps.pgm")" = "258 128" ] && ok || bad "2 maps side by side with a 2-pixel separator: $(sed -n 2p "$T/dst/maps.pgm")"
+run -e 'conv sobel-x,sobel-y' --tile 1x2 samples/shapes.png "$T/dst/maps.pgm"
+[ "$(sed -n 2p "$T/dst/maps.pgm")" = "128 258" ] && ok || bad "--tile 1x2 stacks the maps"
+run -e 'conv sobel-x,sobel-y,laplacian' --split samples/shapes.png "$T/dst/map.pgm"
+expect_ok "--split"
+[ -f "$T/dst/map-0.pgm" ] && [ -f "$T/dst/map-1.pgm" ] && [ -f "$T/dst/map-2.pgm" ] && [ ! -e "$T/dst/map.pgm" ] && ok ||
+	bad "--split writes map-0, map-1, map-2"
+$IMF -k sobel-y -f txt samples/shapes.png - >"$T/y.txt" 2>/dev/null
+$IMF -k identity -f txt "$T/dst/map-1.pgm" - >"$T/y1.txt" 2>/dev/null
+$IMF -k sobel-y samples/shapes.png "$T/dst/y.pgm" 2>/dev/null
+cmp -s "$T/dst/y.pgm" "$T/dst/map-1.pgm" && ok || bad "--split map 1 is the sobel-y result"
+
+# --dry-run: the classic exam numbers.
+run --dry-run --shape 10x10x10 -e 'conv 3x3 out=40 stride=1 pad=1 | relu | maxpool 3 stride=1 pad=1 | conv 3x3 out=20 stride=1 pad=1 | relu | maxpool 2 stride=2 pad=1'
+expect_ok "--dry-run"
+for shape in 10x10x40 10x10x20 6x6x20; do
+	grep -q "$shape" "$T/out" && ok || bad "--dry-run shows $shape"
+done
+grep -q "10,860" "$T/out" && ok || bad "--dry-run total 10,860"
+run --dry-run --shape 10x10x10 -e 'conv 3x3 out=40 stride=1 pad=1 | relu | maxpool 3 stride=1 pad=1 | conv 3x3 out=20 stride=1 pad=1 | relu | maxpool 2 stride=2 pad=1 | conv 3x3 out=10 pad=1'
+grep -q "12,670" "$T/out" && ok || bad "--dry-run adds 1,810"
+run --dry-run -e 'conv 3x3 out=8 | conv 3x3 out=8 | conv 3x3 out=8' samples/shapes.png
+expect_ok "--dry-run from a file header"
+grep -q "128x128x8" "$T/out" && ok || bad "--dry-run reads the shape from the file"
+run --dry-run --shape 4x4x1 -e 'conv 5x5 out=1 pad=0'
+[ "$rc" -eq 2 ] && grep -q "larger than the padded input" "$T/out" && [ "$(wc -l <"$T/err")" -eq 1 ] && ok ||
+	bad "--dry-run stage that does not fit: $rc $(cat "$T/err")"
+run -e 'conv 3x3 out=40' samples/shapes.png "$T/dst/new.png"
+[ "$rc" -eq 2 ] && grep -q "needs --dry-run" "$T/err" && ok || bad "size-only kernel outside --dry-run"
+
+# --explain: the textbook computation of every value.
+run -k sharpen -p 1 --explain samples/worked.txt
+expect_ok "--explain"
+grep -q "5\*60" "$T/out" && grep -q "= 114$" "$T/out" && ok || bad "--explain shows y_11 = ... 5*60 ... = 114"
+
+# Malformed chains: exit 2, one line quoting the stage.
+for chain in "frobnicate" "conv" "conv sobel-x stride=0" "conv sobel-x pad=-1" "conv sobel-x |" \
+	"conv [1 2; 3 4" "maxpool 0" "conv sobel-x foo=3"; do
+	run -e "$chain" samples/shapes.png "$T/dst/new.png"
+	[ "$rc" -eq 2 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "^imfilter: --chain: stage [0-9] '" "$T/err" && ok ||
+		bad "malformed chain '$chain': $rc $(cat "$T/err")"
+done
+run -k sobel -e 'relu' samples/shapes.png "$T/dst/new.png"
+expect_err "-k with --chain" 2 "imfilter: give either -k or --chain, not both (a chain's conv stage takes the kernel)"
+
 # ---- bad input: one line, right status, nothing written -------------------
 
 echo keep >"$T/dst/keep.png"
@@ -265,7 +337,7 @@ run -k sobel --bogus samples/shapes.png
 expect_err "unknown option" 2 "imfilter: unknown option '--bogus' (see imfilter --help)"
 
 run samples/shapes.png "$T/dst/new.png"
-expect_err "no kernel" 2 "imfilter: no kernel: give -k NAME, -k FILE or -k \"ROWS\" (see --list-kernels)"
+expect_err "no kernel" 2 "imfilter: no kernel: give -k NAME, -k FILE or -k \"ROWS\", or --chain (see --list-kernels)"
 
 run -k "1 1 1 1 1 1 1" -p valid samples/binary.txt "$T/dst/new.png"
 expect_err "kernel larger than input" 2 "samples/binary.txt: kernel 7x1 is larger than the padded input 5x5"

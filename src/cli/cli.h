@@ -18,6 +18,12 @@ typedef enum cli_stats { CLI_STATS_NONE = 0, CLI_STATS_TEXT, CLI_STATS_JSON } cl
 
 typedef struct cli_opts {
 	const char *kernel;      /* -k SPEC */
+	const char *chain;       /* -e STAGES */
+	int dry_run;             /* --dry-run */
+	int explain;             /* --explain */
+	int split;               /* --split */
+	size_t tile_cols, tile_rows; /* --tile COLSxROWS (0: automatic) */
+	size_t shape[3];         /* --shape WxHxC; shape[0] == 0 when not given */
 	imf_conv_params conv;    /* -p -b -s --flip */
 	cli_channels channels;   /* --channels */
 	const char *input;       /* "-" for stdin */
@@ -45,6 +51,13 @@ void cli_error(const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)))
 #endif
 	;
+
+/*
+ * Write a result to o->output as fmt: one image, feature maps tiled into one
+ * image (text keeps them as blocks), or with --split one file per map.
+ * Returns an exit status.
+ */
+int cli_emit(const cli_opts *o, const imf_image *res, imf_format fmt);
 
 /*
  * Atomic output.  cli_output_open creates a temporary file next to path

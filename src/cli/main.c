@@ -97,46 +97,143 @@ static void print_stats(const cli_opts *o, const imf_image *img, imf_format fmt)
 		fprintf(stderr, "imfilter: stats: %zu values are NaN or infinite\n", st.nonfinite);
 }
 
+/*
+ * The chain to run: -e STAGES, or the one convolution of -k/-p/-s/-b.
+ * Usage errors (exit 2) are reported here, before any input is read.
+ */
+static int build_chain(const cli_opts *o, imf_chain **chain)
+{
+	imf_error err = { 0 };
+	imf_kernel *k = NULL;
+	int rc;
+
+	*chain = NULL;
+	if (o->chain && o->kernel) {
+		cli_error(NULL, "give either -k or --chain, not both (a chain's conv stage takes the kernel)");
+		return EXIT_USAGE;
+	}
+	if (o->chain) {
+		if (imf_chain_parse(o->chain, chain, &err) != IMF_OK) {
+			cli_error(NULL, "--chain: %s", err.msg);
+			return err.code == IMF_EIO ? EXIT_BAD_INPUT : EXIT_USAGE;
+		}
+	} else {
+		if (!o->kernel) {
+			cli_error(NULL, "no kernel: give -k NAME, -k FILE or -k \"ROWS\", or --chain "
+			                "(see --list-kernels)");
+			return EXIT_USAGE;
+		}
+		rc = load_kernel(o->kernel, &k);
+		if (rc != EXIT_OK)
+			return rc;
+		if (imf_chain_from_conv(k, &o->conv, chain, &err) != IMF_OK) {
+			cli_error(NULL, "%s", err.msg);
+			return EXIT_USAGE;
+		}
+	}
+	imf_chain_set_limits(*chain, &o->limits);
+	if (imf_chain_shape_only(*chain) && !o->dry_run) {
+		cli_error(NULL, "--chain: a size-only kernel (like '3x3 out=40') needs --dry-run; "
+		                "give real kernels to filter an image");
+		imf_chain_free(*chain);
+		*chain = NULL;
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static FILE *open_input(const cli_opts *o, const char *in_name)
+{
+	FILE *in;
+	if (strcmp(o->input, "-") == 0)
+		return stdin;
+	in = fopen(o->input, "rb");
+	if (!in)
+		cli_error(in_name, "cannot open: %s", strerror(errno));
+	return in;
+}
+
+static void read_opts(const cli_opts *o, imf_read_opts *ropts)
+{
+	imf_read_opts_default(ropts);
+	ropts->want_gray = o->channels == CLI_CHANNELS_GRAY;
+	ropts->limits = o->limits;
+}
+
+/* --dry-run: shapes from --shape or the input's header; no pixels, no output. */
+static int dry_run(const cli_opts *o, const imf_chain *chain)
+{
+	const char *in_name = strcmp(o->input, "-") == 0 ? "<stdin>" : o->input;
+	size_t w = o->shape[0], h = o->shape[1], c = o->shape[2];
+	imf_error err = { 0 };
+	imf_status st;
+
+	if (!w) {
+		imf_read_opts ropts;
+		imf_info info;
+		FILE *in = open_input(o, in_name);
+		if (!in)
+			return EXIT_BAD_INPUT;
+		read_opts(o, &ropts);
+		st = imf_read_info(in, &ropts, &info, &err);
+		if (in != stdin)
+			fclose(in);
+		if (st != IMF_OK) {
+			cli_error(in_name, "%s", err.msg);
+			return EXIT_BAD_INPUT;
+		}
+		w = info.width;
+		h = info.height;
+		c = (size_t)info.channels - (info.has_alpha ? 1 : 0);
+		if (o->channels == CLI_CHANNELS_GRAY)
+			c = 1;
+	}
+	st = imf_chain_report(chain, w, h, c, stdout, &err);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error("<stdout>", "write failed: %s", strerror(errno));
+		return EXIT_BAD_INPUT;
+	}
+	if (st != IMF_OK) {
+		cli_error(NULL, "%s", err.msg);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 static int run(const cli_opts *o)
 {
-	imf_conv_params conv = o->conv;
 	const char *in_name = strcmp(o->input, "-") == 0 ? "<stdin>" : o->input;
-	const char *out_name = strcmp(o->output, "-") == 0 ? "<stdout>" : o->output;
-	imf_kernel *k = NULL;
+	imf_chain *chain = NULL;
 	imf_image *img = NULL, *work = NULL, *res = NULL;
-	cli_output *out = NULL;
 	FILE *in = NULL;
 	imf_error err = { 0 };
 	imf_read_opts ropts;
 	imf_format fmt = o->format;
-	int rc;
+	int rc, explain_only;
 
-	if (!o->kernel) {
-		cli_error(NULL, "no kernel: give -k NAME, -k FILE or -k \"ROWS\" (see --list-kernels)");
-		return EXIT_USAGE;
-	}
-	rc = load_kernel(o->kernel, &k);
+	rc = build_chain(o, &chain);
 	if (rc != EXIT_OK)
 		return rc;
+	if (o->dry_run) {
+		rc = dry_run(o, chain);
+		imf_chain_free(chain);
+		return rc;
+	}
+	if (o->split && !o->output_given) {
+		cli_error(NULL, "--split needs an OUTPUT file name (maps go to NAME-0.EXT, NAME-1.EXT, ...)");
+		imf_chain_free(chain);
+		return EXIT_USAGE;
+	}
+	/* --explain prints on stdout; the image is written only to a named OUTPUT. */
+	explain_only = o->explain && (!o->output_given || strcmp(o->output, "-") == 0);
 	if (fmt == IMF_FORMAT_UNKNOWN && o->output_given && strcmp(o->output, "-") != 0)
 		fmt = imf_format_from_path(o->output);
 
 	rc = EXIT_BAD_INPUT;
-	if (cli_output_open(o->output, &out) != 0)
+	in = open_input(o, in_name);
+	if (!in)
 		goto done;
-
-	if (strcmp(o->input, "-") == 0) {
-		in = stdin;
-	} else {
-		in = fopen(o->input, "rb");
-		if (!in) {
-			cli_error(in_name, "cannot open: %s", strerror(errno));
-			goto done;
-		}
-	}
-	imf_read_opts_default(&ropts);
-	ropts.want_gray = o->channels == CLI_CHANNELS_GRAY;
-	ropts.limits = o->limits;
+	read_opts(o, &ropts);
 	if (imf_read(in, &ropts, &img, &err) != IMF_OK) {
 		cli_error(in_name, "%s", err.msg);
 		goto done;
@@ -145,45 +242,48 @@ static int run(const cli_opts *o)
 		fmt = imf_image_source_format(img);
 	if (fmt == IMF_FORMAT_UNKNOWN)
 		fmt = IMF_FORMAT_PNG;
-	if (out && !o->output_given && isatty(STDOUT_FILENO) && fmt != IMF_FORMAT_TEXT) {
+	if (!explain_only && !o->output_given && isatty(STDOUT_FILENO) && fmt != IMF_FORMAT_TEXT) {
 		cli_error(NULL, "not writing a binary %s image to a terminal: give OUTPUT, "
-		          "redirect, or use -f txt", imf_format_name(fmt));
+		                "redirect, or use -f txt", imf_format_name(fmt));
 		rc = EXIT_USAGE;
 		goto done;
 	}
-
 	if (o->channels == CLI_CHANNELS_GRAY && imf_image_channels(img) > 1) {
 		if (imf_image_to_luma(img, &work, &err) != IMF_OK) {
 			cli_error(in_name, "%s", err.msg);
 			goto done;
 		}
 	}
-	conv.limits = o->limits;
-	if (imf_conv_run(work ? work : img, k, &conv, &res, &err) != IMF_OK) {
+	if (o->explain) {
+		if (imf_chain_explain(chain, work ? work : img, stdout, &err) != IMF_OK) {
+			cli_error(in_name, "%s", err.msg);
+			rc = err.code == IMF_EINVAL ? EXIT_USAGE : EXIT_BAD_INPUT;
+			goto done;
+		}
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			cli_error("<stdout>", "write failed: %s", strerror(errno));
+			goto done;
+		}
+		if (explain_only) {
+			rc = EXIT_OK;
+			goto done;
+		}
+	}
+	if (imf_chain_run(chain, work ? work : img, &res, &err) != IMF_OK) {
 		cli_error(in_name, "%s", err.msg);
 		rc = err.code == IMF_EINVAL ? EXIT_USAGE : EXIT_BAD_INPUT;
 		goto done;
 	}
 	if (o->stats != CLI_STATS_NONE)
 		print_stats(o, res, fmt);
-	if (imf_write(cli_output_file(out), res, fmt, &o->write, &err) != IMF_OK) {
-		cli_error(out_name, "%s", err.msg);
-		goto done;
-	}
-	if (cli_output_commit(out) != 0) {
-		out = NULL;
-		goto done;
-	}
-	out = NULL;
-	rc = EXIT_OK;
+	rc = cli_emit(o, res, fmt);
 done:
-	cli_output_abort(out);
 	if (in && in != stdin)
 		fclose(in);
 	imf_image_free(res);
 	imf_image_free(work);
 	imf_image_free(img);
-	imf_kernel_free(k);
+	imf_chain_free(chain);
 	return rc;
 }
 

@@ -25,6 +25,11 @@ enum {
 	OPT_SHOW,
 	OPT_MAX_PIXELS,
 	OPT_MAX_SIDE,
+	OPT_DRY_RUN,
+	OPT_SHAPE,
+	OPT_EXPLAIN,
+	OPT_TILE,
+	OPT_SPLIT,
 };
 
 static const struct opt_def {
@@ -36,6 +41,8 @@ static const struct opt_def {
 } opts[] = {
 	{ "kernel", required_argument, 'k', "SPEC",
 	  "kernel: a built-in name, a kernel file, or \"0 -1 0; -1 5 -1; 0 -1 0\"" },
+	{ "chain", required_argument, 'e', "STAGES",
+	  "a CNN-style chain: 'conv sobel-x | relu | maxpool 2' (see README)" },
 	{ "pad", required_argument, 'p', "P", "padding: same (default), valid, full or a number >= 0" },
 	{ "border", required_argument, 'b', "MODE",
 	  "padding values: zero (default), replicate, reflect, symmetric, wrap" },
@@ -53,6 +60,13 @@ static const struct opt_def {
 	  "PNG/PNM sample depth (default: 16 if the input was 16-bit)" },
 	{ "stats", optional_argument, OPT_STATS, "json",
 	  "print min, max, mean and clipped counts to stderr" },
+	{ "dry-run", no_argument, OPT_DRY_RUN, NULL,
+	  "print each stage's output shape, parameters and receptive field; no pixels" },
+	{ "shape", required_argument, OPT_SHAPE, "WxHxC", "the input shape for --dry-run, instead of a file" },
+	{ "explain", no_argument, OPT_EXPLAIN, NULL,
+	  "print how every output value is computed (inputs up to 16x16)" },
+	{ "tile", required_argument, OPT_TILE, "COLSxROWS", "grid for several feature maps in one image" },
+	{ "split", no_argument, OPT_SPLIT, NULL, "one file per feature map: OUT-0.png, OUT-1.png, ..." },
 	{ "max-pixels", required_argument, OPT_MAX_PIXELS, "N",
 	  "refuse images over N pixels, input or output (default 268435456)" },
 	{ "max-side", required_argument, OPT_MAX_SIDE, "N",
@@ -108,9 +122,40 @@ void cli_help(FILE *fp)
 	      "  imfilter -k sobel-x -m offset in.png gx.png  signed edges around mid-gray\n"
 	      "  pngtopnm in.png | imfilter -k laplacian - - | pnmtopng > out.png\n"
 	      "  imfilter -k \"1 0 1; 0 1 0; 1 0 1\" -p valid m.txt -   worked example as text\n"
+	      "  imfilter -e 'conv sobel-x,sobel-y | relu | maxpool 2' photo.jpg maps.png\n"
+	      "  imfilter --dry-run --shape 32x32x3 -e 'conv 3x3 out=16 | relu | maxpool 2'\n"
 	      "\nExit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n"
 	      "Full documentation: README.md.\n",
 	      fp);
+}
+
+/* "AxB" or "AxBxC" (count numbers, each >= 1); -1 on error (after printing it). */
+static int parse_dims(const char *opt, const char *s, int count, size_t *out)
+{
+	const char *p = s;
+	for (int i = 0; i < count; i++) {
+		char *end;
+		unsigned long v;
+		if (*p < '0' || *p > '9')
+			goto bad;
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (errno || v < 1 || v > 1000000)
+			goto bad;
+		out[i] = v;
+		p = end;
+		if (i + 1 < count) {
+			if (*p != 'x' && *p != 'X')
+				goto bad;
+			p++;
+		}
+	}
+	if (*p == '\0')
+		return 0;
+bad:
+	cli_error(NULL, "%s: '%s' is not %s of whole numbers from 1 to 1000000", opt, s,
+	          count == 3 ? "WxHxC" : "COLSxROWS");
+	return -1;
 }
 
 /* A whole number in [lo, hi]; -1 on error (after printing it). */
@@ -158,6 +203,19 @@ static int parse_one(int c, const char *arg, cli_opts *o)
 
 	switch (c) {
 	case 'k': o->kernel = arg; return 0;
+	case 'e': o->chain = arg; return 0;
+	case OPT_DRY_RUN: o->dry_run = 1; return 0;
+	case OPT_EXPLAIN: o->explain = 1; return 0;
+	case OPT_SPLIT: o->split = 1; return 0;
+	case OPT_SHAPE: return parse_dims("--shape", arg, 3, o->shape);
+	case OPT_TILE: {
+		size_t d[2];
+		if (parse_dims("--tile", arg, 2, d) != 0)
+			return -1;
+		o->tile_cols = d[0];
+		o->tile_rows = d[1];
+		return 0;
+	}
 	case 'p': return parse_pad(arg, &o->conv);
 	case 'b':
 		if (imf_border_parse(arg, &o->conv.border, &err) != IMF_OK) {

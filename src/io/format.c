@@ -3,8 +3,9 @@
  *
  * Input formats are recognised from their first bytes only, never from a
  * file name; output formats come from a name (-f) or a path's extension.
- * imf_read gives every reader options (the defaults for NULL); imf_write
- * flushes and checks the stream after every writer, once.
+ * imf_read and imf_read_info detect the format the same way (open_input) and
+ * give every reader options (the defaults for NULL); imf_write flushes and
+ * checks the stream after every writer, once.
  */
 #include "io.h"
 
@@ -92,40 +93,86 @@ imf_format imf_format_detect(const unsigned char *m, size_t len)
 	return len > 0 ? IMF_FORMAT_TEXT : IMF_FORMAT_UNKNOWN;
 }
 
+/* Each input format's reader and header-only reader (see io.h). */
+typedef struct reader {
+	imf_status (*read)(imf_src *src, const imf_read_opts *opts, imf_image **out,
+	                   imf_error *err);
+	imf_status (*read_info)(imf_src *src, const imf_read_opts *opts, imf_info *info,
+	                        imf_error *err);
+} reader;
+
+static const reader readers[] = {
+	[IMF_FORMAT_PNG] = { imf_png_read, imf_png_read_info },
+	[IMF_FORMAT_JPEG] = { imf_jpeg_read, imf_jpeg_read_info },
+	[IMF_FORMAT_PNM] = { imf_pnm_read, imf_pnm_read_info },
+	[IMF_FORMAT_PFM] = { imf_pfm_read, imf_pfm_read_info },
+	[IMF_FORMAT_TEXT] = { imf_text_read, imf_text_read_info },
+};
+
+/*
+ * Start reading fp: wrap it in src (the detector's bytes stay buffered for
+ * the reader) and pick the reader from the content.  An empty input, a read
+ * error before any byte, or content of no known format is an error.
+ */
+static imf_status open_input(FILE *fp, imf_src *src, const reader **r, imf_error *err)
+{
+	unsigned char magic[16];
+	imf_format fmt;
+	size_t n;
+	int e;
+
+	imf_src_init(src, fp);
+	errno = 0;
+	n = imf_src_peek(src, magic, sizeof magic);
+	e = imf_io_errno(src);
+	if (n == 0) {
+		if (e)
+			return imf_io_read_error(err, NULL, e);
+		return imf_error_set(err, IMF_ECORRUPT, "input is empty");
+	}
+	fmt = imf_format_detect(magic, n);
+	if (fmt != IMF_FORMAT_UNKNOWN) {
+		*r = &readers[fmt];
+		return IMF_OK;
+	}
+	if (e)
+		return imf_io_read_error(err, NULL, e);
+	return imf_error_set(err, IMF_EFORMAT,
+	                     "unknown format (not PNG, JPEG, netpbm, PFM or a text matrix)");
+}
+
 imf_status imf_read(FILE *fp, const imf_read_opts *opts, imf_image **out, imf_error *err)
 {
 	imf_src src;
-	unsigned char magic[16];
-	size_t n;
+	const reader *r;
 	imf_read_opts def;
-	int e;
+	imf_status st;
 
 	*out = NULL;
 	if (!opts) {
 		imf_read_opts_default(&def);
 		opts = &def;
 	}
-	imf_src_init(&src, fp);
-	errno = 0;
-	n = imf_src_peek(&src, magic, sizeof magic);
-	e = imf_io_errno(&src);
-	if (n == 0) {
-		if (e)
-			return imf_io_read_error(err, NULL, e);
-		return imf_error_set(err, IMF_ECORRUPT, "input is empty");
+	if ((st = open_input(fp, &src, &r, err)) != IMF_OK)
+		return st;
+	return r->read(&src, opts, out, err);
+}
+
+imf_status imf_read_info(FILE *fp, const imf_read_opts *opts, imf_info *info, imf_error *err)
+{
+	imf_src src;
+	const reader *r;
+	imf_read_opts def;
+	imf_status st;
+
+	memset(info, 0, sizeof *info);
+	if (!opts) {
+		imf_read_opts_default(&def);
+		opts = &def;
 	}
-	switch (imf_format_detect(magic, n)) {
-	case IMF_FORMAT_PNG: return imf_png_read(&src, opts, out, err);
-	case IMF_FORMAT_JPEG: return imf_jpeg_read(&src, opts, out, err);
-	case IMF_FORMAT_PNM: return imf_pnm_read(&src, opts, out, err);
-	case IMF_FORMAT_PFM: return imf_pfm_read(&src, opts, out, err);
-	case IMF_FORMAT_TEXT: return imf_text_read(&src, opts, out, err);
-	case IMF_FORMAT_UNKNOWN: break;
-	}
-	if (e)
-		return imf_io_read_error(err, NULL, e);
-	return imf_error_set(err, IMF_EFORMAT,
-	                     "unknown format (not PNG, JPEG, netpbm, PFM or a text matrix)");
+	if ((st = open_input(fp, &src, &r, err)) != IMF_OK)
+		return st;
+	return r->read_info(&src, opts, info, err);
 }
 
 imf_status imf_write(FILE *fp, const imf_image *img, imf_format fmt, const imf_write_opts *opts,

@@ -8,7 +8,8 @@
  *    bounded in length, the whole header bounded in bytes;
  *  - raw rasters read in chunks of whole rows (PNM, PFM);
  *  - rows mapped to 8-bit or 16-bit big-endian samples (PNG, PNM);
- *  - library messages brought to our case rule (PNG, JPEG).
+ *  - library messages brought to our case rule (PNG, JPEG);
+ *  - each reader's header-only entry point, for imf_read_info.
  *
  * Readers take non-NULL options (imf_read supplies defaults); imf_write
  * flushes and checks the stream after every writer, so writers check only
@@ -114,6 +115,25 @@ imf_status imf_io_read_rows(imf_src *s, size_t rowbytes, size_t height, imf_row_
  */
 void imf_io_map_row(const imf_mapper *m, const imf_image *img, size_t y, int nch, int depth,
                     unsigned char *row);
+
+/* ---- header-only readers ---------------------------------------------------- */
+
+/*
+ * What imf_<fmt>_read would give for the same input and options (size,
+ * channels, alpha, source depth; format), read from the header alone where
+ * the format has one, with the same limits and the same messages for a
+ * broken header.  A text matrix has no header and is parsed whole.
+ */
+imf_status imf_png_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
+                             imf_error *err);
+imf_status imf_jpeg_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
+                              imf_error *err);
+imf_status imf_pnm_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
+                             imf_error *err);
+imf_status imf_pfm_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
+                             imf_error *err);
+imf_status imf_text_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
+                              imf_error *err);
 
 /* ---- library messages ------------------------------------------------------ */
 

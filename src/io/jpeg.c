@@ -14,6 +14,13 @@
  * decodes as meant and are ignored.  Decoder memory is bounded and a
  * progress monitor stops files with absurd scan counts.
  *
+ * imf_jpeg_read_info runs the same code up to the layout (jpeg_read_header,
+ * the colour-space choice, imf_check_dims) and stops before decoding.  It
+ * also accepts a file that ends between two markers after the frame header
+ * (SOF): the source then supplies a minimal SOS segment, so jpeg_read_header
+ * completes and the colour space still comes from libjpeg's own rules (JFIF
+ * and Adobe markers, component ids), as it does for the reader.
+ *
  * The writer emits 8-bit baseline JPEG: gray when the image has one colour
  * plane, else RGB (alpha is dropped); at quality >= 90 chroma is not
  * subsampled (4:4:4), below it libjpeg's default 4:2:0 applies.
@@ -55,6 +62,9 @@ typedef struct jpeg_reader {
 	imf_src *src;
 	JOCTET *buf;
 	const imf_read_opts *opts;
+	int header_only;   /* imf_jpeg_read_info: stop once the layout is known */
+	int sos_supplied;  /* the input ended after the frame header (header_only) */
+	imf_info shape;    /* the layout the reader produces, from the header */
 	imf_image *img;
 } jpeg_reader;
 
@@ -158,12 +168,35 @@ static void src_init(j_decompress_ptr cinfo)
 	(void)cinfo;
 }
 
+/*
+ * For header_only: the input ended between two markers (none half read)
+ * after SOF, which sets the image's size; a second SOF is an error, so a
+ * non-zero size with no marker pending means SOF was read whole.  Put a
+ * scan header for the first component there: 0xFF 0xDA, length 8, one
+ * component (its id, tables 0/0), spectral selection 0..63, no
+ * approximation.  Nothing reads past it.
+ */
+static size_t src_supply_sos(jpeg_reader *r)
+{
+	j_decompress_ptr ci = &r->cinfo;
+	if (!r->header_only || r->sos_supplied || ci->image_width == 0 || ci->unread_marker != 0 ||
+	    ci->comp_info == NULL)
+		return 0;
+	const JOCTET sos[] = { 0xFF, 0xDA, 0, 8, 1, (JOCTET)ci->comp_info[0].component_id,
+		               0, 0, 63, 0 };
+	memcpy(r->buf, sos, sizeof sos);
+	r->sos_supplied = 1;
+	return sizeof sos;
+}
+
 /* libjpeg wants more data: at the end of the input, stop the decode. */
 static boolean src_fill(j_decompress_ptr cinfo)
 {
 	jpeg_reader *r = cinfo->client_data;
 	int e;
 	size_t n = imf_io_read(r->src, r->buf, JPEG_IO_CHUNK, &e);
+	if (n == 0 && !e)
+		n = src_supply_sos(r);
 	if (n == 0) {
 		if (e)
 			r->e.status = imf_error_set(r->e.err, IMF_EIO, "JPEG: read failed: %s",
@@ -202,7 +235,12 @@ static void jpeg_on_progress(j_common_ptr cinfo)
 		jpeg_fail(cinfo, IMF_ELIMIT, "more than 1000 progressive scans");
 }
 
-static void jpeg_read_body(jpeg_reader *r)
+/*
+ * Read the header up to the first scan, choose the output colour space and
+ * check the layout against the limits: into r->shape, or 0 with r->e.status
+ * set.  Shared by the reader and imf_jpeg_read_info, so both agree.
+ */
+static int jpeg_read_layout(jpeg_reader *r)
 {
 	j_decompress_ptr ci = &r->cinfo;
 	j_common_ptr cc = (j_common_ptr)ci;
@@ -244,19 +282,37 @@ static void jpeg_read_body(jpeg_reader *r)
 	case JCS_YCCK:
 		jpeg_fail(cc, IMF_EUNSUPPORTED,
 		          "CMYK colour is not supported; convert the file to RGB first");
-		return;
+		return 0;
 	default:
 		r->e.status = imf_error_set(r->e.err, IMF_EUNSUPPORTED,
 		                            "JPEG: colour space with %d components is not supported",
 		                            ci->num_components);
-		return;
+		return 0;
 	}
 
 	size_t width = ci->image_width, height = ci->image_height;
 	r->e.status = imf_check_dims(width, height, nch, &r->opts->limits, "JPEG", r->e.err);
 	if (r->e.status != IMF_OK)
+		return 0;
+	r->shape.width = width;
+	r->shape.height = height;
+	r->shape.channels = nch;
+	r->shape.has_alpha = 0;
+	r->shape.format = IMF_FORMAT_JPEG;
+	r->shape.depth = 8;
+	return 1;
+}
+
+static void jpeg_read_body(jpeg_reader *r)
+{
+	j_decompress_ptr ci = &r->cinfo;
+	j_common_ptr cc = (j_common_ptr)ci;
+
+	if (!jpeg_read_layout(r) || r->header_only)
 		return;
 
+	size_t width = r->shape.width, height = r->shape.height;
+	int nch = r->shape.channels;
 	jpeg_start_decompress(ci);
 	if (ci->output_components != nch || ci->output_width != width ||
 	    ci->output_height != height)
@@ -291,8 +347,12 @@ static imf_status jpeg_read_guarded(jpeg_reader *r)
 	return r->e.status;
 }
 
-imf_status imf_jpeg_read(imf_src *src, const imf_read_opts *opts, imf_image **out,
-                         imf_error *err)
+/*
+ * One read: the whole image into *out, or with header_only just its layout
+ * into *info.  The decompressor is destroyed here.
+ */
+static imf_status jpeg_read_run(imf_src *src, const imf_read_opts *opts, int header_only,
+                                imf_image **out, imf_info *info, imf_error *err)
 {
 	jpeg_reader r;
 	memset(&r, 0, sizeof r); /* cinfo.mem == NULL: destroy is safe at any point */
@@ -301,16 +361,31 @@ imf_status imf_jpeg_read(imf_src *src, const imf_read_opts *opts, imf_image **ou
 	r.cinfo.client_data = &r;
 	r.src = src;
 	r.opts = opts;
-	*out = NULL;
+	r.header_only = header_only;
 
 	imf_status st = jpeg_read_guarded(&r);
-	if (st == IMF_OK) {
+	if (st == IMF_OK && header_only) {
+		*info = r.shape;
+	} else if (st == IMF_OK) {
 		*out = r.img;
 		r.img = NULL;
 	}
 	jpeg_destroy_decompress(&r.cinfo);
 	imf_image_free(r.img);
 	return st;
+}
+
+imf_status imf_jpeg_read(imf_src *src, const imf_read_opts *opts, imf_image **out,
+                         imf_error *err)
+{
+	*out = NULL;
+	return jpeg_read_run(src, opts, 0, out, NULL, err);
+}
+
+imf_status imf_jpeg_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
+                              imf_error *err)
+{
+	return jpeg_read_run(src, opts, 1, NULL, info, err);
 }
 
 /* ---- writing ------------------------------------------------------------ */

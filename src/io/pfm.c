@@ -105,20 +105,29 @@ static imf_status raster_row(void *ctx, const unsigned char *p, size_t r)
 	return IMF_OK;
 }
 
+/* The header, then imf_check_dims: shared by the reader and imf_pfm_read_info. */
+static imf_status read_checked_header(imf_src *src, const imf_read_opts *opts, size_t *w,
+                                      size_t *hgt, int *nch, int *le, imf_error *err)
+{
+	imf_scanner h = { .src = src, .err = err, .fmt = "PFM", .cap = HEADER_MAX,
+	                  .over_code = IMF_ECORRUPT };
+	imf_status st = read_header(&h, w, hgt, nch, le);
+
+	if (st != IMF_OK)
+		return st;
+	return imf_check_dims(*w, *hgt, *nch, &opts->limits, "PFM", err);
+}
+
 /* opts is never NULL: imf_read supplies the defaults. */
 imf_status imf_pfm_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err)
 {
-	imf_scanner h = { .src = src, .err = err, .fmt = "PFM", .cap = HEADER_MAX,
-	                   .over_code = IMF_ECORRUPT };
 	imf_image *img = NULL;
 	size_t w = 0, hgt = 0;
 	int nch = 0, le = 0;
 	imf_status st;
 
 	*out = NULL;
-	if ((st = read_header(&h, &w, &hgt, &nch, &le)) != IMF_OK)
-		return st;
-	if ((st = imf_check_dims(w, hgt, nch, &opts->limits, "PFM", err)) != IMF_OK)
+	if ((st = read_checked_header(src, opts, &w, &hgt, &nch, &le, err)) != IMF_OK)
 		return st;
 	if ((st = imf_image_new(w, hgt, nch, 0, &opts->limits, &img, err)) != IMF_OK)
 		return st;
@@ -131,6 +140,24 @@ imf_status imf_pfm_read(imf_src *src, const imf_read_opts *opts, imf_image **out
 	}
 	imf_image_set_source(img, IMF_FORMAT_PFM, 32);
 	*out = img;
+	return IMF_OK;
+}
+
+imf_status imf_pfm_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
+                             imf_error *err)
+{
+	size_t w = 0, hgt = 0;
+	int nch = 0, le = 0;
+	imf_status st = read_checked_header(src, opts, &w, &hgt, &nch, &le, err);
+
+	if (st != IMF_OK)
+		return st;
+	info->width = w;
+	info->height = hgt;
+	info->channels = nch;
+	info->has_alpha = 0;
+	info->format = IMF_FORMAT_PFM;
+	info->depth = 32;
 	return IMF_OK;
 }
 

@@ -8,10 +8,17 @@
  * each Adam7 pass only that pass's pixels are converted, so no whole-image
  * byte buffer is needed.  Gamma and colour-profile chunks are not applied.
  *
+ * imf_png_read_info runs the same code up to the layout (png_read_info, the
+ * transforms, imf_check_dims) and stops before the image data.  It also
+ * accepts a file that ends at a chunk boundary once IHDR (and a palette's
+ * PLTE) has been read: the read callback then supplies an empty IDAT chunk
+ * header, so png_read_info returns and the layout still comes from libpng's
+ * own rules (a tRNS chunk that was cut off cannot count, of course).
+ *
  * libpng reports errors with longjmp.  Each operation keeps everything
  * libpng can touch in one struct (png_ctx) and owns the setjmp in one small
- * function (png_read_guarded, png_write_guarded); the public functions
- * release the struct through a single cleanup path.  libpng never prints:
+ * function (png_read_guarded, png_write_guarded); png_read_run and
+ * imf_png_write release the struct through a single cleanup path.  libpng never prints:
  * its error text becomes "PNG: <message>" (first letter lowercased) in the
  * caller's imf_error and warnings are kept only to explain a rejected IHDR.
  */
@@ -38,6 +45,10 @@ typedef struct png_ctx {
 	/* reading */
 	imf_src *src;
 	const imf_read_opts *ropts;
+	int header_only;    /* imf_png_read_info: stop once the layout is known */
+	int idat_supplied;  /* the stream ended where IDAT would start (header_only) */
+	imf_info shape;     /* the layout the reader produces, from the header */
+	int passes;         /* rows are read passes * height times (Adam7: 7) */
 	imf_image *img;
 
 	/* writing */
@@ -105,16 +116,39 @@ static void png_on_warning(png_structp png, png_const_charp msg)
 
 /* ---- reading ------------------------------------------------------------ */
 
+/*
+ * For header_only: does the input end where an IDAT chunk may begin?  That is
+ * at a chunk boundary, after IHDR (its width is set only once it passed
+ * png_check_IHDR) and, for a palette image, after PLTE.
+ */
+static int png_cut_before_idat(png_ctx *c)
+{
+	png_structp png = c->png;
+	return c->header_only && !c->idat_supplied &&
+	       (png_get_io_state(png) & PNG_IO_MASK_LOC) == PNG_IO_CHUNK_HDR &&
+	       png_get_image_width(png, c->info) > 0 &&
+	       (png_get_color_type(png, c->info) != PNG_COLOR_TYPE_PALETTE ||
+	        png_get_valid(png, c->info, PNG_INFO_PLTE));
+}
+
 static void png_read_cb(png_structp png, png_bytep data, size_t len)
 {
+	/* A zero-length IDAT chunk's length and type. */
+	static const unsigned char empty_idat[8] = { 0, 0, 0, 0, 'I', 'D', 'A', 'T' };
 	png_ctx *c = png_get_io_ptr(png);
 	int e;
-	if (imf_io_read(c->src, data, len, &e) == len)
+	size_t got = imf_io_read(c->src, data, len, &e);
+	if (got == len)
 		return;
 	if (e) {
 		c->io_code = IMF_EIO;
 		c->io_errno = e;
 		png_error(png, "read failed");
+	}
+	if (got == 0 && len == sizeof empty_idat && png_cut_before_idat(c)) {
+		memcpy(data, empty_idat, sizeof empty_idat);
+		c->idat_supplied = 1;
+		return;
 	}
 	c->io_code = IMF_ECORRUPT;
 	png_error(png, "truncated file");
@@ -140,9 +174,12 @@ static void png_store_row(png_ctx *c, size_t y, size_t x0, size_t dx, int depth)
 	}
 }
 
-/* Everything that may longjmp.  Returns normally only on success or on an
- * error it reports itself (c->status). */
-static void png_read_body(png_ctx *c)
+/*
+ * Read the header up to the first IDAT, set up the transforms and check the
+ * layout they give against the limits: into c->shape, or 0 with c->status
+ * set.  Shared by the reader and imf_png_read_info, so both agree.
+ */
+static int png_read_layout(png_ctx *c)
 {
 	png_structp png = c->png;
 	png_infop info = c->info;
@@ -170,7 +207,7 @@ static void png_read_body(png_ctx *c)
 		png_set_expand_gray_1_2_4_to_8(png);
 	if (png_get_valid(png, info, PNG_INFO_tRNS))
 		png_set_tRNS_to_alpha(png);
-	int passes = png_set_interlace_handling(png);
+	c->passes = png_set_interlace_handling(png);
 	png_read_update_info(png, info);
 
 	size_t width = png_get_image_width(png, info);
@@ -182,12 +219,33 @@ static void png_read_body(png_ctx *c)
 		c->status = imf_error_set(c->err, IMF_ECORRUPT,
 		                          "PNG: unexpected layout after expansion (%d channels, %d bits)",
 		                          nch, depth);
-		return;
+		return 0;
 	}
 	c->status = imf_check_dims(width, height, nch, lim, "PNG", c->err);
 	if (c->status != IMF_OK)
+		return 0;
+	c->shape.width = width;
+	c->shape.height = height;
+	c->shape.channels = nch;
+	c->shape.has_alpha = nch == 2 || nch == 4;
+	c->shape.format = IMF_FORMAT_PNG;
+	c->shape.depth = depth == 16 ? 16 : 8;
+	return 1;
+}
+
+/* Everything that may longjmp.  Returns normally only on success or on an
+ * error it reports itself (c->status). */
+static void png_read_body(png_ctx *c)
+{
+	png_structp png = c->png;
+	png_infop info = c->info;
+	const imf_limits *lim = &c->ropts->limits;
+
+	if (!png_read_layout(c) || c->header_only)
 		return;
 
+	size_t width = c->shape.width, height = c->shape.height;
+	int nch = c->shape.channels, depth = c->shape.depth;
 	size_t rowbytes = png_get_rowbytes(png, info);
 	size_t need;
 	if (!imf_size_mul(width, (size_t)nch * (size_t)(depth / 8), &need) || rowbytes < need) {
@@ -199,14 +257,13 @@ static void png_read_body(png_ctx *c)
 		c->status = IMF_ENOMEM;
 		return;
 	}
-	int has_alpha = nch == 2 || nch == 4;
-	c->status = imf_image_new(width, height, nch, has_alpha, lim, &c->img, c->err);
+	c->status = imf_image_new(width, height, nch, c->shape.has_alpha, lim, &c->img, c->err);
 	if (c->status != IMF_OK)
 		return;
-	imf_image_set_source(c->img, IMF_FORMAT_PNG, depth == 16 ? 16 : 8);
+	imf_image_set_source(c->img, IMF_FORMAT_PNG, depth);
 
 	int interlaced = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
-	for (int pass = 0; pass < passes; pass++) {
+	for (int pass = 0; pass < c->passes; pass++) {
 		for (size_t y = 0; y < height; y++) {
 			/* With interlace handling on, libpng wants height calls per
 			 * pass and puts this pass's pixels at their final columns. */
@@ -230,14 +287,19 @@ static imf_status png_read_guarded(png_ctx *c)
 	return c->status;
 }
 
-imf_status imf_png_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err)
+/*
+ * One read: the whole image into *out, or with header_only just its layout
+ * into *info.  libpng's structures and the buffers are released here.
+ */
+static imf_status png_read_run(imf_src *src, const imf_read_opts *opts, int header_only,
+                               imf_image **out, imf_info *info, imf_error *err)
 {
 	png_ctx c;
 	memset(&c, 0, sizeof c);
 	c.err = err;
 	c.src = src;
 	c.ropts = opts;
-	*out = NULL;
+	c.header_only = header_only;
 
 	c.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, png_on_error, png_on_warning);
 	if (!c.png)
@@ -248,7 +310,9 @@ imf_status imf_png_read(imf_src *src, const imf_read_opts *opts, imf_image **out
 		goto cleanup;
 	}
 	c.status = png_read_guarded(&c);
-	if (c.status == IMF_OK) {
+	if (c.status == IMF_OK && header_only) {
+		*info = c.shape;
+	} else if (c.status == IMF_OK) {
 		*out = c.img;
 		c.img = NULL;
 	}
@@ -257,6 +321,18 @@ cleanup:
 	imf_image_free(c.img);
 	free(c.row);
 	return c.status;
+}
+
+imf_status imf_png_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err)
+{
+	*out = NULL;
+	return png_read_run(src, opts, 0, out, NULL, err);
+}
+
+imf_status imf_png_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
+                             imf_error *err)
+{
+	return png_read_run(src, opts, 1, NULL, info, err);
 }
 
 /* ---- writing ------------------------------------------------------------ */

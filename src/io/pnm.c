@@ -282,52 +282,78 @@ static imf_status read_raw(imf_src *src, imf_image *img, const pnm_info *info,
 	return imf_io_read_rows(src, rowbytes, img->height, raw_row, &rr, "PNM", err);
 }
 
-/* opts is never NULL: imf_read supplies the defaults. */
-imf_status imf_pnm_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err)
+/* The source depth: 16 when samples take two bytes. */
+static int sample_depth(const pnm_info *info)
+{
+	return info->maxval > 255 ? 16 : 8;
+}
+
+/* A scanner over the header: capped, with comments. */
+static imf_scanner header_scanner(imf_src *src, imf_error *err)
 {
 	imf_scanner s = { .src = src, .err = err, .fmt = "PNM", .cap = HEADER_MAX,
-	                   .over_code = IMF_ELIMIT, .comments = 1 };
-	pnm_info info = { 0 };
-	imf_image *img = NULL;
-	float *scale = NULL;
+	                  .over_code = IMF_ELIMIT, .comments = 1 };
+	return s;
+}
+
+/*
+ * The magic number and the header after it, checked (sizes not 0, maxval in
+ * range, imf_check_dims): shared by the reader and imf_pnm_read_info.  On
+ * success the input stands at the first byte of the raster.
+ */
+static imf_status read_header(imf_scanner *s, const imf_read_opts *opts, pnm_info *info)
+{
+	imf_error *err = s->err;
 	imf_status st;
 	char b[16];
 	int c, type;
 
-	*out = NULL;
-	if ((st = imf_scan_getc(&s, &c)) != IMF_OK)
+	if ((st = imf_scan_getc(s, &c)) != IMF_OK)
 		return st;
 	if (c != 'P')
 		return imf_error_set(err, IMF_ECORRUPT, "PNM: bad header: not a netpbm file");
-	if ((st = imf_scan_getc(&s, &type)) != IMF_OK)
+	if ((st = imf_scan_getc(s, &type)) != IMF_OK)
 		return st;
 	if (type < '1' || type > '7')
 		return imf_error_set(err, IMF_ECORRUPT, "PNM: bad header: not a netpbm file");
 	type -= '0';
 	/* The magic number ends at white space or a comment, not at a digit. */
-	if ((st = imf_scan_getc(&s, &c)) != IMF_OK)
+	if ((st = imf_scan_getc(s, &c)) != IMF_OK)
 		return st;
 	if (c == EOF)
 		return imf_error_set(err, IMF_ECORRUPT, "PNM: truncated header");
 	if (c == '#')
-		st = imf_scan_comment(&s);
+		st = imf_scan_comment(s);
 	else if (!imf_is_space(c))
 		st = imf_error_set(err, IMF_ECORRUPT, "PNM: bad header: P%d followed by %s", type,
 		                   describe_byte(c, b));
 	if (st != IMF_OK)
 		return st;
 
-	st = type == 7 ? read_pam_header(&s, &info) : read_pnm_header(&s, type, &info);
+	st = type == 7 ? read_pam_header(s, info) : read_pnm_header(s, type, info);
 	if (st != IMF_OK)
 		return st;
-	if (info.width == 0 || info.height == 0)
+	if (info->width == 0 || info->height == 0)
 		return imf_error_set(err, IMF_ECORRUPT, "PNM: %s is 0",
-		                     info.width == 0 ? "width" : "height");
-	if (info.maxval < 1 || info.maxval > MAXVAL_MAX)
+		                     info->width == 0 ? "width" : "height");
+	if (info->maxval < 1 || info->maxval > MAXVAL_MAX)
 		return imf_error_set(err, IMF_ECORRUPT, "PNM: maxval %lu is out of range 1..%lu",
-		                     info.maxval, MAXVAL_MAX);
-	st = imf_check_dims(info.width, info.height, info.channels, &opts->limits, "PNM", err);
-	if (st != IMF_OK)
+		                     info->maxval, MAXVAL_MAX);
+	return imf_check_dims(info->width, info->height, info->channels, &opts->limits, "PNM",
+	                      err);
+}
+
+/* opts is never NULL: imf_read supplies the defaults. */
+imf_status imf_pnm_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err)
+{
+	imf_scanner s = header_scanner(src, err);
+	pnm_info info = { 0 };
+	imf_image *img = NULL;
+	float *scale = NULL;
+	imf_status st;
+
+	*out = NULL;
+	if ((st = read_header(&s, opts, &info)) != IMF_OK)
 		return st;
 
 	st = imf_image_new(info.width, info.height, info.channels, info.has_alpha, &opts->limits,
@@ -353,13 +379,31 @@ imf_status imf_pnm_read(imf_src *src, const imf_read_opts *opts, imf_image **out
 	}
 	if (st != IMF_OK)
 		goto cleanup;
-	imf_image_set_source(img, IMF_FORMAT_PNM, info.maxval > 255 ? 16 : 8);
+	imf_image_set_source(img, IMF_FORMAT_PNM, sample_depth(&info));
 	*out = img;
 	img = NULL;
 cleanup:
 	free(scale);
 	imf_image_free(img);
 	return st;
+}
+
+imf_status imf_pnm_read_info(imf_src *src, const imf_read_opts *opts, imf_info *out,
+                             imf_error *err)
+{
+	imf_scanner s = header_scanner(src, err);
+	pnm_info info = { 0 };
+	imf_status st = read_header(&s, opts, &info);
+
+	if (st != IMF_OK)
+		return st;
+	out->width = info.width;
+	out->height = info.height;
+	out->channels = info.channels;
+	out->has_alpha = info.has_alpha;
+	out->format = IMF_FORMAT_PNM;
+	out->depth = sample_depth(&info);
+	return IMF_OK;
 }
 
 /* ---- writing ------------------------------------------------------------- */

@@ -246,6 +246,25 @@ cleanup:
 	return st;
 }
 
+/* A text matrix has no header: its shape is known only once it is parsed whole. */
+imf_status imf_text_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
+                              imf_error *err)
+{
+	imf_image *img;
+	imf_status st = imf_text_read(src, opts, &img, err);
+
+	if (st != IMF_OK)
+		return st;
+	info->width = img->width;
+	info->height = img->height;
+	info->channels = img->channels;
+	info->has_alpha = img->has_alpha;
+	info->format = img->src_format;
+	info->depth = img->src_depth;
+	imf_image_free(img);
+	return IMF_OK;
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 /* "%.<prec>g" of v; 0 if it did not fit (it always does for prec <= 9). */
