@@ -309,7 +309,8 @@ imf_status imf_image_plane(const imf_image *img, int c, imf_image **out, imf_err
  * One string, stages separated by '|':
  *   conv KERNEL[,KERNEL...] [pad=P|same|valid|full] [stride=S] [dilation=D]
  *        [border=B] [bias=B] [flip]
- *   conv HxW out=N [nobias] ...      (size only: --dry-run)
+ *   conv HxW out=N [nobias] ...      (size only, for --dry-run: H rows, W columns,
+ *                                     as PyTorch's kernel_size; sums over all inputs)
  *   relu | leaky-relu[=SLOPE] | sigmoid | tanh | abs
  *   maxpool K | minpool K | avgpool K   [stride=S] [pad=P]  (stride defaults to K)
  *   normalize
@@ -341,7 +342,8 @@ imf_status imf_chain_run(const imf_chain *c, const imf_image *in, imf_image **ou
                          imf_error *err);
 
 /*
- * The --dry-run report for an input of w x h x ch, printed to fp: one row
+ * The --dry-run report for an input of w x h x ch (ch: planes without alpha),
+ * printed to fp: one row
  * per stage with the output shape, learnable parameters, receptive field
  * and jump, then the totals.  A stage that does not fit is reported on its
  * row with the reason, and the function returns IMF_EINVAL (err says which).

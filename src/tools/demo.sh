@@ -20,6 +20,12 @@ run -k laplacian -m abs samples/strokes.png "$out/strokes-laplacian.png"
 run -k sobel -b replicate samples/blobs.jpg "$out/blobs-sobel.png"
 run -k sharpen --channels rgb samples/blobs.jpg "$out/blobs-sharpen.jpg"
 echo
+echo "A small CNN forward pass: three kernels, ReLU, 2x2 max pooling (docs/cnn-*.png):"
+run -e 'conv sobel-x,sobel-y,laplacian' -m normalize samples/shapes.png "$out/cnn-1-conv.png"
+run -e 'conv sobel-x,sobel-y,laplacian | relu' -m normalize samples/shapes.png "$out/cnn-2-relu.png"
+run -e 'conv sobel-x,sobel-y,laplacian | relu | maxpool 2' -m normalize samples/shapes.png "$out/cnn-3-maxpool.png"
+run --dry-run -e 'conv sobel-x,sobel-y,laplacian | relu | maxpool 2' samples/shapes.png
+echo
 echo "The worked example: samples/worked.txt with sharpen, zero padding 1:"
 run -k sharpen -p 1 samples/worked.txt -
 echo
