@@ -169,12 +169,11 @@ static void src_init(j_decompress_ptr cinfo)
 }
 
 /*
- * For header_only: the input ended between two markers (none half read)
- * after SOF, which sets the image's size; a second SOF is an error, so a
- * non-zero size with no marker pending means SOF was read whole.  Put a
- * scan header for the first component there: 0xFF 0xDA, length 8, one
- * component (its id, tables 0/0), spectral selection 0..63, no
- * approximation.  Nothing reads past it.
+ * For header_only, at the end of the input: if it ended between two markers
+ * (unread_marker 0: none half read) after SOF (the only marker that sets the
+ * image's size), put a scan header for the first component there: 0xFF 0xDA,
+ * length 8, one component (its id, tables 0/0), spectral selection 0..63, no
+ * approximation.  jpeg_read_header stops at it; nothing reads past it.
  */
 static size_t src_supply_sos(jpeg_reader *r)
 {
