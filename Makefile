@@ -1,6 +1,7 @@
 # imfilter - a command-line image filter.
 #
-#   make            build build/imfilter (installs missing build dependencies
+#   make            build build/imfilter, build/libimfilter.a, the pkg-config
+#                   file and the man page (installs missing build dependencies
 #                   with apt-get when run as root on Debian)
 #   make check      build and run every test (Check unit suites + CLI tests)
 #   make demo       filter the bundled samples into build/demo/
@@ -8,6 +9,11 @@
 #   make valgrind   the CLI tests under valgrind
 #   make crosscheck compare with NumPy/SciPy, when they are installed
 #   make samples    regenerate samples/ with the generator
+#   make man        build/imfilter.1, the man page (OPTIONS and KERNELS come
+#                   from the built binary's --dump-options and --list-kernels)
+#   make install    binary, library, header, pkg-config file, man page and
+#                   bash/zsh completions under $(DESTDIR)$(PREFIX)
+#   make uninstall  remove exactly what 'make install' installed
 #   V=1             show the commands
 #
 # Everything generated goes under build/ (or $(BUILD)).
@@ -20,14 +26,27 @@ DESTDIR  ?=
 BUILD    ?= build
 PKG_CONFIG ?= pkg-config
 
+# Installation directories; each can be overridden on its own.
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR  ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR   ?= $(PREFIX)/share/zsh/site-functions
+
+# The one version number, from the public header.
+VERSION := $(shell sed -n 's/^\#define IMF_VERSION "\(.*\)"/\1/p' src/imfilter.h)
+
 # Expanded when a recipe runs, i.e. after 'deps' has installed pkg-config.
 IMG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpng libjpeg 2>/dev/null)
 IMG_LIBS   = $(shell $(PKG_CONFIG) --libs libpng libjpeg 2>/dev/null || echo -lpng -ljpeg)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
 
-ALL_CFLAGS = $(WARN) -D_POSIX_C_SOURCE=200809L -Isrc $(IMG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS_ALL = $(LDFLAGS) $(IMG_LIBS) -lm $(EXTRA_LDFLAGS)
+# -pthread on both: batch mode's worker threads.
+ALL_CFLAGS = $(WARN) -D_POSIX_C_SOURCE=200809L -pthread -Isrc $(IMG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS_ALL = -pthread $(LDFLAGS) $(IMG_LIBS) -lm $(EXTRA_LDFLAGS)
 
 ifeq ($(V),1)
 Q :=
@@ -44,14 +63,24 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/builtin_kernels.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UTIL_OBJ := $(BUILD)/obj/tests/testutil.o
+# What 'make' builds and 'make install' installs.
+BUILT    := $(BUILD)/imfilter $(BUILD)/libimfilter.a $(BUILD)/imfilter.pc $(BUILD)/imfilter.1
 
 .SECONDARY:
-.PHONY: all deps check-deps check unit cli-tests crosscheck demo asan valgrind samples clean install uninstall
+.PHONY: all built deps check-deps check unit cli-tests install-tests crosscheck demo asan valgrind \
+	samples man clean install uninstall FORCE
 
 # Dependencies first, then the build (a recursive make, so that 'make -j'
 # never compiles before the headers are installed).
 all: deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/imfilter
+	$(Q)$(MAKE) --no-print-directory built
+
+# The recursive make's goal (a phony with a recipe: quiet when up to date).
+built: $(BUILT)
+	@:
+
+man: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/imfilter.1
 
 deps:
 	$(Q)sh src/tools/install-deps.sh build
@@ -105,10 +134,15 @@ unit: $(TEST_BIN)
 
 cli-tests: $(BUILD)/imfilter
 	$(Q)IMFILTER="$(TEST_WRAPPER) $(abspath $(BUILD)/imfilter)" sh tests/cli.sh
+	$(Q)IMFILTER="$(TEST_WRAPPER) $(abspath $(BUILD)/imfilter)" sh tests/cli_batch.sh
+
+# make install into a scratch DESTDIR, then build a program against it.
+install-tests: $(BUILD)/imfilter
+	$(Q)MAKE="$(MAKE)" BUILD="$(BUILD)" CC="$(CC)" sh tests/install.sh
 
 check: check-deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/imfilter $(TEST_BIN)
-	$(Q)$(MAKE) --no-print-directory unit cli-tests
+	$(Q)$(MAKE) --no-print-directory unit cli-tests install-tests
 
 # Sanitizer build of the whole suite, in its own build folder.
 asan: check-deps
@@ -136,12 +170,54 @@ $(BUILD)/tools/mksamples: src/tools/mksamples.c $(BUILD)/libimfilter.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libimfilter.a $(LDLIBS_ALL)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BUILD)/imfilter $(DESTDIR)$(PREFIX)/bin/imfilter
+# ---- man page, pkg-config file, install -----------------------------------
+
+# OPTIONS and KERNELS are generated from the binary, so the man page lists
+# exactly the option table and the built-ins that were compiled in.
+$(BUILD)/imfilter.1: doc/imfilter.1.in src/tools/mkman.sh $(BUILD)/imfilter
+	@echo "  GEN     $@"
+	$(Q)sh src/tools/mkman.sh $(BUILD)/imfilter doc/imfilter.1.in $(VERSION) > $@.tmp && \
+		mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+# The pc file holds the install prefix, so it is regenerated on every run
+# (FORCE) but replaced only when its text changes: 'make install PREFIX=/usr'
+# after a plain 'make' installs a file that says /usr.
+$(BUILD)/imfilter.pc: src/imfilter.pc.in src/imfilter.h FORCE
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' \
+		-e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+		-e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+		-e 's|@VERSION@|$(VERSION)|g' src/imfilter.pc.in > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else echo "  GEN     $@"; mv $@.tmp $@; fi
+
+FORCE:
+
+# What 'make install' puts where; 'make uninstall' removes exactly these.
+INSTALLED = $(BINDIR)/imfilter $(LIBDIR)/libimfilter.a $(INCLUDEDIR)/imfilter.h \
+	$(PKGCONFIGDIR)/imfilter.pc $(MANDIR)/man1/imfilter.1 \
+	$(BASHCOMPDIR)/imfilter $(ZSHCOMPDIR)/_imfilter
+
+# install FILE MODE DIR NAME
+define install_file
+	@echo "  INSTALL $(DESTDIR)$(3)/$(4)"
+	$(Q)install -d "$(DESTDIR)$(3)"
+	$(Q)install -m $(2) "$(1)" "$(DESTDIR)$(3)/$(4)"
+endef
+
+install: deps
+	$(Q)$(MAKE) --no-print-directory built
+	$(call install_file,$(BUILD)/imfilter,755,$(BINDIR),imfilter)
+	$(call install_file,$(BUILD)/libimfilter.a,644,$(LIBDIR),libimfilter.a)
+	$(call install_file,src/imfilter.h,644,$(INCLUDEDIR),imfilter.h)
+	$(call install_file,$(BUILD)/imfilter.pc,644,$(PKGCONFIGDIR),imfilter.pc)
+	$(call install_file,$(BUILD)/imfilter.1,644,$(MANDIR)/man1,imfilter.1)
+	$(call install_file,completions/imfilter.bash,644,$(BASHCOMPDIR),imfilter)
+	$(call install_file,completions/_imfilter,644,$(ZSHCOMPDIR),_imfilter)
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/imfilter
+	$(Q)for f in $(INSTALLED); do \
+		echo "  RM      $(DESTDIR)$$f"; rm -f "$(DESTDIR)$$f" || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD)

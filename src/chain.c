@@ -1,6 +1,6 @@
 /*
- * chain.c - the stage language: parse a chain of CNN-style stages, run it,
- * report its shapes (--dry-run) and explain its arithmetic (--explain).
+ * chain.c - the stage language: parse a chain of CNN-style stages, free it,
+ * answer questions about it, and run it.
  *
  * A chain is one string, stages separated by '|' (always a separator: an
  * inline matrix separates its rows with ';'):
@@ -30,23 +30,12 @@
  *          several kernels give feature maps without alpha.
  *   relu.. imf_activate on a copy; maxpool.. imf_pool; normalize imf_normalize.
  *
- * Shape arithmetic (the --dry-run report), per axis:
- *   conv  E = D(F-1)+1, padding from imf_conv_padding(E),
- *         out = floor((M + before + after - E) / S) + 1
- *   pool  out = floor((M + 2P - K) / S) + 1          (needs P < K <= M + 2P)
- *   receptive field r and jump j, starting from r = j = 1:
- *         r' = r + (E - 1) j,  j' = j S          (a pool has E = K)
- *   learnable parameters: size-only (kh kw Cin + 1) Cout, or kh kw Cin Cout
- *   with nobias; a real kernel kh kw depth per matrix (a magnitude kernel
- *   counts its parts), + 1 when bias= was given.
- *
  * Messages quote the stage by number and text, white space collapsed and
  * long stages shortened: "stage 2 'maxpool 0': pool size must be at least 1".
- * Invariants of a parsed chain: at least one stage; every stage's text is
- * non-empty; a conv stage holds either >= 1 kernels or a size-only shape;
- * every whole number is >= 1 where the language requires it.
+ * The invariants of a parsed chain are listed in chain_internal.h; the
+ * --dry-run report is chain_report.c, --explain is explain.c.
  */
-#include "internal.h"
+#include "chain_internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -54,49 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Stage text quoted in messages: longer stages are cut to fit with "...". */
-#define QUOTE_MAX 60
 /* Values quoted from a bad word ("bad stride '...'"). */
 #define WORD_MAX 40
-/* --explain: inputs of at most this many pixels per side. */
-#define EXPLAIN_MAX_SIDE 16
-
-typedef enum stage_kind { STAGE_CONV, STAGE_ACT, STAGE_POOL, STAGE_NORMALIZE } stage_kind;
-
-typedef struct stage {
-	stage_kind kind;
-	char *text; /* as written, white space collapsed to single spaces */
-
-	/* conv */
-	imf_kernel **kernels;
-	size_t nkernels;
-	imf_conv_params p;
-	int has_bias;     /* bias= given: the bias is a parameter */
-	int size_only;    /* "3x3 out=40": shape arithmetic only */
-	size_t rows, cols; /* of a size-only kernel */
-	size_t out;       /* maps of a size-only kernel */
-	int nobias;
-
-	/* activation */
-	imf_activation act;
-	double slope;
-
-	/* pooling */
-	imf_pool_kind pool;
-	size_t k, stride, pad;
-} stage;
-
-struct imf_chain {
-	stage *stages;
-	size_t n;
-	int single; /* made by imf_chain_from_conv: messages need no stage prefix */
-};
-
-typedef struct numstr {
-	char s[40];
-} numstr;
-
-static numstr dnum(double v);
 
 /* ---- text helpers ---------------------------------------------------------- */
 
@@ -137,36 +85,45 @@ static char *collapse_space(const char *s, const char *e)
 	return d;
 }
 
-/* text for a message: at most QUOTE_MAX bytes, cut with "..." (never inside a UTF-8 character). */
-static void quote_text(const char *text, char *buf, size_t len)
+void imf_chain_quote(const char *text, char *buf, size_t len)
 {
 	size_t n = strlen(text);
-	if (n <= QUOTE_MAX) {
+	if (n <= IMF_QUOTE_MAX) {
 		snprintf(buf, len, "%s", text);
 		return;
 	}
-	n = QUOTE_MAX - 3;
+	n = IMF_QUOTE_MAX - 3;
 	while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
 		n--;
 	snprintf(buf, len, "%.*s...", (int)n, text);
 }
 
-/* "stage N 'text': message" */
-#if defined(__GNUC__)
-__attribute__((format(printf, 5, 6)))
-#endif
-static imf_status stage_error(imf_error *err, size_t n, const char *text, imf_status code,
-                              const char *fmt, ...)
+imf_status imf_chain_stage_error(imf_error *err, size_t n, const char *text, imf_status code,
+                                 const char *fmt, ...)
 {
-	char msg[sizeof err->msg], q[QUOTE_MAX + 8];
+	char msg[sizeof err->msg], q[IMF_QUOTE_MAX + 8];
 	va_list ap;
 
 	va_start(ap, fmt);
 	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
 		msg[0] = '\0';
 	va_end(ap);
-	quote_text(text, q, sizeof q);
+	imf_chain_quote(text, q, sizeof q);
 	return imf_error_set(err, code, "stage %zu '%s': %s", n, q, msg);
+}
+
+/* Append to the string in buf (of size len), cut to fit. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- numbers ------------------------------------------------------------------ */
@@ -206,6 +163,34 @@ static int parse_real(const char *s, double *out)
 		return 0;
 	*out = v;
 	return 1;
+}
+
+/* The shortest decimal that reads back as v (see chain_internal.h). */
+imf_numstr imf_chain_num(double v, int is_float)
+{
+	imf_numstr n;
+	char *buf = n.s;
+	size_t len = sizeof n.s;
+	int prec, maxp = is_float ? 9 : 17;
+	const char *e;
+
+	if (!isfinite(v)) {
+		snprintf(buf, len, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+		return n;
+	}
+	for (prec = 1; prec < maxp; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		double back = strtod(buf, NULL);
+		if (is_float ? (float)back == (float)v : back == v)
+			break;
+	}
+	snprintf(buf, len, "%.*g", prec, v);
+	if ((e = strchr(buf, 'e')) != NULL) {
+		long x = strtol(e + 1, NULL, 10);
+		if (x >= prec && x < 16)
+			snprintf(buf, len, "%.*g", (int)x + 1, v);
+	}
+	return n;
 }
 
 /* ---- words -------------------------------------------------------------------- */
@@ -301,7 +286,7 @@ static int is_conv_option(const char *w)
 
 /* Parse context: the stage being filled and where its message goes. */
 typedef struct pctx {
-	stage *s;
+	imf_stage *s;
 	size_t num; /* 1-based stage number */
 	imf_error *err;
 	unsigned seen; /* options given so far (OPT_*) */
@@ -318,7 +303,10 @@ enum {
 	OPT_NOBIAS = 1u << 7
 };
 
-#define FAIL(ctx, ...) stage_error((ctx)->err, (ctx)->num, (ctx)->s->text, IMF_EINVAL, __VA_ARGS__)
+/* The stage's message with a status code; FAIL for the usual IMF_EINVAL. */
+#define STAGE_ERR(ctx, code, ...) \
+	imf_chain_stage_error((ctx)->err, (ctx)->num, (ctx)->s->text, (code), __VA_ARGS__)
+#define FAIL(ctx, ...) STAGE_ERR(ctx, IMF_EINVAL, __VA_ARGS__)
 
 static imf_status once(pctx *ctx, unsigned opt, const char *name)
 {
@@ -390,7 +378,7 @@ static imf_status parse_size_only(pctx *ctx, const char *w, int *is_size)
 	if (!x || x == w || !x[1])
 		return IMF_OK;
 	if (!(a = dup_range(w, (size_t)(x - w))))
-		return stage_error(ctx->err, ctx->num, ctx->s->text, IMF_ENOMEM, "out of memory");
+		return STAGE_ERR(ctx, IMF_ENOMEM, "out of memory");
 	ra = parse_whole(a, &r);
 	free(a);
 	rc = parse_whole(x + 1, &c);
@@ -441,7 +429,7 @@ static char *kernel_list(const words *ws, size_t *i)
 /* Load each comma-separated kernel of list (commas inside [ ] belong to a matrix). */
 static imf_status load_kernels(pctx *ctx, const char *list)
 {
-	stage *s = ctx->s;
+	imf_stage *s = ctx->s;
 	size_t count = 1;
 	int depth = 0;
 	imf_status st = IMF_OK;
@@ -452,7 +440,7 @@ static imf_status load_kernels(pctx *ctx, const char *list)
 		count += *p == ',' && depth == 0;
 	}
 	if (!(s->kernels = calloc(count, sizeof *s->kernels)))
-		return stage_error(ctx->err, ctx->num, s->text, IMF_ENOMEM, "out of memory");
+		return STAGE_ERR(ctx, IMF_ENOMEM, "out of memory");
 
 	const char *start = list;
 	depth = 0;
@@ -471,7 +459,7 @@ static imf_status load_kernels(pctx *ctx, const char *list)
 			goto cleanup;
 		}
 		if (!(piece = dup_range(a, (size_t)(b - a)))) {
-			st = stage_error(ctx->err, ctx->num, s->text, IMF_ENOMEM, "out of memory");
+			st = STAGE_ERR(ctx, IMF_ENOMEM, "out of memory");
 			goto cleanup;
 		}
 		int so;
@@ -486,7 +474,7 @@ static imf_status load_kernels(pctx *ctx, const char *list)
 			imf_error kerr = {0};
 			st = imf_kernel_parse(piece, &s->kernels[s->nkernels], &kerr);
 			if (st != IMF_OK) {
-				stage_error(ctx->err, ctx->num, s->text, st, "%s", kerr.msg);
+				STAGE_ERR(ctx, st, "%s", kerr.msg);
 				goto cleanup;
 			}
 			s->nkernels++;
@@ -505,17 +493,17 @@ cleanup:
 
 static imf_status parse_conv(pctx *ctx, const words *ws)
 {
-	stage *s = ctx->s;
+	imf_stage *s = ctx->s;
 	size_t i = 1;
 	char *list = NULL;
 	imf_status st = IMF_OK;
 
-	s->kind = STAGE_CONV;
+	s->kind = IMF_STAGE_CONV;
 	imf_conv_params_default(&s->p);
 	if (ws->n < 2 || is_conv_option(ws->w[1]))
 		return FAIL(ctx, "missing kernel");
 	if (!(list = kernel_list(ws, &i)))
-		return stage_error(ctx->err, ctx->num, s->text, IMF_ENOMEM, "out of memory");
+		return STAGE_ERR(ctx, IMF_ENOMEM, "out of memory");
 
 	for (; i < ws->n; i++) {
 		const char *w = ws->w[i], *eq = strchr(w, '='), *v = eq ? eq + 1 : NULL;
@@ -580,11 +568,11 @@ cleanup:
 
 static imf_status parse_pool(pctx *ctx, const words *ws, imf_pool_kind kind)
 {
-	stage *s = ctx->s;
+	imf_stage *s = ctx->s;
 	imf_status st;
 	int stride_given = 0;
 
-	s->kind = STAGE_POOL;
+	s->kind = IMF_STAGE_POOL;
 	s->pool = kind;
 	if (ws->n < 2 || strchr(ws->w[1], '='))
 		return FAIL(ctx, "missing pool size (%s K)", ws->w[0]);
@@ -622,14 +610,14 @@ static imf_status parse_stage(pctx *ctx, const char *b, const char *e)
 		const char *name;
 		imf_pool_kind kind;
 	} pools[] = {{"maxpool", IMF_POOL_MAX}, {"minpool", IMF_POOL_MIN}, {"avgpool", IMF_POOL_AVG}};
-	stage *s = ctx->s;
+	imf_stage *s = ctx->s;
 	words ws;
 	char msg[128];
 	imf_status st;
 	const char *name;
 
 	if ((st = split_words(b, e, &ws, msg, sizeof msg)) != IMF_OK)
-		return stage_error(ctx->err, ctx->num, s->text, st, "%s", msg);
+		return STAGE_ERR(ctx, st, "%s", msg);
 	name = ws.w[0];
 
 	if (strcmp(name, "conv") == 0) {
@@ -643,7 +631,7 @@ static imf_status parse_stage(pctx *ctx, const char *b, const char *e)
 		}
 	}
 	if (strcmp(name, "normalize") == 0) {
-		s->kind = STAGE_NORMALIZE;
+		s->kind = IMF_STAGE_NORMALIZE;
 	} else {
 		const char *eq = strchr(name, '=');
 		size_t n = eq ? (size_t)(eq - name) : strlen(name);
@@ -655,7 +643,7 @@ static imf_status parse_stage(pctx *ctx, const char *b, const char *e)
 			st = FAIL(ctx, "unknown stage (%s)", stage_names);
 			goto done;
 		}
-		s->kind = STAGE_ACT;
+		s->kind = IMF_STAGE_ACT;
 		s->act = acts[i].act;
 		s->slope = 0.01;
 		if (eq && s->act != IMF_ACT_LEAKY_RELU) {
@@ -679,7 +667,7 @@ done:
 
 /* ---- the chain object ------------------------------------------------------------- */
 
-static void stage_clear(stage *s)
+static void stage_clear(imf_stage *s)
 {
 	for (size_t i = 0; i < s->nkernels; i++)
 		imf_kernel_free(s->kernels[i]);
@@ -702,19 +690,25 @@ size_t imf_chain_length(const imf_chain *c)
 	return c ? c->n : 0;
 }
 
+/* The index of the first stage with a size-only kernel, or c->n if there is none. */
+static size_t first_size_only(const imf_chain *c)
+{
+	size_t i = 0;
+	while (i < c->n && !(c->stages[i].kind == IMF_STAGE_CONV && c->stages[i].size_only))
+		i++;
+	return i;
+}
+
 int imf_chain_shape_only(const imf_chain *c)
 {
-	for (size_t i = 0; c && i < c->n; i++)
-		if (c->stages[i].kind == STAGE_CONV && c->stages[i].size_only)
-			return 1;
-	return 0;
+	return c && first_size_only(c) < c->n;
 }
 
 void imf_chain_set_limits(imf_chain *c, const imf_limits *lim)
 {
 	/* Only a convolution can grow an image (padding); pools and activations cannot. */
 	for (size_t i = 0; c && lim && i < c->n; i++)
-		if (c->stages[i].kind == STAGE_CONV)
+		if (c->stages[i].kind == IMF_STAGE_CONV)
 			c->stages[i].p.limits = *lim;
 }
 
@@ -753,7 +747,7 @@ imf_status imf_chain_parse(const char *text, imf_chain **out, imf_error *err)
 		goto cleanup;
 	}
 	for (start = text;; start = p + 1) {
-		stage *s = &c->stages[n];
+		imf_stage *s = &c->stages[n];
 		pctx ctx = {s, n + 1, err, 0};
 
 		for (p = start; *p && *p != '|'; p++)
@@ -764,7 +758,7 @@ imf_status imf_chain_parse(const char *text, imf_chain **out, imf_error *err)
 		}
 		c->n = ++n;
 		if (!s->text[0]) {
-			st = stage_error(err, n, "", IMF_EINVAL, "empty stage (%s)", empty_hint(n, count));
+			st = FAIL(&ctx, "empty stage (%s)", empty_hint(n, count));
 			goto cleanup;
 		}
 		if ((st = parse_stage(&ctx, start, p)) != IMF_OK)
@@ -784,9 +778,8 @@ imf_status imf_chain_from_conv(imf_kernel *k, const imf_conv_params *p, imf_chai
                                imf_error *err)
 {
 	imf_chain *c = NULL;
-	stage *s;
-	char text[256], num[64];
-	size_t len;
+	imf_stage *s;
+	char text[256];
 
 	if (!out) {
 		imf_kernel_free(k);
@@ -805,7 +798,7 @@ imf_status imf_chain_from_conv(imf_kernel *k, const imf_conv_params *p, imf_chai
 	}
 	c->n = 1;
 	s = &c->stages[0];
-	s->kind = STAGE_CONV;
+	s->kind = IMF_STAGE_CONV;
 	s->kernels[0] = k;
 	s->nkernels = 1;
 	s->p = *p;
@@ -813,38 +806,22 @@ imf_status imf_chain_from_conv(imf_kernel *k, const imf_conv_params *p, imf_chai
 
 	/* The stage as the language would write it, for messages and reports. */
 	snprintf(text, sizeof text, "conv %s", imf_kernel_name(k)[0] ? imf_kernel_name(k) : "kernel");
-	switch (p->pad_mode) {
-	case IMF_PAD_SAME:
-		num[0] = '\0';
-		break;
-	case IMF_PAD_VALID:
-		snprintf(num, sizeof num, " pad=valid");
-		break;
-	case IMF_PAD_FULL:
-		snprintf(num, sizeof num, " pad=full");
-		break;
-	case IMF_PAD_EXPLICIT:
-	default:
-		snprintf(num, sizeof num, " pad=%zu", p->pad);
-		break;
-	}
-	len = strlen(text);
-	snprintf(text + len, sizeof text - len, "%s", num);
-	len = strlen(text);
+	if (p->pad_mode == IMF_PAD_VALID)
+		append(text, sizeof text, " pad=valid");
+	else if (p->pad_mode == IMF_PAD_FULL)
+		append(text, sizeof text, " pad=full");
+	else if (p->pad_mode != IMF_PAD_SAME)
+		append(text, sizeof text, " pad=%zu", p->pad);
 	if (p->stride != 1)
-		snprintf(text + len, sizeof text - len, " stride=%zu", p->stride);
-	len = strlen(text);
+		append(text, sizeof text, " stride=%zu", p->stride);
 	if (p->dilation != 1)
-		snprintf(text + len, sizeof text - len, " dilation=%zu", p->dilation);
-	len = strlen(text);
+		append(text, sizeof text, " dilation=%zu", p->dilation);
 	if (p->border != IMF_BORDER_ZERO)
-		snprintf(text + len, sizeof text - len, " border=%s", imf_border_name(p->border));
-	len = strlen(text);
+		append(text, sizeof text, " border=%s", imf_border_name(p->border));
 	if (p->bias != 0)
-		snprintf(text + len, sizeof text - len, " bias=%s", dnum(p->bias).s);
-	len = strlen(text);
+		append(text, sizeof text, " bias=%s", imf_chain_num(p->bias, 0).s);
 	if (p->flip)
-		snprintf(text + len, sizeof text - len, " flip");
+		append(text, sizeof text, " flip");
 	if (!(s->text = collapse_space(text, text + strlen(text)))) {
 		imf_chain_free(c);
 		return imf_error_set(err, IMF_ENOMEM, "out of memory");
@@ -855,11 +832,6 @@ imf_status imf_chain_from_conv(imf_kernel *k, const imf_conv_params *p, imf_chai
 }
 
 /* ---- running ----------------------------------------------------------------------- */
-
-static int map_planes(const imf_image *img)
-{
-	return img->channels - (img->has_alpha ? 1 : 0);
-}
 
 /* A deep copy (source and maps flag included). */
 static imf_status image_copy(const imf_image *in, imf_image **out, imf_error *err)
@@ -878,7 +850,7 @@ static imf_status image_copy(const imf_image *in, imf_image **out, imf_error *er
 }
 
 /* One conv stage: each kernel's maps, gathered in kernel order. */
-static imf_status run_conv(const stage *s, const imf_image *in, imf_image **out, imf_error *err)
+static imf_status run_conv(const imf_stage *s, const imf_image *in, imf_image **out, imf_error *err)
 {
 	imf_image *acc = NULL, *one = NULL, *joined = NULL;
 	imf_status st = IMF_OK;
@@ -899,7 +871,8 @@ static imf_status run_conv(const stage *s, const imf_image *in, imf_image **out,
 		one = joined = NULL;
 	}
 	/* Several planes stay what they were (colour or maps), unless several kernels made them. */
-	imf_image_set_maps(acc, map_planes(acc) > 1 && (s->nkernels > 1 || imf_image_is_maps(in)));
+	imf_image_set_maps(acc,
+	                   imf_chain_planes(acc) > 1 && (s->nkernels > 1 || imf_image_is_maps(in)));
 	*out = acc;
 	acc = NULL;
 
@@ -909,24 +882,24 @@ cleanup:
 	return st;
 }
 
-/* One stage from in to a new *out; messages without the stage prefix. */
-static imf_status run_stage(const stage *s, const imf_image *in, imf_image **out, imf_error *err)
+imf_status imf_chain_run_stage(const imf_stage *s, const imf_image *in, imf_image **out,
+                               imf_error *err)
 {
 	imf_status st;
 
 	*out = NULL;
 	switch (s->kind) {
-	case STAGE_CONV:
+	case IMF_STAGE_CONV:
 		return run_conv(s, in, out, err);
-	case STAGE_ACT:
+	case IMF_STAGE_ACT:
 		if ((st = image_copy(in, out, err)) == IMF_OK)
 			imf_activate(*out, s->act, s->slope);
 		return st;
-	case STAGE_POOL:
+	case IMF_STAGE_POOL:
 		if ((st = imf_pool(in, s->pool, s->k, s->stride, s->pad, out, err)) == IMF_OK)
 			imf_image_set_maps(*out, imf_image_is_maps(in));
 		return st;
-	case STAGE_NORMALIZE:
+	case IMF_STAGE_NORMALIZE:
 		if ((st = image_copy(in, out, err)) == IMF_OK)
 			imf_normalize(*out);
 		return st;
@@ -934,14 +907,14 @@ static imf_status run_stage(const stage *s, const imf_image *in, imf_image **out
 	return imf_error_set(err, IMF_EINVAL, "unknown stage kind %d", (int)s->kind);
 }
 
-/* IMF_EINVAL naming the first size-only stage, if any. */
-static imf_status check_runnable(const imf_chain *c, imf_error *err)
+imf_status imf_chain_check_runnable(const imf_chain *c, imf_error *err)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (c->stages[i].kind == STAGE_CONV && c->stages[i].size_only)
-			return stage_error(err, i + 1, c->stages[i].text, IMF_EINVAL,
-			                   "a size-only kernel needs --dry-run");
-	return IMF_OK;
+	size_t i = first_size_only(c);
+
+	if (i == c->n)
+		return IMF_OK;
+	return imf_chain_stage_error(err, i + 1, c->stages[i].text, IMF_EINVAL,
+	                             "a size-only kernel needs --dry-run");
 }
 
 /*
@@ -953,12 +926,12 @@ static imf_status step(const imf_chain *c, size_t i, const imf_image **cur, imf_
 {
 	imf_error sub = {0};
 	imf_image *next = NULL;
-	imf_status st = run_stage(&c->stages[i], *cur, &next, &sub);
+	imf_status st = imf_chain_run_stage(&c->stages[i], *cur, &next, &sub);
 
 	if (st != IMF_OK && c->single)
 		return imf_error_set(err, st, "%s", sub.msg); /* -k: no stage to name */
 	if (st != IMF_OK)
-		return stage_error(err, i + 1, c->stages[i].text, st, "%s", sub.msg);
+		return imf_chain_stage_error(err, i + 1, c->stages[i].text, st, "%s", sub.msg);
 	imf_image_free(*owned);
 	*owned = next;
 	*cur = next;
@@ -977,7 +950,7 @@ imf_status imf_chain_run(const imf_chain *c, const imf_image *in, imf_image **ou
 	*out = NULL;
 	if (!c || !in)
 		return imf_error_set(err, IMF_EINVAL, "chain: missing chain or image");
-	if ((st = check_runnable(c, err)) != IMF_OK)
+	if ((st = imf_chain_check_runnable(c, err)) != IMF_OK)
 		return st;
 	for (size_t i = 0; i < c->n; i++) {
 		if ((st = step(c, i, &cur, &owned, err)) != IMF_OK) {
@@ -989,789 +962,3 @@ imf_status imf_chain_run(const imf_chain *c, const imf_image *in, imf_image **ou
 	return IMF_OK;
 }
 
-/* ---- the --dry-run report ------------------------------------------------------------ */
-
-/* 10860 -> "10,860" */
-static void thousands(size_t v, char *buf, size_t len)
-{
-	char digits[32], *p = buf;
-	size_t n = (size_t)snprintf(digits, sizeof digits, "%zu", v);
-
-	if (len < n + n / 3 + 1) {
-		snprintf(buf, len, "%s", digits);
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			*p++ = ',';
-		*p++ = digits[i];
-	}
-	*p = '\0';
-}
-
-/* "3" for a square extent, else "WxH". */
-static void axes(size_t w, size_t h, char *buf, size_t len)
-{
-	if (w == h)
-		snprintf(buf, len, "%zu", w);
-	else
-		snprintf(buf, len, "%zux%zu", w, h);
-}
-
-/* What the report knows after a stage. */
-typedef struct shape {
-	size_t w, h, c;
-	size_t rfw, rfh, jump;
-} shape;
-
-/* r' = r + (E - 1) j per axis, j' = j S; 0 on overflow. */
-static int grow_field(shape *sh, size_t ew, size_t eh, size_t stride)
-{
-	size_t t;
-	return imf_size_mul(ew - 1, sh->jump, &t) && imf_size_add(sh->rfw, t, &sh->rfw) &&
-	       imf_size_mul(eh - 1, sh->jump, &t) && imf_size_add(sh->rfh, t, &sh->rfh) &&
-	       imf_size_mul(sh->jump, stride, &sh->jump);
-}
-
-/*
- * A conv stage's output shape, receptive field and parameters from the
- * input shape in sh; the reason in msg when it does not fit.  Each kernel
- * has its own geometry; their maps must come out the same size (same
- * padding always does: floor((M - 1) / S) + 1 whatever E), and the
- * receptive field grows by the largest extent.
- */
-static int report_conv(const stage *s, shape *sh, size_t *params, char *msg, size_t len)
-{
-	size_t count = s->size_only ? 1 : s->nkernels;
-	size_t ow = 0, oh = 0, ewmax = 1, ehmax = 1, cout = 0, n = 0;
-	char who[48] = "";
-
-	for (size_t i = 0; i < count; i++) {
-		size_t rows, cols, er, ec, top, bottom, left, right, ph, pw, kw, kh, t;
-
-		if (count > 1)
-			snprintf(who, sizeof who, "kernel %zu: ", i + 1);
-		if (s->size_only) {
-			rows = s->rows;
-			cols = s->cols;
-		} else {
-			imf_kernel_dims(s->kernels[i], &rows, &cols);
-		}
-		/* E = D(F-1)+1 */
-		if (!imf_size_mul(rows - 1, s->p.dilation, &er) || !imf_size_add(er, 1, &er) ||
-		    !imf_size_mul(cols - 1, s->p.dilation, &ec) || !imf_size_add(ec, 1, &ec)) {
-			snprintf(msg, len, "%sdilation %zu is too large for a %zux%zu kernel", who,
-			         s->p.dilation, cols, rows);
-			return 0;
-		}
-		imf_conv_padding(&s->p, er, &top, &bottom);
-		imf_conv_padding(&s->p, ec, &left, &right);
-		if (!imf_size_add(sh->h, top, &t) || !imf_size_add(t, bottom, &ph) ||
-		    !imf_size_add(sh->w, left, &t) || !imf_size_add(t, right, &pw)) {
-			snprintf(msg, len, "%spadding is too large", who);
-			return 0;
-		}
-		if (ph < er || pw < ec) {
-			if (s->p.dilation == 1)
-				snprintf(msg, len, "%skernel %zux%zu is larger than the padded input %zux%zu",
-				         who, cols, rows, pw, ph);
-			else
-				snprintf(msg, len, "%skernel %zux%zu with dilation %zu (extent %zux%zu) is "
-				         "larger than the padded input %zux%zu",
-				         who, cols, rows, s->p.dilation, ec, er, pw, ph);
-			return 0;
-		}
-		/* out = floor((M + before + after - E) / S) + 1 */
-		kh = (ph - er) / s->p.stride + 1;
-		kw = (pw - ec) / s->p.stride + 1;
-		if (i > 0 && (kh != oh || kw != ow)) {
-			snprintf(msg, len, "kernel %zu gives %zux%zu maps but kernel 1 gives %zux%zu "
-			         "(pad=same keeps them equal)", i + 1, kw, kh, ow, oh);
-			return 0;
-		}
-		oh = kh;
-		ow = kw;
-		ehmax = er > ehmax ? er : ehmax;
-		ewmax = ec > ewmax ? ec : ewmax;
-
-		if (s->size_only) {
-			/* (kh kw Cin + 1) Cout, or kh kw Cin Cout without a bias */
-			cout = s->out;
-			if (!imf_size_mul(rows, cols, &t) || !imf_size_mul(t, sh->c, &t) ||
-			    !imf_size_add(t, s->nobias ? 0 : 1, &t) || !imf_size_mul(t, cout, &n)) {
-				snprintf(msg, len, "the parameter count overflows");
-				return 0;
-			}
-		} else {
-			const imf_kernel *k = s->kernels[i];
-			size_t depth = imf_kernel_depth(k), w;
-			if (depth > 1 && depth != sh->c) {
-				snprintf(msg, len, "%skernel has %zu slices but the input has %zu channel%s",
-				         who, depth, sh->c, sh->c == 1 ? "" : "s");
-				return 0;
-			}
-			/* depthwise: one map per input plane; 3-D: one map */
-			if (!imf_size_add(cout, depth > 1 ? 1 : sh->c, &cout)) {
-				snprintf(msg, len, "the number of maps overflows");
-				return 0;
-			}
-			/* kh kw per matrix: the slices of a 3-D kernel, the parts of a magnitude one */
-			w = rows * cols * k->count + (s->has_bias ? 1 : 0);
-			if (!imf_size_add(n, w, &n)) {
-				snprintf(msg, len, "the parameter count overflows");
-				return 0;
-			}
-		}
-	}
-	if (!s->size_only && cout > IMF_MAX_PLANES) {
-		snprintf(msg, len, "%zu maps, more than the limit of %d", cout, IMF_MAX_PLANES);
-		return 0;
-	}
-	sh->h = oh;
-	sh->w = ow;
-	sh->c = cout;
-	*params = n;
-	if (!grow_field(sh, ewmax, ehmax, s->p.stride)) {
-		snprintf(msg, len, "the receptive field overflows");
-		return 0;
-	}
-	return 1;
-}
-
-static int report_pool(const stage *s, shape *sh, char *msg, size_t len)
-{
-	size_t ph, pw, t;
-
-	if (s->pad >= s->k) {
-		snprintf(msg, len, "pool padding %zu must be smaller than the window %zu", s->pad, s->k);
-		return 0;
-	}
-	if (!imf_size_add(s->pad, s->pad, &t) || !imf_size_add(sh->h, t, &ph) ||
-	    !imf_size_add(sh->w, t, &pw)) {
-		snprintf(msg, len, "padding is too large");
-		return 0;
-	}
-	if (s->k > ph || s->k > pw) {
-		snprintf(msg, len, "pool window %zux%zu is larger than the padded input %zux%zu", s->k,
-		         s->k, pw, ph);
-		return 0;
-	}
-	sh->h = (ph - s->k) / s->stride + 1; /* floor((M + 2P - K) / S) + 1 */
-	sh->w = (pw - s->k) / s->stride + 1;
-	if (!grow_field(sh, s->k, s->k, s->stride)) {
-		snprintf(msg, len, "the receptive field overflows");
-		return 0;
-	}
-	return 1;
-}
-
-/* One row of the table; note (an error or "(not computed)") spans the columns after stage. */
-typedef struct report_row {
-	char num[24], text[QUOTE_MAX + 8], shape[72], params[32], rf[48], jump[24];
-	char note[256];
-} report_row;
-
-static size_t maxlen(size_t a, const char *s)
-{
-	size_t n = strlen(s);
-	return n > a ? n : a;
-}
-
-imf_status imf_chain_report(const imf_chain *c, size_t w, size_t h, size_t ch, FILE *fp,
-                            imf_error *err)
-{
-	report_row *rows = NULL;
-	shape sh = {w, h, ch, 1, 1, 1};
-	size_t nrows, total = 0, bad = 0; /* bad: 1-based failing stage, 0 if none */
-	size_t wn = 1, wt = 5, ws = 6, wp = 6, wr = 15, wj = 4;
-	int nonsquare = 0;
-	imf_status st = IMF_OK;
-
-	if (!c || !fp)
-		return imf_error_set(err, IMF_EINVAL, "chain: missing chain or stream");
-	if (w == 0 || h == 0 || ch == 0)
-		return imf_error_set(err, IMF_EINVAL, "input shape %zux%zux%zu is empty", w, h, ch);
-	nrows = c->n + 2; /* input, stages, total */
-	if (!(rows = calloc(nrows, sizeof *rows)))
-		return imf_error_set(err, IMF_ENOMEM, "out of memory");
-
-	snprintf(rows[0].num, sizeof rows[0].num, "0");
-	snprintf(rows[0].text, sizeof rows[0].text, "input");
-	snprintf(rows[0].shape, sizeof rows[0].shape, "%zux%zux%zu", w, h, ch);
-	snprintf(rows[0].params, sizeof rows[0].params, "-");
-	snprintf(rows[0].rf, sizeof rows[0].rf, "1");
-	snprintf(rows[0].jump, sizeof rows[0].jump, "1");
-
-	for (size_t i = 0; i < c->n; i++) {
-		const stage *s = &c->stages[i];
-		report_row *r = &rows[i + 1];
-		size_t params = 0;
-		char msg[sizeof r->note - 8];
-		int ok = 1;
-
-		snprintf(r->num, sizeof r->num, "%zu", i + 1);
-		quote_text(s->text, r->text, sizeof r->text);
-		if (bad) {
-			snprintf(r->note, sizeof r->note, "(not computed)");
-			continue;
-		}
-		if (s->kind == STAGE_CONV)
-			ok = report_conv(s, &sh, &params, msg, sizeof msg);
-		else if (s->kind == STAGE_POOL)
-			ok = report_pool(s, &sh, msg, sizeof msg);
-		if (ok && !imf_size_add(total, params, &total)) {
-			snprintf(msg, sizeof msg, "the parameter count overflows");
-			ok = 0;
-		}
-		if (!ok) {
-			bad = i + 1;
-			snprintf(r->note, sizeof r->note, "error: %s", msg);
-			st = stage_error(err, i + 1, s->text, IMF_EINVAL, "%s", msg);
-			continue;
-		}
-		snprintf(r->shape, sizeof r->shape, "%zux%zux%zu", sh.w, sh.h, sh.c);
-		thousands(params, r->params, sizeof r->params);
-		axes(sh.rfw, sh.rfh, r->rf, sizeof r->rf);
-		snprintf(r->jump, sizeof r->jump, "%zu", sh.jump);
-		nonsquare |= sh.rfw != sh.rfh;
-	}
-	if (!bad) {
-		snprintf(rows[nrows - 1].text, sizeof rows[nrows - 1].text, "total");
-		thousands(total, rows[nrows - 1].params, sizeof rows[nrows - 1].params);
-	}
-
-	for (size_t i = 0; i < nrows; i++) {
-		wn = maxlen(wn, rows[i].num);
-		wt = maxlen(wt, rows[i].text);
-		ws = maxlen(ws, rows[i].shape);
-		wp = maxlen(wp, rows[i].params);
-		wr = maxlen(wr, rows[i].rf);
-		wj = maxlen(wj, rows[i].jump);
-	}
-	fprintf(fp, "%*s  %-*s  %-*s  %*s  %*s  %*s\n", (int)wn, "#", (int)wt, "stage", (int)ws,
-	        "output", (int)wp, "params", (int)wr, "receptive field", (int)wj, "jump");
-	for (size_t i = 0; i < nrows; i++) {
-		const report_row *r = &rows[i];
-		if (i == nrows - 1 && bad)
-			break;
-		if (r->note[0]) {
-			fprintf(fp, "%*s  %-*s  %s\n", (int)wn, r->num, (int)wt, r->text, r->note);
-			continue;
-		}
-		/* Trailing blanks trimmed: the total row ends at its count. */
-		if (i == nrows - 1)
-			fprintf(fp, "%*s  %-*s  %-*s  %*s\n", (int)wn, "", (int)wt, r->text, (int)ws, "",
-			        (int)wp, r->params);
-		else
-			fprintf(fp, "%*s  %-*s  %-*s  %*s  %*s  %*s\n", (int)wn, r->num, (int)wt, r->text,
-			        (int)ws, r->shape, (int)wp, r->params, (int)wr, r->rf, (int)wj, r->jump);
-	}
-	if (nonsquare)
-		fprintf(fp, "note: shapes and receptive fields are width x height; a size-only kernel "
-		            "HxW is rows x columns, as PyTorch's kernel_size=(kh, kw)\n");
-	if (ferror(fp) && st == IMF_OK)
-		st = imf_error_set(err, IMF_EIO, "cannot write the report");
-	free(rows);
-	return st;
-}
-
-/* ---- --explain ------------------------------------------------------------------------ */
-
-/*
- * Numbers as the shortest decimal that reads back as the same value: a float
- * (image values) needs at most 9 significant digits, a double (weights,
- * bias) at most 17.  Below 1e16 no exponent: "114", not "1.14e+02".
- */
-static void shortest(char *buf, size_t len, double v, int is_float)
-{
-	int prec, maxp = is_float ? 9 : 17;
-	const char *e;
-
-	if (!isfinite(v)) {
-		snprintf(buf, len, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-		return;
-	}
-	for (prec = 1; prec < maxp; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		double back = strtod(buf, NULL);
-		if (is_float ? (float)back == (float)v : back == v)
-			break;
-	}
-	snprintf(buf, len, "%.*g", prec, v);
-	if ((e = strchr(buf, 'e')) != NULL) {
-		long x = strtol(e + 1, NULL, 10);
-		if (x >= prec && x < 16)
-			snprintf(buf, len, "%.*g", (int)x + 1, v);
-	}
-}
-
-static numstr fnum(double v) /* a float value */
-{
-	numstr n;
-	shortest(n.s, sizeof n.s, v, 1);
-	return n;
-}
-
-static numstr dnum(double v) /* a double: weight, bias, slope */
-{
-	numstr n;
-	shortest(n.s, sizeof n.s, v, 0);
-	return n;
-}
-
-/* "1/16" when the scale is exactly 1/n, else the shortest decimal. */
-static numstr scale_str(double s)
-{
-	numstr n;
-	if (s != 0 && isfinite(s)) {
-		double q = round(1.0 / s);
-		if (fabs(q) >= 2 && fabs(q) <= 1e15 && 1.0 / q == s) {
-			snprintf(n.s, sizeof n.s, "%s1/%.0f", q < 0 ? "-" : "", fabs(q));
-			return n;
-		}
-	}
-	return dnum(s);
-}
-
-/* How --explain names values: y_11, y2_11, x_00, x2_-1,3. */
-typedef struct names {
-	int xplanes, yplanes; /* non-alpha planes of the stage's input and output */
-	int compact;          /* every index is one digit 0..9: "x_12", else "x_1,12" */
-} names;
-
-static void put_var(FILE *fp, const char *var, int planes, int plane, long r, long c, int compact)
-{
-	if (planes > 1)
-		fprintf(fp, "%s%d_", var, plane + 1);
-	else
-		fprintf(fp, "%s_", var);
-	fprintf(fp, compact ? "%ld%ld" : "%ld,%ld", r, c);
-}
-
-/* Geometry of one kernel on the stage's input, in padded coordinates. */
-typedef struct kgeom {
-	size_t fr, fc, top, left, dil, stride;
-	size_t pad; /* padding of the padded copy on every side: >= top, bottom, left, right */
-	int flip;
-} kgeom;
-
-static void kernel_geom(const stage *s, const imf_kernel *k, kgeom *g)
-{
-	size_t er, ec, bottom, right;
-	imf_kernel_dims(k, &g->fr, &g->fc);
-	g->dil = s->p.dilation;
-	g->stride = s->p.stride;
-	g->flip = s->p.flip != 0;
-	er = g->dil * (g->fr - 1) + 1; /* the run succeeded, so nothing overflows */
-	ec = g->dil * (g->fc - 1) + 1;
-	imf_conv_padding(&s->p, er, &g->top, &bottom);
-	imf_conv_padding(&s->p, ec, &g->left, &right);
-	g->pad = g->top;
-	if (bottom > g->pad)
-		g->pad = bottom;
-	if (g->left > g->pad)
-		g->pad = g->left;
-	if (right > g->pad)
-		g->pad = right;
-}
-
-/*
- * The input extended by pad cells on every side with the stage's border,
- * made by the engine itself (a 1x1 identity kernel with explicit padding),
- * so the values shown are exactly the ones the convolution read.
- */
-static imf_status padded_copy(const stage *s, const imf_image *in, size_t pad, imf_image **out,
-                              imf_error *err)
-{
-	imf_kernel *one = NULL;
-	imf_conv_params pp;
-	imf_status st;
-
-	imf_conv_params_default(&pp);
-	pp.pad_mode = IMF_PAD_EXPLICIT;
-	pp.pad = pad;
-	pp.border = s->p.border;
-	pp.limits = s->p.limits;
-	if ((st = imf_kernel_from_text("1", "identity", &one, err)) != IMF_OK)
-		return st;
-	st = imf_conv_run(in, one, &pp, out, err);
-	imf_kernel_free(one);
-	return st;
-}
-
-/*
- * The taps of matrix m on plane (input plane) at output (oy, ox):
- * "w*x_ij + ..." (numeric: "w*v + ...").  Returns scale-less sum in double,
- * zero weights skipped as the engine skips them.
- */
-static double put_taps(FILE *fp, const imf_matrix *m, const kgeom *g, const imf_image *pad,
-                       int plane, size_t oy, size_t ox, const names *nm, int numeric, int first)
-{
-	double sum = 0;
-	for (size_t i = 0; i < g->fr; i++) {
-		for (size_t j = 0; j < g->fc; j++) {
-			size_t wi = g->flip ? g->fr - 1 - i : i, wj = g->flip ? g->fc - 1 - j : j;
-			double w = m->w[wi * g->fc + wj];
-			size_t py = oy * g->stride + i * g->dil, px = ox * g->stride + j * g->dil;
-			float v = imf_image_row_const(pad, plane, py + g->pad - g->top)[px + g->pad - g->left];
-
-			if (!first)
-				fputs(" + ", fp);
-			first = 0;
-			fprintf(fp, "%s*", dnum(w).s);
-			if (numeric)
-				fputs(fnum(v).s, fp);
-			else
-				put_var(fp, "x", nm->xplanes, plane, (long)py - (long)g->top + 1,
-				        (long)px - (long)g->left + 1, nm->compact);
-			if (w != 0)
-				sum += w * v;
-		}
-	}
-	return sum;
-}
-
-/*
- * The sum of a plain or multi-channel kernel, symbolic or numeric:
- * "s * (taps of slice 1 + taps of slice 2 ...)" when the slices share one
- * scale (omitted when 1), else "s1 * (slice 1) + s2 * (slice 2)".
- */
-static void put_sum(FILE *fp, const imf_kernel *k, const kgeom *g, const imf_image *pad,
-                    int plane, size_t oy, size_t ox, const names *nm, int numeric)
-{
-	int shared = 1;
-	for (size_t q = 1; q < k->count; q++)
-		shared &= k->m[q].scale == k->m[0].scale;
-	if (shared) {
-		int scaled = k->m[0].scale != 1.0;
-		if (scaled)
-			fprintf(fp, "%s * (", scale_str(k->m[0].scale).s);
-		for (size_t q = 0; q < k->count; q++)
-			put_taps(fp, &k->m[q], g, pad, k->count > 1 ? (int)q : plane, oy, ox, nm, numeric,
-			         q == 0);
-		if (scaled)
-			fputc(')', fp);
-		return;
-	}
-	for (size_t q = 0; q < k->count; q++) {
-		fprintf(fp, "%s%s * (", q ? " + " : "", scale_str(k->m[q].scale).s);
-		put_taps(fp, &k->m[q], g, pad, (int)q, oy, ox, nm, numeric, 1);
-		fputc(')', fp);
-	}
-}
-
-/* One output value of a conv stage: its line(s) of arithmetic. */
-static imf_status explain_conv_value(FILE *fp, const stage *s, const imf_kernel *k, const kgeom *g,
-                               const imf_image *pad, int plane, int map, size_t oy, size_t ox,
-                               float y, const names *nm, imf_error *err)
-{
-	int bias = s->has_bias || s->p.bias != 0;
-	long r = (long)oy + 1, c = (long)ox + 1;
-
-	if (k->combine == IMF_COMBINE_MAGNITUDE) {
-		double *part = calloc(k->count, sizeof *part);
-		if (!part)
-			return imf_error_set(err, IMF_ENOMEM, "out of memory");
-		/* each part's response, then sqrt of the sum of their squares */
-		for (size_t q = 0; q < k->count; q++) {
-			const imf_matrix *m = &k->m[q];
-			const char *pn = k->part_names ? k->part_names[q] : "part";
-			int scaled = m->scale != 1.0;
-			double sum;
-			fprintf(fp, "  %s_", pn);
-			fprintf(fp, nm->compact ? "%ld%ld = " : "%ld,%ld = ", r, c);
-			for (int numeric = 0; numeric < 2; numeric++) {
-				if (numeric)
-					fputs(" = ", fp);
-				if (scaled)
-					fprintf(fp, "%s * (", scale_str(m->scale).s);
-				sum = put_taps(fp, m, g, pad, plane, oy, ox, nm, numeric, 1);
-				if (scaled)
-					fputc(')', fp);
-			}
-			sum *= m->scale;
-			part[q] = sum;
-			fprintf(fp, " = %s\n", fnum(sum).s);
-		}
-		fputs("  ", fp);
-		put_var(fp, "y", nm->yplanes, map, r, c, nm->compact);
-		fputs(" = sqrt(", fp);
-		for (size_t q = 0; q < k->count; q++) {
-			fprintf(fp, "%s%s_", q ? " + " : "", k->part_names ? k->part_names[q] : "part");
-			fprintf(fp, nm->compact ? "%ld%ld^2" : "%ld,%ld^2", r, c);
-		}
-		fputc(')', fp);
-		if (bias)
-			fprintf(fp, " + %s", dnum(s->p.bias).s);
-		fputs(" = sqrt(", fp);
-		for (size_t q = 0; q < k->count; q++) {
-			double v = part[q];
-			fprintf(fp, v < 0 ? "%s(%s)^2" : "%s%s^2", q ? " + " : "", fnum(v).s);
-		}
-		fputc(')', fp);
-		if (bias)
-			fprintf(fp, " + %s", dnum(s->p.bias).s);
-		fprintf(fp, " = %s\n", fnum(y).s);
-		free(part);
-		return IMF_OK;
-	}
-	fputs("  ", fp);
-	put_var(fp, "y", nm->yplanes, map, r, c, nm->compact);
-	for (int numeric = 0; numeric < 2; numeric++) {
-		fputs(" = ", fp);
-		put_sum(fp, k, g, pad, plane, oy, ox, nm, numeric);
-		if (bias)
-			fprintf(fp, " + %s", dnum(s->p.bias).s);
-	}
-	fprintf(fp, " = %s\n", fnum(y).s);
-	return IMF_OK;
-}
-
-static imf_status explain_conv(FILE *fp, const stage *s, const imf_image *in,
-                               const imf_image *out, imf_error *err)
-{
-	names nm = {map_planes(in), map_planes(out), 1};
-	int map = 0;
-	size_t maxpad = 0;
-	imf_status st = IMF_OK;
-
-	/* One digit per index unless some index (padding included) leaves 0..9. */
-	for (size_t i = 0; i < s->nkernels; i++) {
-		kgeom g;
-		kernel_geom(s, s->kernels[i], &g);
-		maxpad = g.pad > maxpad ? g.pad : maxpad;
-	}
-	nm.compact = maxpad <= 1 && in->height + maxpad <= 9 && in->width + maxpad <= 9 &&
-	             out->height <= 9 && out->width <= 9;
-
-	if (maxpad > 0)
-		fprintf(fp, "  x_ij with i outside 1..%zu or j outside 1..%zu is padding, from the %s "
-		            "border; ", in->height, in->width, imf_border_name(s->p.border));
-	else
-		fputs("  ", fp);
-	fprintf(fp, "stride %zu", s->p.stride);
-	if (s->p.dilation != 1)
-		fprintf(fp, ", dilation %zu (taps %zu apart)", s->p.dilation, s->p.dilation);
-	if (s->p.flip)
-		fputs(", kernel flipped (true convolution)", fp);
-	fputc('\n', fp);
-
-	for (size_t i = 0; i < s->nkernels && st == IMF_OK; i++) {
-		const imf_kernel *k = s->kernels[i];
-		imf_image *pad = NULL;
-		const imf_image *src = in;
-		int multi = imf_kernel_depth(k) > 1;
-		kgeom g;
-
-		kernel_geom(s, k, &g);
-		if (g.pad > 0) {
-			if ((st = padded_copy(s, in, g.pad, &pad, err)) != IMF_OK)
-				break;
-			src = pad;
-		}
-		for (int c = 0; c < (multi ? 1 : nm.xplanes); c++, map++) {
-			if (nm.yplanes > 1) {
-				fprintf(fp, "  map %d: kernel %zu (%s)", map + 1, i + 1, imf_kernel_name(k));
-				if (multi)
-					fprintf(fp, ", its %zu slices over the %d input planes\n",
-					        imf_kernel_depth(k), nm.xplanes);
-				else if (nm.xplanes > 1)
-					fprintf(fp, " on input plane %d\n", c + 1);
-				else
-					fputc('\n', fp);
-			}
-			for (size_t oy = 0; oy < out->height && st == IMF_OK; oy++)
-				for (size_t ox = 0; ox < out->width && st == IMF_OK; ox++)
-					st = explain_conv_value(fp, s, k, &g, src, c, map, oy, ox,
-					                        imf_image_row_const(out, map, oy)[ox], &nm, err);
-		}
-		imf_image_free(pad);
-	}
-	if (st == IMF_OK && out->has_alpha)
-		fputs("  alpha: carried, each output takes the alpha under the kernel's anchor\n", fp);
-	return st;
-}
-
-static void explain_pool(FILE *fp, const stage *s, const imf_image *in, const imf_image *out)
-{
-	static const char *const fn[] = {"max", "min", "avg"};
-	names nm = {map_planes(in), map_planes(out), 1};
-	const char *f = fn[s->pool];
-
-	nm.compact = in->height <= 9 && in->width <= 9 && out->height <= 9 && out->width <= 9;
-	fprintf(fp, "  window %zux%zu, stride %zu, padding %zu%s\n", s->k, s->k, s->stride, s->pad,
-	        s->pad ? " (padded cells are left out)" : "");
-	for (int c = 0; c < nm.yplanes; c++) {
-		for (size_t oy = 0; oy < out->height; oy++) {
-			for (size_t ox = 0; ox < out->width; ox++) {
-				/* the real cells of the window: rows ylo..yhi-1, columns xlo..xhi-1 */
-				size_t y0 = oy * s->stride, x0 = ox * s->stride;
-				size_t ylo = y0 < s->pad ? 0 : y0 - s->pad, xlo = x0 < s->pad ? 0 : x0 - s->pad;
-				size_t yhi = y0 + s->k - s->pad, xhi = x0 + s->k - s->pad;
-				if (yhi > in->height)
-					yhi = in->height;
-				if (xhi > in->width)
-					xhi = in->width;
-
-				fputs("  ", fp);
-				put_var(fp, "y", nm.yplanes, c, (long)oy + 1, (long)ox + 1, nm.compact);
-				fprintf(fp, " = %s(", f);
-				for (size_t y = ylo; y < yhi; y++)
-					for (size_t x = xlo; x < xhi; x++) {
-						if (y != ylo || x != xlo)
-							fputs(", ", fp);
-						put_var(fp, "x", nm.xplanes, c, (long)y + 1, (long)x + 1, nm.compact);
-					}
-				/* numeric: max(1, 2, 5, 6), or (1 + 2 + 5 + 6) / 4 for an average */
-				if (s->pool == IMF_POOL_AVG)
-					fputs(") = (", fp);
-				else
-					fprintf(fp, ") = %s(", f);
-				for (size_t y = ylo; y < yhi; y++)
-					for (size_t x = xlo; x < xhi; x++) {
-						const char *sep = s->pool == IMF_POOL_AVG ? " + " : ", ";
-						if (y != ylo || x != xlo)
-							fputs(sep, fp);
-						fputs(fnum(imf_image_row_const(in, c, y)[x]).s, fp);
-					}
-				if (s->pool == IMF_POOL_AVG)
-					fprintf(fp, ") / %zu", (yhi - ylo) * (xhi - xlo));
-				else
-					fputc(')', fp);
-				fprintf(fp, " = %s\n", fnum(imf_image_row_const(out, c, oy)[ox]).s);
-			}
-		}
-	}
-	if (out->has_alpha)
-		fprintf(fp, "  alpha: pooled with %s like the other planes\n", f);
-}
-
-static void explain_act(FILE *fp, const stage *s, const imf_image *in, const imf_image *out)
-{
-	static const char *const name[] = {"relu", "leaky-relu", "sigmoid", "tanh", "abs"};
-	names nm = {map_planes(in), map_planes(out), 1};
-
-	nm.compact = out->height <= 9 && out->width <= 9;
-	switch (s->act) {
-	case IMF_ACT_RELU:
-		fputs("  relu(v) = max(0, v)\n", fp);
-		break;
-	case IMF_ACT_LEAKY_RELU:
-		fprintf(fp, "  leaky-relu(v) = v if v >= 0, else %s*v\n", dnum(s->slope).s);
-		break;
-	case IMF_ACT_SIGMOID:
-		fputs("  sigmoid(v) = 1 / (1 + exp(-v))\n", fp);
-		break;
-	case IMF_ACT_TANH:
-		fputs("  tanh(v) = (exp(v) - exp(-v)) / (exp(v) + exp(-v))\n", fp);
-		break;
-	case IMF_ACT_ABS:
-		fputs("  abs(v) = |v|\n", fp);
-		break;
-	}
-	for (int c = 0; c < nm.yplanes; c++) {
-		for (size_t y = 0; y < out->height; y++) {
-			for (size_t x = 0; x < out->width; x++) {
-				float v = imf_image_row_const(in, c, y)[x];
-				fputs("  ", fp);
-				put_var(fp, "y", nm.yplanes, c, (long)y + 1, (long)x + 1, nm.compact);
-				fprintf(fp, " = %s(%s)", name[s->act], fnum(v).s);
-				if (s->act == IMF_ACT_LEAKY_RELU && v < 0)
-					fprintf(fp, " = %s*%s", dnum(s->slope).s, fnum(v).s);
-				fprintf(fp, " = %s\n", fnum(imf_image_row_const(out, c, y)[x]).s);
-			}
-		}
-	}
-	if (out->has_alpha)
-		fputs("  alpha: unchanged\n", fp);
-}
-
-/* The finite min and max of the non-alpha planes, as imf_normalize finds them. */
-static void explain_normalize(FILE *fp, const imf_image *in)
-{
-	double lo = INFINITY, hi = -INFINITY;
-
-	for (int c = 0; c < map_planes(in); c++)
-		for (size_t y = 0; y < in->height; y++)
-			for (size_t x = 0; x < in->width; x++) {
-				double v = imf_image_row_const(in, c, y)[x];
-				if (!isfinite(v))
-					continue;
-				lo = v < lo ? v : lo;
-				hi = v > hi ? v : hi;
-			}
-	if (hi > lo)
-		fprintf(fp, "  y = (x - min) * 255 / (max - min) = (x - %s) * 255 / %s for every value, "
-		            "with min = %s and max = %s over all maps\n",
-		        fnum(lo).s, dnum(hi - lo).s, fnum(lo).s, fnum(hi).s);
-	else if (hi == lo)
-		fprintf(fp, "  every finite value is %s (no range to stretch): y = 0\n", fnum(lo).s);
-	else
-		fputs("  no finite values (no range to stretch)\n", fp);
-}
-
-/* "5x5", or "5x5x3" for several planes (alpha not counted). */
-static void dims(const imf_image *img, char *buf, size_t len)
-{
-	if (map_planes(img) == 1)
-		snprintf(buf, len, "%zux%zu", img->width, img->height);
-	else
-		snprintf(buf, len, "%zux%zux%d", img->width, img->height, map_planes(img));
-}
-
-imf_status imf_chain_explain(const imf_chain *c, const imf_image *in, FILE *fp,
-                             imf_error *err)
-{
-	const imf_image *cur = in;
-	imf_image *owned = NULL;
-	imf_status st = IMF_OK;
-
-	if (!c || !in || !fp)
-		return imf_error_set(err, IMF_EINVAL, "chain: missing chain, image or stream");
-	if ((st = check_runnable(c, err)) != IMF_OK)
-		return st;
-	if (in->width > EXPLAIN_MAX_SIDE || in->height > EXPLAIN_MAX_SIDE)
-		return imf_error_set(err, IMF_EINVAL, "--explain needs an input of at most %dx%d, not "
-		                     "%zux%zu", EXPLAIN_MAX_SIDE, EXPLAIN_MAX_SIDE, in->width,
-		                     in->height);
-
-	for (size_t i = 0; i < c->n; i++) {
-		const stage *s = &c->stages[i];
-		imf_error sub = {0};
-		imf_image *next = NULL;
-		char from[48], to[48];
-
-		if ((st = run_stage(s, cur, &next, &sub)) != IMF_OK) {
-			st = stage_error(err, i + 1, s->text, st, "%s", sub.msg);
-			break;
-		}
-		dims(cur, from, sizeof from);
-		dims(next, to, sizeof to);
-		fprintf(fp, "%sstage %zu: %s (%s -> %s)\n", i ? "\n" : "", i + 1, s->text, from, to);
-		switch (s->kind) {
-		case STAGE_CONV:
-			st = explain_conv(fp, s, cur, next, &sub);
-			if (st != IMF_OK)
-				st = stage_error(err, i + 1, s->text, st, "%s", sub.msg);
-			break;
-		case STAGE_ACT:
-			explain_act(fp, s, cur, next);
-			break;
-		case STAGE_POOL:
-			explain_pool(fp, s, cur, next);
-			break;
-		case STAGE_NORMALIZE:
-			explain_normalize(fp, cur);
-			break;
-		}
-		imf_image_free(owned);
-		owned = next;
-		cur = next;
-		if (st != IMF_OK)
-			break;
-	}
-	imf_image_free(owned);
-	if (st == IMF_OK && ferror(fp))
-		st = imf_error_set(err, IMF_EIO, "cannot write the explanation");
-	return st;
-}

@@ -9,7 +9,8 @@
  * name (the caller prefixes it: "photo.png: PNG: truncated in IDAT chunk").
  * Objects are opaque; each module that allocates provides the free, and
  * freeing NULL is a no-op.  The library keeps no global mutable state and
- * never prints or exits.
+ * never prints or exits; objects are read-only while used, so one kernel or
+ * chain may be run from several threads at once.
  */
 #ifndef IMFILTER_H
 #define IMFILTER_H

@@ -348,7 +348,7 @@ run -k sobel samples/shapes.png "$T/no/such/dir/out.png"
 	bad "unwritable output: $rc $(cat "$T/err")"
 
 run -k sobel a b c
-expect_err "too many arguments" 2 "imfilter: unexpected argument 'c' (usage: imfilter [OPTIONS] [INPUT [OUTPUT]])"
+expect_err "too many arguments" 2 "imfilter: unexpected argument 'c': several inputs need -O DIR (usage: imfilter [OPTIONS] [INPUT [OUTPUT]])"
 
 printf '1 2 3\n4 nan 6\n' >"$T/nan.txt"
 run -k identity "$T/nan.txt" -

@@ -3,7 +3,10 @@
  *
  * The CLI is a thin client of the library (imfilter.h): options.c turns argv
  * into a struct cli_opts from one option table (which also writes --help),
- * output.c writes results atomically, main.c runs read -> filter -> write.
+ * run.c takes one file through read -> filter -> write (emit.c writes the
+ * result, output.c atomically), main.c runs one file or hands a batch (-O DIR)
+ * to batch.c, which spreads the files over worker threads; progress.c owns
+ * the terminal's progress bar and every line printed on stderr.
  */
 #ifndef IMF_CLI_H
 #define IMF_CLI_H
@@ -12,6 +15,9 @@
 
 /* Exit statuses, as documented in --help and README. */
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
+
+/* Most worker threads (-j) and so most temporary files pending at once. */
+#define CLI_MAX_JOBS 256
 
 typedef enum cli_channels { CLI_CHANNELS_GRAY = 0, CLI_CHANNELS_RGB } cli_channels;
 typedef enum cli_stats { CLI_STATS_NONE = 0, CLI_STATS_TEXT, CLI_STATS_JSON } cli_stats;
@@ -36,6 +42,17 @@ typedef struct cli_opts {
 	int list_kernels;        /* --list-kernels */
 	const char *show_kernel; /* --show-kernel NAME */
 	int help, version;
+	int dump_options;        /* --dump-options (hidden): the option table for the man page */
+
+	/* Batch mode: -O DIR with INPUT... and/or --files-from. */
+	const char *out_dir;     /* -O DIR; NULL in single-file mode */
+	char *const *inputs;     /* the INPUT arguments (argv) with -O */
+	size_t ninputs;
+	const char *files_from;  /* -@ FILE ("-": stdin) */
+	const char *suffix;      /* --suffix TEXT */
+	size_t jobs;             /* -j N; 0: online CPUs */
+	int quiet, verbose;      /* --quiet, --verbose */
+	int batch;               /* set per file by batch.c: messages name the file */
 } cli_opts;
 
 /*
@@ -44,13 +61,65 @@ typedef struct cli_opts {
  */
 int cli_parse(int argc, char **argv, cli_opts *o);
 void cli_help(FILE *fp);
+/* --dump-options: one line per visible option, SHORT\tLONG\tARG\tHELP. */
+void cli_dump_options(FILE *fp);
 
-/* Print "imfilter: <fmt...>" (or "<who>: ..." when who is not NULL) on stderr. */
+/*
+ * Print "imfilter: <fmt...>" (or "<who>: ..." when who is not NULL) on stderr,
+ * as one line written at once (worker threads never interleave), clearing
+ * and redrawing the progress bar around it.
+ */
 void cli_error(const char *who, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 2, 3)))
 #endif
 	;
+
+/* ---- run.c: one file ------------------------------------------------------ */
+
+/* Parse -k SPEC; a bad spec is a usage error (2), an unreadable file 1; reported. */
+int cli_load_kernel(const char *spec, imf_kernel **k);
+
+/*
+ * The chain to run: -e STAGES, or the one convolution of -k/-p/-s/-b.
+ * Usage errors (exit 2) are reported here, before any input is read.
+ */
+int cli_build_chain(const cli_opts *o, imf_chain **chain);
+/* Open o->input ("-": stdin); NULL after reporting why (a folder is refused). */
+FILE *cli_open_input(const cli_opts *o);
+void cli_read_opts(const cli_opts *o, imf_read_opts *ropts);
+/*
+ * Take o->input through the chain to o->output (read, luma, --explain,
+ * filter, --stats, write).  The chain is only read, so worker threads share
+ * one.  Returns an exit status after reporting any error in one line.
+ */
+int cli_run_file(const cli_opts *o, const imf_chain *chain);
+
+/* ---- batch.c: -O DIR INPUT... --------------------------------------------- */
+
+/* Run a batch; returns the exit status (1 if any file failed). */
+int cli_batch(const cli_opts *o, const imf_chain *chain);
+
+/* ---- progress.c: stderr ---------------------------------------------------- */
+
+/*
+ * Every line imfilter prints on stderr goes through cli_message, which
+ * writes it at once and keeps the progress bar (if one is shown) below it.
+ */
+void cli_message(const char *line);
+
+typedef struct cli_progress cli_progress;
+/*
+ * A progress bar for total files, or NULL when none is wanted: stderr is not
+ * a terminal, or quiet.  Freeing NULL (cli_progress_end) is a no-op.
+ */
+cli_progress *cli_progress_start(size_t total, int quiet);
+/* One more file done (written or failed): redraw, at most every 100 ms. */
+void cli_progress_step(cli_progress *p);
+/* Clear the bar from the terminal and free it. */
+void cli_progress_end(cli_progress *p);
+/* From a signal handler: blank the bar's line (async-signal-safe). */
+void cli_progress_signal_clear(void);
 
 /*
  * Write a result to o->output as fmt: one image, feature maps tiled into one
@@ -70,7 +139,19 @@ int cli_output_open(const char *path, cli_output **out);
 FILE *cli_output_file(cli_output *o);
 int cli_output_commit(cli_output *o);
 void cli_output_abort(cli_output *o);
-/* Remove any pending temporary file on SIGINT/SIGTERM, then die by the signal. */
+
+/*
+ * Signals.  On SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGPIPE (those not
+ * ignored when imfilter started) every pending temporary file is removed
+ * and imfilter dies by the signal (status 128+N to the shell: 130 for
+ * Ctrl-C).  After cli_signals_defer (batch mode) the first signal only asks
+ * to stop: cli_stop_signal() returns it, workers abandon their file through
+ * the usual cleanup, and the caller ends with cli_die_by_signal; a second
+ * signal removes the temporary files and dies at once.
+ */
 void cli_output_install_signal_handlers(void);
+void cli_signals_defer(void);
+int cli_stop_signal(void);
+void cli_die_by_signal(int sig);
 
 #endif

@@ -23,15 +23,34 @@ static int write_one(const cli_opts *o, const imf_image *img, const char *path, 
 {
 	cli_output *out = NULL;
 	imf_error err = { 0 };
+	int to_stdout = strcmp(path, "-") == 0;
 
+	/* A batch asked to stop leaves this file unwritten. */
+	if (cli_stop_signal())
+		return EXIT_BAD_INPUT;
 	if (cli_output_open(path, &out) != 0)
 		return EXIT_BAD_INPUT;
 	if (imf_write(cli_output_file(out), img, fmt, &o->write, &err) != IMF_OK) {
-		cli_error(strcmp(path, "-") == 0 ? "<stdout>" : path, "%s", err.msg);
+		/* A reader that went away (EPIPE, when SIGPIPE is ignored) is a quiet failure. */
+		if (!(errno == EPIPE && ferror(cli_output_file(out))))
+			cli_error(to_stdout ? "<stdout>" : path, "%s", err.msg);
 		cli_output_abort(out);
 		return EXIT_BAD_INPUT;
 	}
-	return cli_output_commit(out) == 0 ? EXIT_OK : EXIT_BAD_INPUT;
+	if (cli_stop_signal()) {
+		cli_output_abort(out);
+		return EXIT_BAD_INPUT;
+	}
+	if (cli_output_commit(out) != 0)
+		return EXIT_BAD_INPUT;
+	if (o->verbose) {
+		char line[2 * 4096 + 8];
+		snprintf(line, sizeof line, "%s -> %s",
+		         strcmp(o->input, "-") == 0 ? "<stdin>" : o->input,
+		         to_stdout ? "<stdout>" : path);
+		cli_message(line);
+	}
+	return EXIT_OK;
 }
 
 static int colour_planes(const imf_image *img)

@@ -1,8 +1,9 @@
 /*
  * options.c - the one option table.
  *
- * getopt_long's array, the short-option string and the option list of
- * --help are all generated from opts[] below, so they cannot drift apart.
+ * getopt_long's array, the short-option string, the option list of --help
+ * and the hidden --dump-options listing (from which the man page's option
+ * list is generated) all come from opts[] below, so they cannot drift apart.
  * Parsing is strict: numbers must be whole and in range, names must be
  * known, and every problem is one line on stderr with exit status 2.
  */
@@ -30,6 +31,10 @@ enum {
 	OPT_EXPLAIN,
 	OPT_TILE,
 	OPT_SPLIT,
+	OPT_SUFFIX,
+	OPT_QUIET,
+	OPT_VERBOSE,
+	OPT_DUMP,
 };
 
 static const struct opt_def {
@@ -37,12 +42,12 @@ static const struct opt_def {
 	int has_arg; /* no_argument, required_argument, optional_argument */
 	int val;     /* short option character or OPT_* */
 	const char *arg;
-	const char *help;
+	const char *help; /* NULL: hidden from --help and --dump-options */
 } opts[] = {
 	{ "kernel", required_argument, 'k', "SPEC",
 	  "kernel: a built-in name, a kernel file, or \"0 -1 0; -1 5 -1; 0 -1 0\"" },
 	{ "chain", required_argument, 'e', "STAGES",
-	  "a CNN-style chain: 'conv sobel-x | relu | maxpool 2' (see README)" },
+	  "a CNN-style chain: 'conv sobel-x | relu | maxpool 2' (see man imfilter)" },
 	{ "pad", required_argument, 'p', "P", "padding: same (default), valid, full or a number >= 0" },
 	{ "border", required_argument, 'b', "MODE",
 	  "padding values: zero (default), replicate, reflect, symmetric, wrap" },
@@ -67,6 +72,16 @@ static const struct opt_def {
 	  "print how every output value is computed (inputs up to 16x16)" },
 	{ "tile", required_argument, OPT_TILE, "COLSxROWS", "grid for several feature maps in one image" },
 	{ "split", no_argument, OPT_SPLIT, NULL, "one file per feature map: OUT-0.png, OUT-1.png, ..." },
+	{ "output-dir", required_argument, 'O', "DIR",
+	  "batch: write each INPUT to DIR/NAME.EXT (DIR is created if missing)" },
+	{ "suffix", required_argument, OPT_SUFFIX, "TEXT",
+	  "batch: add TEXT before the extension (photo-edges.png)" },
+	{ "files-from", required_argument, '@', "FILE",
+	  "batch: read input paths from FILE, one per line ('-': stdin)" },
+	{ "jobs", required_argument, 'j', "N", "batch: N worker threads (default: online CPUs)" },
+	{ "quiet", no_argument, OPT_QUIET, NULL,
+	  "no progress bar; no summary line unless a file failed" },
+	{ "verbose", no_argument, OPT_VERBOSE, NULL, "print 'INPUT -> OUTPUT' for each file written" },
 	{ "max-pixels", required_argument, OPT_MAX_PIXELS, "N",
 	  "refuse images over N pixels, input or output (default 268435456)" },
 	{ "max-side", required_argument, OPT_MAX_SIDE, "N",
@@ -75,31 +90,41 @@ static const struct opt_def {
 	{ "show-kernel", required_argument, OPT_SHOW, "SPEC", "print a kernel's matrix (any -k SPEC)" },
 	{ "help", no_argument, 'h', NULL, "show this help" },
 	{ "version", no_argument, 'V', NULL, "show the version" },
+	{ "dump-options", no_argument, OPT_DUMP, NULL, NULL },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
 
 void cli_error(const char *who, const char *fmt, ...)
 {
+	char line[8192];
 	va_list ap;
-	fprintf(stderr, "%s: ", who ? who : "imfilter");
+	int n = snprintf(line, sizeof line, "%s: ", who ? who : "imfilter");
+
+	if (n < 0 || (size_t)n >= sizeof line)
+		n = 0;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	cli_message(line);
 }
 
 void cli_help(FILE *fp)
 {
 	fputs("Usage: imfilter [OPTIONS] [INPUT [OUTPUT]]\n"
+	      "       imfilter [OPTIONS] -O DIR INPUT...\n"
 	      "Filter an image with a convolution kernel.  INPUT and OUTPUT default to '-'\n"
 	      "(standard input and output).  Input formats are detected from the content:\n"
-	      "PNG, JPEG, netpbm (P1-P7), PFM and text matrices.\n\n"
+	      "PNG, JPEG, netpbm (P1-P7), PFM and text matrices.  With -O, each INPUT is\n"
+	      "written to DIR under its own name, with -f's extension (png, jpg, pnm, pfm,\n"
+	      "txt) when -f is given; a bad file is reported and skipped.\n\n"
 	      "Options:\n",
 	      fp);
 	for (size_t i = 0; i < NOPTS; i++) {
 		char left[64];
 		const struct opt_def *d = &opts[i];
+		if (!d->help)
+			continue;
 		int n = d->val < 256 ? snprintf(left, sizeof left, "-%c, --%s", d->val, d->name)
 		                     : snprintf(left, sizeof left, "    --%s", d->name);
 		if (d->arg && n > 0 && (size_t)n < sizeof left)
@@ -124,9 +149,33 @@ void cli_help(FILE *fp)
 	      "  imfilter -k \"1 0 1; 0 1 0; 1 0 1\" -p valid m.txt -   worked example as text\n"
 	      "  imfilter -e 'conv sobel-x,sobel-y | relu | maxpool 2' photo.jpg maps.png\n"
 	      "  imfilter --dry-run --shape 32x32x3 -e 'conv 3x3 out=16 | relu | maxpool 2'\n"
+	      "  imfilter -k sobel -f png --suffix -edges -O edges/ photos/*.jpg\n"
+	      "  find . -name '*.png' | imfilter -k sobel -@ - -O out\n"
 	      "\nExit status: 0 success, 1 bad input or I/O failure, 2 usage error.\n"
-	      "Full documentation: README.md.\n",
+	      "A batch exits 1 if any file failed; a signal ends it with 128+N (Ctrl-C: 130).\n"
+	      "Full documentation: man imfilter (or man -l build/imfilter.1), README.md.\n",
 	      fp);
+}
+
+void cli_dump_options(FILE *fp)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt_def *d = &opts[i];
+		if (!d->help)
+			continue;
+		if (d->val < 256)
+			fprintf(fp, "%c\t", d->val);
+		else
+			fputs("-\t", fp);
+		fprintf(fp, "%s\t", d->name);
+		if (!d->arg)
+			fputs("-", fp);
+		else if (d->has_arg == optional_argument)
+			fprintf(fp, "[%s]", d->arg);
+		else
+			fputs(d->arg, fp);
+		fprintf(fp, "\t%s\n", d->help);
+	}
 }
 
 /* "AxB" or "AxBxC" (count numbers, each >= 1); -1 on error (after printing it). */
@@ -291,10 +340,51 @@ static int parse_one(int c, const char *arg, cli_opts *o)
 		return 0;
 	case OPT_LIST: o->list_kernels = 1; return 0;
 	case OPT_SHOW: o->show_kernel = arg; return 0;
+	case 'O':
+		if (*arg == '\0') {
+			cli_error(NULL, "--output-dir: the folder name is empty");
+			return -1;
+		}
+		o->out_dir = arg;
+		return 0;
+	case OPT_SUFFIX:
+		if (strchr(arg, '/')) {
+			cli_error(NULL, "--suffix: '%s' contains a '/'", arg);
+			return -1;
+		}
+		o->suffix = arg;
+		return 0;
+	case '@': o->files_from = arg; return 0;
+	case 'j':
+		if (parse_uint("--jobs", arg, 1, CLI_MAX_JOBS, &v) != 0)
+			return -1;
+		o->jobs = v;
+		return 0;
+	case OPT_QUIET: o->quiet = 1; return 0;
+	case OPT_VERBOSE: o->verbose = 1; return 0;
+	case OPT_DUMP: o->dump_options = 1; return 0;
 	case 'h': o->help = 1; return 0;
 	case 'V': o->version = 1; return 0;
 	}
 	return -1;
+}
+
+/* -O DIR: every argument left is an INPUT; the options that make no sense for many. */
+static int check_batch(int argc, char **argv, cli_opts *o)
+{
+	const char *clash = o->output_given ? "-o" : o->dry_run ? "--dry-run"
+	                                          : o->explain  ? "--explain" : NULL;
+	if (clash) {
+		cli_error(NULL, "-O DIR writes one file per input: it does not go with %s", clash);
+		return EXIT_USAGE;
+	}
+	o->inputs = argv + optind;
+	o->ninputs = (size_t)(argc - optind);
+	if (o->ninputs == 0 && !o->files_from) {
+		cli_error(NULL, "-O DIR needs INPUT files or --files-from FILE");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
 int cli_parse(int argc, char **argv, cli_opts *o)
@@ -349,6 +439,17 @@ int cli_parse(int argc, char **argv, cli_opts *o)
 		if (parse_one(c, optarg, o) != 0)
 			return EXIT_USAGE;
 	}
+	if (o->quiet && o->verbose) {
+		cli_error(NULL, "give either --quiet or --verbose, not both");
+		return EXIT_USAGE;
+	}
+	if (o->out_dir)
+		return check_batch(argc, argv, o);
+	if (o->files_from || o->suffix) {
+		cli_error(NULL, "%s needs -O DIR (the folder for the results)",
+		          o->files_from ? "--files-from" : "--suffix");
+		return EXIT_USAGE;
+	}
 	if (optind < argc)
 		o->input = argv[optind++];
 	if (optind < argc) {
@@ -360,7 +461,8 @@ int cli_parse(int argc, char **argv, cli_opts *o)
 		o->output_given = 1;
 	}
 	if (optind < argc) {
-		cli_error(NULL, "unexpected argument '%s' (usage: imfilter [OPTIONS] [INPUT [OUTPUT]])",
+		cli_error(NULL, "unexpected argument '%s': several inputs need -O DIR "
+		                "(usage: imfilter [OPTIONS] [INPUT [OUTPUT]])",
 		          argv[optind]);
 		return EXIT_USAGE;
 	}

@@ -13,8 +13,13 @@
  * and the link stays.  An existing file keeps its permission bits (and, for
  * root, its owner).
  *
- * The one piece of global state is the pending temporary path, which a
- * signal handler must be able to reach.
+ * The global state here is what a signal handler must reach: a fixed table
+ * of pending temporary paths, one slot per file being written (so one per
+ * worker thread), and the stop request of a deferred signal.  A slot is
+ * armed before its file is created (open with O_EXCL on a name unique to
+ * this process) and disarmed only after the file was renamed or removed, so
+ * a handler that runs at any moment, on any thread, removes every temporary
+ * file that exists.
  */
 /* realpath(3) is X/Open. */
 #define _XOPEN_SOURCE 700
@@ -36,44 +41,126 @@ struct cli_output {
 	char *tmp;  /* temporary file next to it */
 	FILE *fp;
 	int direct; /* fp is the destination itself (stdout, FIFO, device) */
+	int slot;   /* pending[] slot holding tmp, or -1 */
 };
 
-/* For the signal handler only: a copy of the pending temporary path. */
-static char pending_tmp[4096];
-static volatile sig_atomic_t pending_set;
+/*
+ * Pending temporary files.  state: 0 free, 1 claimed (path being written,
+ * no file yet), 2 armed (the file may exist).  Lock-free atomics are
+ * async-signal-safe; the path is written before the release store that arms
+ * the slot and read after the handler's acquire load.
+ */
+#define SLOT_FREE 0
+#define SLOT_CLAIMED 1
+#define SLOT_ARMED 2
+static struct {
+	atomic_int state;
+	char path[PATH_MAX];
+} pending[CLI_MAX_JOBS + 1];
+
+static atomic_ulong tmp_seq;   /* makes temporary names unique within the process */
+static atomic_int defer;       /* batch mode: the first signal only asks to stop */
+static atomic_int stop_sig;    /* the signal that asked to stop, or 0 */
+
+static void remove_pending(void)
+{
+	for (size_t i = 0; i < sizeof pending / sizeof pending[0]; i++)
+		if (atomic_load_explicit(&pending[i].state, memory_order_acquire) == SLOT_ARMED)
+			unlink(pending[i].path);
+}
 
 static void on_signal(int sig)
 {
-	if (pending_set)
-		unlink(pending_tmp);
+	int e = errno;
+	int first = 0;
+
+	/*
+	 * Workers see cli_stop_signal() and clean up after themselves.  A
+	 * closed pipe raises SIGPIPE at every write: that never escalates.
+	 */
+	if (atomic_load(&defer) &&
+	    (atomic_compare_exchange_strong(&stop_sig, &first, sig) || sig == SIGPIPE)) {
+		errno = e;
+		return;
+	}
+	remove_pending();
+	cli_progress_signal_clear();
 	signal(sig, SIG_DFL);
 	raise(sig);
+	errno = e;
+}
+
+/* Catch sig, unless it was ignored when imfilter started (nohup, a shell's background job). */
+static void catch_signal(int sig)
+{
+	struct sigaction sa, old;
+
+	if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(sig, &sa, NULL);
 }
 
 void cli_output_install_signal_handlers(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
+	catch_signal(SIGINT);
+	catch_signal(SIGTERM);
+	catch_signal(SIGHUP);
+	catch_signal(SIGQUIT);
+	/*
+	 * A closed pipe ends imfilter quietly by SIGPIPE, as it ends any
+	 * filter, but only after removing its temporary files.  When the
+	 * parent ignores SIGPIPE, the write fails with EPIPE instead: a quiet
+	 * failure, status 1.
+	 */
+	catch_signal(SIGPIPE);
 	/* Over a file-size limit, let write() fail with EFBIG so cleanup runs. */
 	signal(SIGXFSZ, SIG_IGN);
 }
 
-static void set_pending(const char *tmp)
+void cli_signals_defer(void)
 {
-	pending_set = 0;
-	atomic_signal_fence(memory_order_seq_cst);
-	if (tmp && strlen(tmp) < sizeof pending_tmp) {
-		memcpy(pending_tmp, tmp, strlen(tmp) + 1);
-		/* The handler must never see the flag before the whole path. */
-		atomic_signal_fence(memory_order_seq_cst);
-		pending_set = 1;
+	atomic_store(&defer, 1);
+}
+
+int cli_stop_signal(void)
+{
+	return atomic_load_explicit(&stop_sig, memory_order_relaxed);
+}
+
+void cli_die_by_signal(int sig)
+{
+	remove_pending();
+	signal(sig, SIG_DFL);
+	raise(sig);
+	/* Not reached for a deadly signal; be sure anyway. */
+	_exit(128 + sig);
+}
+
+/* A free slot for tmp, claimed; -1 if none (cannot happen with <= CLI_MAX_JOBS writers). */
+static int claim_slot(void)
+{
+	for (size_t i = 0; i < sizeof pending / sizeof pending[0]; i++) {
+		int expect = SLOT_FREE;
+		if (atomic_compare_exchange_strong(&pending[i].state, &expect, SLOT_CLAIMED))
+			return (int)i;
 	}
+	return -1;
+}
+
+static void arm_slot(int slot, const char *tmp)
+{
+	memcpy(pending[slot].path, tmp, strlen(tmp) + 1);
+	atomic_store_explicit(&pending[slot].state, SLOT_ARMED, memory_order_release);
+}
+
+static void release_slot(int slot)
+{
+	if (slot >= 0)
+		atomic_store_explicit(&pending[slot].state, SLOT_FREE, memory_order_release);
 }
 
 static void output_free(cli_output *o)
@@ -102,6 +189,52 @@ static int open_direct(cli_output *o, const char *path)
 	return 0;
 }
 
+/*
+ * Create DIR/.BASE.imfilter-PID-N for dest (dirlen: length of "DIR/"),
+ * mode 0600, never an existing file; its slot is armed before it exists.
+ * Returns the descriptor, or -1 with errno set.
+ */
+static int create_tmp(cli_output *o, const char *dest, size_t dirlen, const char *base)
+{
+	size_t need = dirlen + 1 + strlen(base) + sizeof ".imfilter--" + 2 * 3 * sizeof(long);
+
+	if (need > sizeof pending[0].path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	o->tmp = malloc(need);
+	if (!o->tmp) {
+		errno = ENOMEM;
+		return -1;
+	}
+	o->slot = claim_slot();
+	if (o->slot < 0) {
+		errno = EMFILE;
+		return -1;
+	}
+	/* Only a stale file of a dead process with our pid can be in the way. */
+	for (int tries = 0; tries < 100; tries++) {
+		int fd;
+		snprintf(o->tmp, need, "%.*s.%s.imfilter-%ld-%lu", (int)dirlen, dest, base,
+		         (long)getpid(), (unsigned long)atomic_fetch_add(&tmp_seq, 1));
+		arm_slot(o->slot, o->tmp);
+		fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		/* Disarm first: the name may belong to someone else. */
+		atomic_store(&pending[o->slot].state, SLOT_CLAIMED);
+		if (errno != EEXIST)
+			break;
+	}
+	{
+		int e = errno;
+		release_slot(o->slot);
+		o->slot = -1;
+		errno = e;
+	}
+	return -1;
+}
+
 int cli_output_open(const char *path, cli_output **out)
 {
 	cli_output *o = calloc(1, sizeof *o);
@@ -109,12 +242,13 @@ int cli_output_open(const char *path, cli_output **out)
 	char *resolved = NULL;
 	struct stat st;
 	int exists, fd = -1;
-	size_t dirlen, need;
+	size_t dirlen;
 	mode_t mode;
 
 	*out = NULL;
 	if (!o)
 		goto nomem;
+	o->slot = -1;
 	if (strcmp(path, "-") == 0) {
 		o->fp = stdout;
 		o->direct = 1;
@@ -153,19 +287,12 @@ int cli_output_open(const char *path, cli_output **out)
 		cli_error(path, "output is a folder, not a file name");
 		goto fail;
 	}
-	/* DIR/.BASE.imfilter-XXXXXX */
-	need = dirlen + 1 + strlen(base) + sizeof ".imfilter-XXXXXX";
-	o->tmp = malloc(need);
-	if (!o->tmp)
-		goto nomem;
-	snprintf(o->tmp, need, "%.*s.%s.imfilter-XXXXXX", (int)dirlen, dest, base);
-	fd = mkstemp(o->tmp);
+	fd = create_tmp(o, dest, dirlen, base);
 	if (fd < 0) {
 		cli_error(path, "cannot create output: %s", strerror(errno));
 		goto fail;
 	}
-	set_pending(o->tmp);
-	/* mkstemp makes the file 0600: give it the existing file's mode, or fopen's. */
+	/* The file is 0600: give it the existing file's mode, or fopen's. */
 	if (exists) {
 		mode = st.st_mode & 07777;
 		if (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) != 0) {
@@ -196,8 +323,9 @@ fail:
 	if (fd >= 0) {
 		close(fd);
 		unlink(o->tmp);
-		set_pending(NULL);
 	}
+	if (o)
+		release_slot(o->slot);
 	free(resolved);
 	output_free(o);
 	return -1;
@@ -219,6 +347,7 @@ int cli_output_commit(cli_output *o)
 			failed = 1;
 			e = errno;
 		}
+		/* A reader that went away (EPIPE) is a quiet failure. */
 		if (failed && e != EPIPE)
 			cli_error(o->path ? o->path : "<stdout>", "write failed: %s", strerror(e));
 		rc = failed ? -1 : 0;
@@ -249,7 +378,7 @@ done:
 		fclose(o->fp);
 	if (rc != 0)
 		unlink(o->tmp);
-	set_pending(NULL);
+	release_slot(o->slot);
 	output_free(o);
 	return rc;
 }
@@ -265,7 +394,7 @@ void cli_output_abort(cli_output *o)
 		if (o->fp)
 			fclose(o->fp);
 		unlink(o->tmp);
-		set_pending(NULL);
+		release_slot(o->slot);
 	}
 	output_free(o);
 }
