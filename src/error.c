@@ -20,6 +20,14 @@ imf_status imf_error_set(imf_error *err, imf_status code, const char *fmt, ...)
 		if (vsnprintf(err->msg, sizeof err->msg, fmt, ap) < 0)
 			err->msg[0] = '\0';
 		va_end(ap);
+		/*
+		 * Messages may quote bytes from hostile files: never let control
+		 * characters (escape sequences, newlines) reach a terminal or split
+		 * the one-line message.
+		 */
+		for (char *p = err->msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return code;
 }

@@ -155,7 +155,14 @@ imf_status imf_read(FILE *fp, const imf_read_opts *opts, imf_image **out, imf_er
 	}
 	if ((st = open_input(fp, &src, &r, err)) != IMF_OK)
 		return st;
-	return r->read(&src, opts, out, err);
+	st = r->read(&src, opts, out, err);
+	/* Allocation failures come from shared code: name the format like every other error. */
+	if (st == IMF_ENOMEM && err && strncmp(err->msg, "out of memory", 13) == 0) {
+		char msg[sizeof err->msg];
+		snprintf(msg, sizeof msg, "%s", err->msg);
+		imf_error_set(err, st, "%s: %s", imf_format_name((imf_format)(r - readers)), msg);
+	}
+	return st;
 }
 
 imf_status imf_read_info(FILE *fp, const imf_read_opts *opts, imf_info *info, imf_error *err)

@@ -304,6 +304,13 @@ static imf_status png_read_run(imf_src *src, const imf_read_opts *opts, int head
 	c.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, png_on_error, png_on_warning);
 	if (!c.png)
 		return imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
+	/*
+	 * Benign errors (a palette index past the palette, ...) mean corrupt
+	 * pixels: refuse them rather than decode garbage.  Ancillary-chunk CRC
+	 * errors are governed separately and stay tolerated.
+	 */
+	png_set_benign_errors(c.png, 0);
+	png_set_check_for_invalid_index(c.png, 1);
 	c.info = png_create_info_struct(c.png);
 	if (!c.info) {
 		c.status = imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
