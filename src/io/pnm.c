@@ -108,6 +108,9 @@ static imf_status read_pam_header(imf_scanner *s, pnm_info *info)
 			have_m = 1;
 		} else if (strcmp(tok, "TUPLTYPE") == 0) {
 			st = imf_scan_token(s, tupltype);
+		} else if (s->end == EOF) {
+			/* A keyword cut off by the end of the file ("MA" of MAXVAL). */
+			return imf_error_set(s->err, IMF_ECORRUPT, "PNM: truncated header");
 		} else {
 			return imf_error_set(s->err, IMF_ECORRUPT,
 			                     "PNM: bad header: unknown PAM keyword '%s'", tok);
