@@ -13,41 +13,7 @@ trap 'rm -rf "$T"' EXIT
 pass=0
 fail=0
 
-ok() { pass=$((pass + 1)); }
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL: $*"
-}
-
-# run ARGS...: runs imfilter, stdout -> $T/out, stderr -> $T/err, status -> $rc
-run() {
-	$IMF "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-
-# expect_ok NAME: the last run succeeded with nothing on stderr
-expect_ok() {
-	if [ "$rc" -eq 0 ] && [ ! -s "$T/err" ]; then ok; else
-		bad "$1: status $rc, stderr: $(cat "$T/err")"
-	fi
-}
-
-# expect_err NAME STATUS MESSAGE: the last run failed with STATUS and exactly
-# one stderr line equal to MESSAGE
-expect_err() {
-	lines=$(wc -l <"$T/err")
-	msg=$(cat "$T/err")
-	if [ "$rc" -eq "$2" ] && [ "$lines" -eq 1 ] && [ "$msg" = "$3" ]; then ok; else
-		bad "$1: status $rc (want $2), $lines lines: '$msg' (want '$3')"
-	fi
-}
-
-# expect_file_eq NAME FILE TEXT
-expect_out() {
-	if [ "$(cat "$2")" = "$3" ]; then ok; else
-		bad "$1: got '$(cat "$2")', want '$3'"
-	fi
-}
+. "$(dirname "$0")/clilib.sh"
 
 no_leftovers() {
 	left=$(find "$T/dst" -name '.*imfilter-*' | wc -l)

@@ -18,39 +18,7 @@ trap 'rm -rf "$T"' EXIT
 pass=0
 fail=0
 
-ok() { pass=$((pass + 1)); }
-bad() {
-	fail=$((fail + 1))
-	echo "FAIL: $*"
-}
-
-# run ARGS...: runs imfilter, stdout -> $T/out, stderr -> $T/err, status -> $rc
-run() {
-	$IMF "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-}
-
-# expect_err NAME STATUS MESSAGE: the last run failed with STATUS and exactly
-# one stderr line equal to MESSAGE
-expect_err() {
-	lines=$(wc -l <"$T/err")
-	msg=$(cat "$T/err")
-	if [ "$rc" -eq "$2" ] && [ "$lines" -eq 1 ] && [ "$msg" = "$3" ]; then ok; else
-		bad "$1: status $rc (want $2), $lines lines: '$msg' (want '$3')"
-	fi
-}
-
-# expect_status NAME STATUS
-expect_status() {
-	if [ "$rc" -eq "$2" ]; then ok; else bad "$1: status $rc (want $2): $(cat "$T/err")"; fi
-}
-
-# expect_same NAME FILE TEXT: FILE holds exactly TEXT
-expect_same() {
-	if [ "$(cat "$2")" = "$3" ]; then ok; else
-		bad "$1: got '$(cat "$2")', want '$3'"
-	fi
-}
+. "$(dirname "$0")/clilib.sh"
 
 # no_leftovers NAME DIR: no temporary file anywhere under DIR
 no_leftovers() {
@@ -151,7 +119,7 @@ good_only=""
 for f in $good; do good_only="$good_only $G/$f"; done
 # shellcheck disable=SC2086
 run -k laplacian -O "$T/keep" $good_only
-expect_same "all good: only the summary" "$T/err" "imfilter: 16 written, 0 failed"
+expect_out "all good: only the summary" "$T/err" "imfilter: 16 written, 0 failed"
 expect_status "all good" 0
 [ "$(head -n 1 "$T/keep/shapes-p.pgm")" = P5 ] && ok || bad ".pgm stays PNM"
 head -c 3 "$T/keep/texture-q.jpg" | od -An -tx1 | grep -q 'ff d8 ff' && ok || bad ".jpg stays JPEG"
@@ -175,7 +143,7 @@ mkdir -p "$T/old"
 echo keep >"$T/old/truncated.png"
 run -k sobel -O "$T/old" "$G/truncated.png" "$G/shapes.png"
 expect_status "bad file over an old output" 1
-expect_same "old output kept" "$T/old/truncated.png" keep
+expect_out "old output kept" "$T/old/truncated.png" keep
 [ -f "$T/old/shapes.png" ] && ok || bad "the good file is written"
 no_leftovers "old outputs" "$T/old"
 
