@@ -296,7 +296,7 @@ static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf
 	g->flip = p->flip != 0;
 	g->bias = p->bias;
 	g->depth = k->combine == IMF_COMBINE_NONE ? k->count : 1;
-	g->nfilt = in->channels - (in->has_alpha ? 1 : 0);
+	g->nfilt = imf_image_data_planes(in);
 	if (g->depth > 1 && g->depth != (size_t)g->nfilt)
 		return imf_error_set(err, IMF_EINVAL,
 		                     "kernel has %zu slices but the input has %d channel%s",

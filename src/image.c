@@ -62,6 +62,7 @@ size_t imf_image_width(const imf_image *img) { return img->width; }
 size_t imf_image_height(const imf_image *img) { return img->height; }
 int imf_image_channels(const imf_image *img) { return img->channels; }
 int imf_image_has_alpha(const imf_image *img) { return img->has_alpha; }
+int imf_image_data_planes(const imf_image *img) { return img->channels - (img->has_alpha ? 1 : 0); }
 imf_format imf_image_source_format(const imf_image *img) { return img->src_format; }
 int imf_image_source_depth(const imf_image *img) { return img->src_depth; }
 
@@ -87,7 +88,7 @@ const float *imf_image_row_const(const imf_image *img, int c, size_t y)
 imf_status imf_image_to_luma(const imf_image *img, imf_image **out, imf_error *err)
 {
 	imf_image *g;
-	int colour = img->channels - (img->has_alpha ? 1 : 0);
+	int colour = imf_image_data_planes(img);
 	imf_status st;
 
 	st = imf_image_new(img->width, img->height, 1, 0, NULL, &g, err);

@@ -91,6 +91,8 @@ size_t imf_image_width(const imf_image *img);
 size_t imf_image_height(const imf_image *img);
 int imf_image_channels(const imf_image *img);
 int imf_image_has_alpha(const imf_image *img);
+/* Planes other than alpha: colour channels or feature maps. */
+int imf_image_data_planes(const imf_image *img);
 /* Row y of plane c: width floats. */
 float *imf_image_row(imf_image *img, int c, size_t y);
 const float *imf_image_row_const(const imf_image *img, int c, size_t y);

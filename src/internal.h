@@ -102,6 +102,8 @@ typedef struct imf_mapper {
 	unsigned maxval;  /* 255 or 65535 */
 } imf_mapper;
 
+/* Finite min and max over img's non-alpha planes; 0, 0 when there are none. */
+void imf_finite_range(const imf_image *img, double *lo, double *hi);
 /* Prepare a mapping of img's colour planes to 0..maxval (scans for normalize). */
 void imf_mapper_init(imf_mapper *m, const imf_image *img, imf_map_mode mode, unsigned maxval);
 /* One colour value: mode's transform, scale to maxval / 255, round, clamp. NaN -> 0. */

@@ -46,14 +46,9 @@ const char *imf_map_name(imf_map_mode m)
 	return (size_t)m < sizeof map_names / sizeof map_names[0] ? map_names[m] : "?";
 }
 
-static int colour_planes(const imf_image *img)
-{
-	return img->channels - (img->has_alpha ? 1 : 0);
-}
-
 int imf_color_planes(const imf_image *img)
 {
-	return colour_planes(img) >= 3 ? 3 : 1;
+	return imf_image_data_planes(img) >= 3 ? 3 : 1;
 }
 
 int imf_output_depth(const imf_image *img, const imf_write_opts *opts)
@@ -65,11 +60,10 @@ int imf_output_depth(const imf_image *img, const imf_write_opts *opts)
 	return img->src_depth == 16 ? 16 : 8;
 }
 
-/* Finite min and max over the colour planes; 0, 0 when there are none. */
-static void colour_range(const imf_image *img, double *lo, double *hi)
+void imf_finite_range(const imf_image *img, double *lo, double *hi)
 {
 	double mn = INFINITY, mx = -INFINITY;
-	for (int c = 0; c < colour_planes(img); c++) {
+	for (int c = 0; c < imf_image_data_planes(img); c++) {
 		for (size_t y = 0; y < img->height; y++) {
 			const float *row = imf_image_row_const(img, c, y);
 			for (size_t x = 0; x < img->width; x++) {
@@ -97,7 +91,7 @@ void imf_mapper_init(imf_mapper *m, const imf_image *img, imf_map_mode mode, uns
 	m->gain = 1;
 	if (mode == IMF_MAP_NORMALIZE) {
 		double lo, hi;
-		colour_range(img, &lo, &hi);
+		imf_finite_range(img, &lo, &hi);
 		m->lo = lo;
 		/* A constant image has no range to stretch: it maps to 0. */
 		m->gain = hi > lo ? 255.0 / (hi - lo) : 0.0;
@@ -177,7 +171,7 @@ imf_status imf_stats_compute(const imf_image *img, imf_map_mode mode, imf_stats 
 	imf_mapper_init(&m, img, mode, 255);
 	st->min = INFINITY;
 	st->max = -INFINITY;
-	for (int c = 0; c < colour_planes(img); c++) {
+	for (int c = 0; c < imf_image_data_planes(img); c++) {
 		for (size_t y = 0; y < img->height; y++) {
 			const float *row = imf_image_row_const(img, c, y);
 			for (size_t x = 0; x < img->width; x++) {

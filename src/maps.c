@@ -19,11 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int map_planes(const imf_image *img)
-{
-	return img->channels - (img->has_alpha ? 1 : 0);
-}
-
 /* Copy plane sc of src into plane dc of dst at (x0, y0); dst must be large enough. */
 static void copy_plane(const imf_image *src, int sc, imf_image *dst, int dc, size_t x0, size_t y0)
 {
@@ -45,8 +40,8 @@ imf_status imf_image_concat(const imf_image *a, const imf_image *b, imf_image **
 	if (a->width != b->width || a->height != b->height)
 		return imf_error_set(err, IMF_EINVAL, "cannot join maps of %zux%zu and %zux%zu",
 		                     a->width, a->height, b->width, b->height);
-	na = map_planes(a);
-	nb = map_planes(b);
+	na = imf_image_data_planes(a);
+	nb = imf_image_data_planes(b);
 	/* Both are at most IMF_MAX_PLANES, so the sum fits in an int. */
 	if (na + nb > IMF_MAX_PLANES)
 		return imf_error_set(err, IMF_ELIMIT, "joining %d and %d maps makes more than %d",
@@ -82,7 +77,7 @@ imf_status imf_image_tile(const imf_image *maps, size_t cols, size_t rows, size_
 	*out = NULL;
 	if (!maps)
 		return imf_error_set(err, IMF_EINVAL, "tile: missing image");
-	n = (size_t)map_planes(maps);
+	n = (size_t)imf_image_data_planes(maps);
 	if (cols == 0) {
 		/* ceil(sqrt(n)): the smallest c with c*c >= n (n <= IMF_MAX_PLANES) */
 		cols = 1;

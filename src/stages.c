@@ -33,11 +33,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-static int map_planes(const imf_image *img)
-{
-	return img->channels - (img->has_alpha ? 1 : 0);
-}
-
 /* ---- activations ------------------------------------------------------------ */
 
 /*
@@ -56,7 +51,7 @@ static double sigmoid(double v)
 
 void imf_activate(imf_image *img, imf_activation act, double slope)
 {
-	int n = map_planes(img);
+	int n = imf_image_data_planes(img);
 
 	for (int c = 0; c < n; c++) {
 		for (size_t y = 0; y < img->height; y++) {
@@ -266,23 +261,10 @@ cleanup:
  */
 void imf_normalize(imf_image *img)
 {
-	int n = map_planes(img);
-	double lo = INFINITY, hi = -INFINITY, range;
+	int n = imf_image_data_planes(img);
+	double lo, hi, range;
 
-	for (int c = 0; c < n; c++) {
-		for (size_t y = 0; y < img->height; y++) {
-			const float *row = imf_image_row_const(img, c, y);
-			for (size_t x = 0; x < img->width; x++) {
-				double v = row[x];
-				if (!isfinite(v))
-					continue;
-				if (v < lo)
-					lo = v;
-				if (v > hi)
-					hi = v;
-			}
-		}
-	}
+	imf_finite_range(img, &lo, &hi);
 	/* From floats, hi - lo is finite in double and > 0 when hi > lo. */
 	range = hi > lo ? hi - lo : 0.0;
 

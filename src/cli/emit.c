@@ -53,15 +53,10 @@ static int write_one(const cli_opts *o, const imf_image *img, const char *path, 
 	return EXIT_OK;
 }
 
-static int colour_planes(const imf_image *img)
-{
-	return imf_image_channels(img) - (imf_image_has_alpha(img) ? 1 : 0);
-}
-
 /* Maps go into a grid; colour images (1 or 3 planes) are written as they are. */
 static int needs_tiling(const imf_image *img)
 {
-	int n = colour_planes(img);
+	int n = imf_image_data_planes(img);
 	return imf_image_is_maps(img) ? n > 1 : (n != 1 && n != 3);
 }
 
@@ -69,7 +64,7 @@ static int needs_tiling(const imf_image *img)
 static float separator_value(const imf_image *img)
 {
 	float best = -INFINITY;
-	for (int c = 0; c < colour_planes(img); c++)
+	for (int c = 0; c < imf_image_data_planes(img); c++)
 		for (size_t y = 0; y < imf_image_height(img); y++) {
 			const float *row = imf_image_row_const(img, c, y);
 			for (size_t x = 0; x < imf_image_width(img); x++)
@@ -95,7 +90,7 @@ static char *split_name(const char *path, size_t i)
 static int write_split(const cli_opts *o, const imf_image *res, imf_format fmt)
 {
 	imf_error err = { 0 };
-	int n = colour_planes(res);
+	int n = imf_image_data_planes(res);
 
 	for (int c = 0; c < n; c++) {
 		imf_image *plane = NULL;
@@ -132,8 +127,8 @@ int cli_emit(const cli_opts *o, const imf_image *res, imf_format fmt)
 		return write_one(o, res, o->output, fmt);
 	/* Up to 4 maps side by side; more in a near-square grid. */
 	cols = o->tile_cols;
-	if (!cols && !o->tile_rows && colour_planes(res) <= 4)
-		cols = (size_t)colour_planes(res);
+	if (!cols && !o->tile_rows && imf_image_data_planes(res) <= 4)
+		cols = (size_t)imf_image_data_planes(res);
 	if (imf_image_tile(res, cols, o->tile_rows, TILE_SEP, separator_value(res), &tiled, &err) !=
 	    IMF_OK) {
 		cli_error(NULL, "--tile: %s", err.msg);
