@@ -240,13 +240,7 @@ static const error_case error_cases[] = {
 static void check_error(const char *name, imf_status got, imf_status want, const imf_error *err,
                         const char *key)
 {
-	size_t n = strlen(err->msg);
-	ck_assert_msg(got == want, "%s: status %d (%s), want %d", name, got, err->msg, want);
-	ck_assert_msg(strncmp(err->msg, "PNM: ", 5) == 0, "%s: '%s' lacks the prefix", name,
-	              err->msg);
-	ck_assert_msg(strstr(err->msg, key) != NULL, "%s: '%s' lacks '%s'", name, err->msg, key);
-	ck_assert_msg(n > 0 && err->msg[n - 1] != '.', "%s: '%s' ends in a period", name,
-	              err->msg);
+	tu_expect_message(name, got, want, err, "PNM: ", key);
 }
 
 START_TEST(test_read_errors)

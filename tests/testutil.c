@@ -145,3 +145,15 @@ double tu_rand(unsigned long long *state)
 	*state = x;
 	return (double)(x >> 11) / 9007199254740992.0;
 }
+
+void tu_expect_message(const char *name, imf_status got, imf_status want, const imf_error *err,
+                       const char *prefix, const char *key)
+{
+	size_t n = strlen(err->msg);
+	ck_assert_msg(got == want, "%s: status %d (%s), want %d", name, got, err->msg, want);
+	ck_assert_msg(strncmp(err->msg, prefix, strlen(prefix)) == 0, "%s: '%s' lacks the prefix",
+	              name, err->msg);
+	ck_assert_msg(strstr(err->msg, key) != NULL, "%s: '%s' lacks '%s'", name, err->msg, key);
+	ck_assert_msg(n > 0 && err->msg[n - 1] != '.' && !strchr(err->msg, '\n'),
+	              "%s: '%s' is not one line without a final period", name, err->msg);
+}

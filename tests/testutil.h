@@ -30,6 +30,12 @@ unsigned char *tu_write_mem(const imf_image *img, imf_format fmt, const imf_writ
                             size_t *len);
 /* A 1-channel image from a row-major array of doubles. */
 imf_image *tu_image_from(const double *v, size_t w, size_t h);
+/*
+ * An error as the house style wants it: status want, message starting with
+ * prefix ("PNM: "), containing key, one line, no trailing period.
+ */
+void tu_expect_message(const char *name, imf_status got, imf_status want, const imf_error *err,
+                       const char *prefix, const char *key);
 /* Deterministic pseudo-random numbers (xorshift), uniform in [0, 1). */
 double tu_rand(unsigned long long *state);
 
