@@ -11,6 +11,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/*
+ * Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing over U+10FFFF), or 0 if there is none.
+ */
+static size_t utf8_length(const unsigned char *p)
+{
+	unsigned lo = 0x80, hi = 0xBF;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		n = 2;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		n = 3;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xE0)
+		lo = 0xA0;
+	else if (p[0] == 0xED)
+		hi = 0x9F;
+	else if (p[0] == 0xF0)
+		lo = 0x90;
+	else if (p[0] == 0xF4)
+		hi = 0x8F;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+	return n;
+}
+
 imf_status imf_error_set(imf_error *err, imf_status code, const char *fmt, ...)
 {
 	if (err) {
@@ -23,11 +58,20 @@ imf_status imf_error_set(imf_error *err, imf_status code, const char *fmt, ...)
 		/*
 		 * Messages may quote bytes from hostile files: never let control
 		 * characters (escape sequences, newlines) reach a terminal or split
-		 * the one-line message.
+		 * the one-line message.  That includes the C1 controls (U+0080 to
+		 * U+009F; 0x9B alone is CSI to an 8-bit terminal) and any byte
+		 * that is not part of well-formed UTF-8; other UTF-8 text stays.
 		 */
-		for (char *p = err->msg; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
+		unsigned char *p = (unsigned char *)err->msg;
+		while (*p) {
+			size_t n = utf8_length(p);
+			if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f)) ||
+			    (n == 2 && p[0] == 0xC2 && p[1] < 0xA0)) {
+				*p++ = '?';
+				continue;
+			}
+			p += n;
+		}
 	}
 	return code;
 }
@@ -51,6 +95,8 @@ void imf_limits_default(imf_limits *lim)
 {
 	lim->max_pixels = (size_t)1 << 28;
 	lim->max_side = 1000000;
+	lim->max_kernel = 255;
+	lim->max_memory = (size_t)1 << 30;
 }
 
 int imf_size_mul(size_t a, size_t b, size_t *out)
@@ -80,8 +126,9 @@ imf_status imf_check_dims(size_t width, size_t height, int channels, const imf_l
 		return imf_error_set(err, IMF_EUNSUPPORTED, "%s: %d channels", fmt, channels);
 	if (lim && (width > lim->max_side || height > lim->max_side))
 		return imf_error_set(err, IMF_ELIMIT,
-		                     "%s: %zux%zu has a side over the limit of %zu (--max-side)", fmt,
-		                     width, height, lim->max_side);
+		                     "%s: %zux%zu is over the --max-side limit of %zu per side "
+		                     "(raise it with --max-side)",
+		                     fmt, width, height, lim->max_side);
 	if (!imf_size_mul(width, height, &pixels) ||
 	    !imf_size_mul(pixels, (size_t)channels, &values) ||
 	    !imf_size_mul(values, sizeof(float), &bytes))
@@ -89,7 +136,8 @@ imf_status imf_check_dims(size_t width, size_t height, int channels, const imf_l
 		                     width, height);
 	if (lim && pixels > lim->max_pixels)
 		return imf_error_set(err, IMF_ELIMIT,
-		                     "%s: %zux%zu is %zu pixels, over the limit of %zu (--max-pixels)",
+		                     "%s: %zux%zu is %zu pixels, over the --max-pixels limit of %zu "
+		                     "(raise it with --max-pixels)",
 		                     fmt, width, height, pixels, lim->max_pixels);
 	return IMF_OK;
 }

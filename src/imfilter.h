@@ -58,7 +58,19 @@ const char *imf_status_str(imf_status code);
 typedef struct imf_limits {
 	size_t max_pixels; /* width * height, default 2^28 */
 	size_t max_side;   /* width or height, default 1,000,000 */
+	size_t max_kernel; /* a kernel's rows or columns, default 255 (0: the ceiling below) */
+	size_t max_memory; /* bytes a whole decoded image may take as float planes
+	                      (width * height * planes * sizeof(float)) where one is
+	                      held whole; default 1 GiB, 0: no limit.  Streamed
+	                      reads (imf_reader_read in bands) never need it. */
 } imf_limits;
+
+/*
+ * No limit lets a kernel be larger than this per side, whatever max_kernel
+ * says: it bounds the memory a kernel takes and keeps the size arithmetic
+ * of the stages far from overflow.
+ */
+#define IMF_KERNEL_SIDE_CEILING 65535
 
 void imf_limits_default(imf_limits *lim);
 
@@ -108,6 +120,8 @@ void imf_image_set_source(imf_image *img, imf_format fmt, int depth);
  * copied.
  */
 imf_status imf_image_to_luma(const imf_image *img, imf_image **out, imf_error *err);
+/* The same for rows sy .. sy+n-1 of src into rows dy .. dy+n-1 of dst's first plane. */
+void imf_image_luma_rows(const imf_image *src, size_t sy, imf_image *dst, size_t dy, size_t n);
 
 /* ---- reading ----------------------------------------------------------- */
 
@@ -158,6 +172,13 @@ typedef struct imf_kernel imf_kernel;
  * or an inline matrix ("0 -1 0; -1 5 -1; 0 -1 0", "1/16 * 1 2 1; 2 4 2; 1 2 1").
  */
 imf_status imf_kernel_parse(const char *spec, imf_kernel **out, imf_error *err);
+/*
+ * The same with the limits in lim (NULL: the defaults, as imf_kernel_parse):
+ * a kernel over lim->max_kernel per side is IMF_EINVAL "kernel: 301x3 is over
+ * the --max-kernel limit of 255 per side (raise it with --max-kernel)".
+ */
+imf_status imf_kernel_parse_limited(const char *spec, const imf_limits *lim, imf_kernel **out,
+                                    imf_error *err);
 /* A kernel from kernel-file text; origin names it in messages. */
 imf_status imf_kernel_from_text(const char *text, const char *origin, imf_kernel **out,
                                 imf_error *err);
@@ -213,7 +234,11 @@ typedef struct imf_conv_params {
 	size_t dilation; /* >= 1: taps D apart; extent D(F-1)+1 */
 	double bias;     /* added to every output value */
 	imf_limits limits; /* on the output's size (large padding can grow it) */
+	size_t threads;    /* rows are split across this many threads (0 or 1: none) */
 } imf_conv_params;
+
+/* Most threads one convolution uses. */
+#define IMF_MAX_THREADS 64
 
 void imf_conv_params_default(imf_conv_params *p);
 
@@ -250,6 +275,49 @@ imf_status imf_conv_output_size(size_t m, size_t f, size_t before, size_t after,
  */
 imf_status imf_conv_run(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
                         imf_image **out, imf_error *err);
+
+/*
+ * The same convolution, band by band, for images streamed from a reader:
+ * memory depends on the width and the kernel, not on the height.  Results
+ * equal imf_conv_run's for every band split and thread count.
+ *
+ *   imf_conv_stream_new      checks everything imf_conv_run checks, for an
+ *                            input of width x height x channels
+ *   imf_conv_stream_output   the output's geometry
+ *   imf_conv_stream_bounded  1 when each band of output rows reads a window
+ *                            of nearby input rows (0 for a wrap border with
+ *                            padding, or padding past the image's height:
+ *                            run those on the whole image)
+ *   imf_conv_stream_input_rows  input rows [lo, hi) that output rows
+ *                            oy0 .. oy0+n-1 read (lo == hi: none)
+ *   imf_conv_stream_run      output rows oy0 .. oy0+n-1 into rows 0..n-1 of
+ *                            out, reading win, which holds input rows
+ *                            first .. first + height(win) - 1 and must cover
+ *                            imf_conv_stream_input_rows(oy0, n)
+ *   imf_conv_stream_method   which inner loops run, for --verbose
+ */
+typedef struct imf_conv_stream imf_conv_stream;
+
+imf_status imf_conv_stream_new(const imf_kernel *k, const imf_conv_params *p, size_t width,
+                               size_t height, int channels, int has_alpha,
+                               imf_conv_stream **out, imf_error *err);
+void imf_conv_stream_free(imf_conv_stream *s);
+void imf_conv_stream_output(const imf_conv_stream *s, size_t *width, size_t *height,
+                            int *channels, int *has_alpha);
+int imf_conv_stream_bounded(const imf_conv_stream *s);
+void imf_conv_stream_input_rows(const imf_conv_stream *s, size_t oy0, size_t n, size_t *lo,
+                                size_t *hi);
+imf_status imf_conv_stream_run(imf_conv_stream *s, const imf_image *win, size_t first,
+                               imf_image *out, size_t oy0, size_t n, imf_error *err);
+/*
+ * The same on the calling thread only, with the buffers of slot (0 ..
+ * threads-1): calls with different slots may run at the same time, so a
+ * caller can keep several bands in flight on its own threads.
+ */
+imf_status imf_conv_stream_run_part(imf_conv_stream *s, size_t slot, const imf_image *win,
+                                    size_t first, imf_image *out, size_t oy0, size_t n,
+                                    imf_error *err);
+const char *imf_conv_stream_method(const imf_conv_stream *s);
 
 /* ---- CNN stages: activations, pooling, normalize ------------------------- */
 /*
@@ -327,6 +395,13 @@ typedef struct imf_chain imf_chain;
  * at least 1".
  */
 imf_status imf_chain_parse(const char *text, imf_chain **out, imf_error *err);
+/*
+ * The same with the limits in lim (NULL: the defaults): every kernel, a
+ * size-only one too, is held to lim->max_kernel as imf_kernel_parse_limited
+ * does, and every stage's output to the image limits (imf_chain_set_limits).
+ */
+imf_status imf_chain_parse_limited(const char *text, const imf_limits *lim, imf_chain **out,
+                                   imf_error *err);
 /* A one-stage chain from a kernel (ownership passes to the chain) and params. */
 imf_status imf_chain_from_conv(imf_kernel *k, const imf_conv_params *p, imf_chain **out,
                                imf_error *err);
@@ -336,6 +411,14 @@ size_t imf_chain_length(const imf_chain *c);
 int imf_chain_shape_only(const imf_chain *c);
 /* Apply every limit in lim to each stage's output. */
 void imf_chain_set_limits(imf_chain *c, const imf_limits *lim);
+/* Every conv stage splits its rows across n threads (results do not change). */
+void imf_chain_set_threads(imf_chain *c, size_t n);
+/*
+ * 1 when c is one convolution with one kernel, made by imf_chain_from_conv
+ * (-k), with *k and *p set to it: such a chain can be streamed in bands
+ * (imf_conv_stream); 0 otherwise.
+ */
+int imf_chain_single_conv(const imf_chain *c, const imf_kernel **k, const imf_conv_params **p);
 
 /*
  * Run the chain.  Several kernels in one conv stage give one plane per
@@ -362,6 +445,150 @@ imf_status imf_chain_report(const imf_chain *c, size_t w, size_t h, size_t ch, F
 imf_status imf_chain_explain(const imf_chain *c, const imf_image *in, FILE *fp,
                              imf_error *err);
 
+/* ---- learning a kernel from an example ---------------------------------- */
+/*
+ * Given an input X and a target T (say, X after some unknown filter), find
+ * the weights w and the bias b of the convolution (imf_conv_run's, with the
+ * padding, border, stride, dilation and flip of params.conv) that minimise
+ * the mean squared error over the N target values used:
+ *
+ *   L(w, b) = 1/N sum_(o,r,c) (y_o(r, c) - T_o(r, c))^2
+ *   y_o(r, c) = sum_q sum_ij w_q(i, j) X_p(r*S - top + i*D, c*S - left + j*D) + b
+ *
+ * T must have the output's size.  Planes (alpha is ignored in both):
+ *  - T has as many planes as X: one 2-D kernel shared by every plane
+ *    (depthwise, as imf_conv_run applies a 2-D kernel), p = o;
+ *  - T has one plane and X has C > 1: a C-slice kernel, one output plane,
+ *    as a CNN layer (p = q);
+ *  - X has one plane and T three (colour): T is compared through its
+ *    Rec.601 luma (filtering is linear, so luma(filter(RGB)) is
+ *    filter(luma(RGB)) before any clamping).
+ * An integer target (8- or 16-bit source) was clamped to 0..255 when it was
+ * written, so its values 0 and 255 are left out (IMF_LEARN_MASK_INTEGER, the
+ * default; IMF_LEARN_MASK_ALL does the same for raw targets too, such as a
+ * PFM that a clamping tool wrote, IMF_LEARN_MASK_NONE never); a pixel of a
+ * colour target is left out when any of its channels is 0 or 255.
+ *
+ * Solvers.  IMF_LEARN_EXACT: L is quadratic in (w, b), so the minimum solves
+ * the normal equations (A + ridge * mean(diag A) * I) (w, b) = r, where
+ * A = sum phi phi^T and r = sum phi t over the target values used, phi the
+ * n input values under the kernel followed by a 1; A is accumulated in one
+ * pass and solved by Cholesky (n + 1 unknowns, at most
+ * IMF_LEARN_EXACT_MAX_WEIGHTS weights).  IMF_LEARN_GD: full-batch gradient
+ * descent from init (zeros when NULL) for epochs epochs, with the gradient
+ * of each shared weight computed as in backpropagation, the sum over every
+ * position of its per-position terms:
+ *
+ *   dL/dw_q(i, j) = sum_(o,r,c) dL/dy_o(r, c) * X_p(r*S - top + i*D, c*S - left + j*D),
+ *   dL/db = sum_(o,r,c) dL/dy_o(r, c),   dL/dy = 2/N (y - T).
+ *
+ * gd works on X and T divided by s, the largest |X| (so its values are in
+ * -1..1 and one learning rate suits every image): the weights are the same
+ * in both units and b = s * b', so a plain step is
+ *   w <- w - lr / s^2 * dL/dw,   b <- b - lr * dL/db.
+ * The optimizer is plain gd (IMF_LEARN_SGD), heavy-ball momentum
+ * (v <- beta v + g, w <- w - lr v) or Adam (beta1 = momentum, beta2 =
+ * 0.999, eps = 1e-8, bias-corrected).  A run stops early when every
+ * gradient component is below 1e-11 (on the divided data), and fails with
+ * IMF_EINVAL when the loss becomes NaN, infinite or grows past 1e12 times
+ * its start (a learning rate too large).
+ */
+typedef enum imf_learn_solver { IMF_LEARN_GD = 0, IMF_LEARN_EXACT } imf_learn_solver;
+typedef enum imf_learn_optimizer {
+	IMF_LEARN_MOMENTUM = 0, /* the default */
+	IMF_LEARN_SGD,
+	IMF_LEARN_ADAM
+} imf_learn_optimizer;
+
+/* Which target values 0 and 255 are left out as saturated (clipped). */
+enum { IMF_LEARN_MASK_NONE = 0, IMF_LEARN_MASK_INTEGER = 1, IMF_LEARN_MASK_ALL = 2 };
+
+/* Most weights the exact solver takes (its matrix is (n+1)^2 doubles). */
+#define IMF_LEARN_EXACT_MAX_WEIGHTS 1024
+
+typedef struct imf_learn_params {
+	size_t rows, cols;        /* kernel size (H x W): 3 x 3 by default */
+	imf_conv_params conv;     /* geometry and limits (conv.bias is not used) */
+	imf_learn_solver solver;  /* IMF_LEARN_GD by default */
+	imf_learn_optimizer optimizer;
+	double lr;                /* gd: 0 = the optimizer's default (imf_learn_default_lr) */
+	double momentum;          /* momentum's beta, Adam's beta1, below 1; < 0 (the default):
+	                             imf_learn_default_momentum */
+	size_t epochs;            /* gd: full passes over the image (default 3000) */
+	double ridge;             /* exact: relative ridge, >= 0 (default 1e-9) */
+	int mask_saturated;       /* IMF_LEARN_MASK_INTEGER (default), _NONE or _ALL */
+	const imf_kernel *init;   /* gd and explain start from it (NULL: all weights 0) */
+	double init_bias;
+	/* Round the result to this many significant digits of the largest |weight| (and of the
+	 * largest |target| for the bias); 0 keeps every digit.  The loss is the rounded kernel's. */
+	int digits;
+	/* gd: called after every epoch with the loss before its step; non-zero stops the run. */
+	int (*progress)(void *user, size_t epoch, size_t epochs, double loss);
+	void *progress_user;
+} imf_learn_params;
+
+void imf_learn_params_default(imf_learn_params *p);
+/*
+ * The default learning rate for a kernel of weights weights (on data divided
+ * by s, see above): 1/(weights + 1) for sgd and momentum, which is stable on
+ * any image (the loss's curvature there is at most 2(weights + 1)), 0.05 for
+ * Adam (whose steps are about lr each, whatever the gradient's size).
+ */
+double imf_learn_default_lr(imf_learn_optimizer opt, size_t weights);
+/* The default momentum: 0.99 for heavy ball, 0.9 (beta1) for Adam, 0 for sgd (unused). */
+double imf_learn_default_momentum(imf_learn_optimizer opt);
+const char *imf_learn_solver_name(imf_learn_solver s);   /* "gd", "exact" */
+const char *imf_learn_optimizer_name(imf_learn_optimizer o); /* "sgd", "momentum", "adam" */
+
+typedef struct imf_learn_result {
+	imf_kernel *kernel;  /* the weights (rows x cols, one slice per input plane for a
+	                        multi-slice kernel), scale 1; free with imf_kernel_free */
+	double bias;
+	double loss;         /* L at the result, in the image's units */
+	double start_loss;   /* gd: L at the start */
+	size_t epochs;       /* gd: epochs run (fewer when the gradient vanished) */
+	int converged;       /* gd: stopped because the gradient vanished */
+	size_t used;         /* N: target values fitted */
+	size_t masked;       /* saturated target values left out */
+	/*
+	 * How much more the loss curves one way than another (the condition
+	 * number of the normal equations on the divided data, with the ridge):
+	 * the input determines the weights poorly when it is large, as a flat
+	 * or ramp-like image does.  NAN past IMF_LEARN_EXACT_MAX_WEIGHTS.
+	 */
+	double condition;
+} imf_learn_result;
+
+/*
+ * Fit a kernel to in -> target.  IMF_EINVAL (one line) for parameters out of
+ * range, a kernel of 0 rows or columns or larger than the input, a target
+ * whose size or planes do not match, NaN or infinite values, a diverging gd
+ * run; IMF_EUNSUPPORTED when every target value is saturated.  On success
+ * res->kernel is set (the caller frees it); on failure it is NULL.
+ */
+imf_status imf_learn_run(const imf_image *in, const imf_image *target, const imf_learn_params *p,
+                         imf_learn_result *res, imf_error *err);
+
+/*
+ * The loss of kernel k (rows x cols x slices as imf_learn_run would learn)
+ * with bias on in -> target, and its gradient computed as gd computes it:
+ * grad[q * rows * cols + i * cols + j] = dL/dw_q(i, j), *grad_bias = dL/db,
+ * in the image's units.  loss, grad and grad_bias may be NULL.
+ */
+imf_status imf_learn_gradient(const imf_image *in, const imf_image *target,
+                              const imf_learn_params *p, const imf_kernel *k, double bias,
+                              double *loss, double *grad, double *grad_bias, imf_error *err);
+
+/*
+ * --explain: for inputs of at most 8x8, print one gradient step the way a
+ * textbook does, from p->init (or zeros): the forward pass, dL/dy at each
+ * position, each weight's gradient as the sum of its per-position terms
+ * ("dL/dw_11 = dL/dy_11*x_00 + dL/dy_12*x_01 + ... = ..."), the step of
+ * p->optimizer with p->lr, and the loss before and after it.
+ */
+imf_status imf_learn_explain(const imf_image *in, const imf_image *target,
+                             const imf_learn_params *p, FILE *fp, imf_error *err);
+
 /* ---- mapping and writing ----------------------------------------------- */
 
 typedef enum imf_map_mode {
@@ -386,10 +613,28 @@ typedef struct imf_stats {
 imf_status imf_stats_compute(const imf_image *img, imf_map_mode mode, imf_stats *st,
                              imf_error *err);
 
+/* PNG row filters (libpng's): one for every row, or ALL = libpng picks per row. */
+typedef enum imf_png_filter {
+	IMF_PNG_FILTER_NONE = 0,
+	IMF_PNG_FILTER_SUB,
+	IMF_PNG_FILTER_UP,
+	IMF_PNG_FILTER_AVG,
+	IMF_PNG_FILTER_PAETH,
+	IMF_PNG_FILTER_ALL
+} imf_png_filter;
+
+/* A filter by name ("none", "sub", "up", "avg", "paeth", "all"). */
+imf_status imf_png_filter_parse(const char *name, imf_png_filter *out, imf_error *err);
+const char *imf_png_filter_name(imf_png_filter f);
+
 typedef struct imf_write_opts {
 	imf_map_mode map;
 	int quality; /* JPEG, 1..100, default 90 */
 	int depth;   /* 8 or 16 for PNG and PNM; 0 = follow the source (16 if it was 16) */
+	int png_level;            /* zlib level 0..9 (see README, Formats, for the default) */
+	imf_png_filter png_filter;
+	size_t max_memory; /* what a writer that must hold the whole image may take
+	                      (imf_writer_streams 0); as imf_limits.max_memory */
 } imf_write_opts;
 
 void imf_write_opts_default(imf_write_opts *opts);
@@ -400,6 +645,78 @@ void imf_write_opts_default(imf_write_opts *opts);
  */
 imf_status imf_write(FILE *fp, const imf_image *img, imf_format fmt, const imf_write_opts *opts,
                      imf_error *err);
+
+/* ---- streaming --------------------------------------------------------- */
+/*
+ * Readers and writers that move an image a band of rows at a time, so that
+ * read -> filter -> write needs memory for a few bands, not for the image.
+ * imf_read and imf_write are built from them (one decoder and one encoder
+ * per format), so a band-by-band read gives exactly imf_read's planes and
+ * a band-by-band write exactly imf_write's bytes, errors included.  A band
+ * is an ordinary imf_image of the image's width and channels; rows first ..
+ * first + n - 1 of it take part in a call.
+ *
+ * Some formats cannot stream (imf_reader_streams / imf_writer_streams say
+ * so): interlaced PNG and PFM (rows stored bottom-up) are decoded whole at
+ * the first imf_reader_read, within limits.max_memory; progressive JPEG is
+ * held by libjpeg as coefficients (within its own 512 MiB decoder limit);
+ * a text matrix is parsed whole when opened.  Writers hold the image for
+ * IMF_MAP_NORMALIZE (the global min/max), PFM (bottom-up) and text with
+ * several planes (plane after plane), within opts->max_memory.
+ */
+typedef struct imf_reader imf_reader;
+
+/* Detects the format, reads the header, applies the limits (same detection,
+ * limits and error messages as imf_read). */
+imf_status imf_reader_open(FILE *fp, const imf_read_opts *opts, imf_reader **out,
+                           imf_error *err);
+/* The image's geometry, format and depth: what imf_read_info gives. */
+void imf_reader_info(const imf_reader *r, imf_info *info);
+/* 1 when rows come from the decoder as they are asked for; 0 when the
+ * reader holds the whole image (or libjpeg its coefficients). */
+int imf_reader_streams(const imf_reader *r);
+/*
+ * Decode the next n rows (top to bottom) into rows first .. first+n-1 of
+ * every plane of band, which has the image's width, channels and has_alpha
+ * and at least first + n rows (else IMF_EINVAL, as is reading past the last
+ * row).  Errors as imf_read reports them; after one, every later call
+ * returns it again.
+ */
+imf_status imf_reader_read(imf_reader *r, imf_image *band, size_t first, size_t n,
+                           imf_error *err);
+void imf_reader_free(imf_reader *r); /* NULL is a no-op; never closes fp */
+
+typedef struct imf_writer imf_writer;
+
+/*
+ * Start writing a width x height image of channels planes (has_alpha: the
+ * last is alpha) as fmt; src_format/src_depth say what the input was, so
+ * depth 0 follows the source as imf_write does.  Arguments are checked as
+ * imf_write checks them; the header may be written at once.
+ */
+imf_status imf_writer_open(FILE *fp, imf_format fmt, size_t width, size_t height, int channels,
+                           int has_alpha, imf_format src_format, int src_depth,
+                           const imf_write_opts *opts, imf_writer **out, imf_error *err);
+/* 1 when rows go out as they are given; 0 when the writer keeps the image until finish. */
+int imf_writer_streams(const imf_writer *w);
+/*
+ * Rows first .. first+n-1 of band (the image's width, channels and
+ * has_alpha) are the next n rows of the image.
+ */
+imf_status imf_writer_write(imf_writer *w, const imf_image *band, size_t first, size_t n,
+                            imf_error *err);
+/* After exactly height rows: the trailer, then flush and check fp (not closed). */
+imf_status imf_writer_finish(imf_writer *w, imf_error *err);
+void imf_writer_free(imf_writer *w); /* NULL is a no-op; never closes fp */
+
+/*
+ * IMF_ELIMIT unless width x height x planes floats fit in max_memory bytes
+ * (0: no limit; imf_limits.max_memory): "<what>: image needs 4 GiB as float planes (16384x16384,
+ * 4 channels), over the --max-memory limit of 1 GiB (raise it with
+ * --max-memory)".  For a stage that must hold a whole image.
+ */
+imf_status imf_check_memory(size_t width, size_t height, int planes, size_t max_memory,
+                            const char *what, imf_error *err);
 
 #ifdef __cplusplus
 }

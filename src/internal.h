@@ -43,7 +43,9 @@ int imf_size_add(size_t a, size_t b, size_t *out);
  * height >= 1, each <= max_side, width * height <= max_pixels and
  * width * height * channels * sizeof(float) fits in size_t.  fmt names the
  * format in the message ("PNG: image is 0x10", "PNG: 30000x30000 is
- * 900000000 pixels, over the limit of 268435456 (--max-pixels)").
+ * 900000000 pixels, over the --max-pixels limit of 268435456 (raise it with
+ * --max-pixels)").  Every limit message names the limit, the value found
+ * and the option that raises it.
  */
 imf_status imf_check_dims(size_t width, size_t height, int channels, const imf_limits *lim,
                           const char *fmt, imf_error *err);
@@ -71,28 +73,23 @@ int imf_src_error(const imf_src *s);
 
 /* ---- per-format readers and writers ------------------------------------ */
 /*
- * Readers fill a new image with the file's own channels on the 0..255 scale
- * and set its source format and depth.  Messages start with the format name:
- * "PNG: ...", "JPEG: ...", "PNM: ...", "PFM: ...", "text: ...".
- * Writers map (integer formats) or copy (PFM, text) and check every write.
+ * Each format is a streaming reader and writer (the imf_reader_ops and
+ * imf_writer_ops tables of src/io/io.h); imf_read and imf_write run them
+ * over the whole image.  Messages start with the format name: "PNG: ...",
+ * "JPEG: ...", "PNM: ...", "PFM: ...", "text: ...".
  */
-imf_status imf_png_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err);
-imf_status imf_png_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                         imf_error *err);
-imf_status imf_jpeg_read(imf_src *src, const imf_read_opts *opts, imf_image **out,
-                         imf_error *err);
-imf_status imf_jpeg_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                          imf_error *err);
-imf_status imf_pnm_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err);
-imf_status imf_pnm_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                         imf_error *err);
-imf_status imf_pfm_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err);
-imf_status imf_pfm_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                         imf_error *err);
-imf_status imf_text_read(imf_src *src, const imf_read_opts *opts, imf_image **out,
-                         imf_error *err);
-imf_status imf_text_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                          imf_error *err);
+
+/*
+ * Hot loops written for the vectorizer are compiled twice on x86-64, for
+ * AVX2 and the baseline, and the CPU picks one when the program starts.
+ */
+#if defined(__x86_64__) && !defined(IMF_NO_CLONES) && \
+        ((defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 6) || \
+         (defined(__clang__) && __clang_major__ >= 14))
+#define IMF_SIMD __attribute__((target_clones("avx2", "default")))
+#else
+#define IMF_SIMD
+#endif
 
 /* ---- value mapping for integer formats ---------------------------------- */
 

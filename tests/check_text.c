@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include "internal.h"
+#include "io/io.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -146,17 +147,16 @@ END_TEST
 START_TEST(test_empty_input)
 {
 	FILE *fp = tmpfile();
-	imf_src src;
-	imf_image *img = NULL;
+	imf_reader r;
 	imf_error err = { 0 };
-	imf_read_opts opts;
 
 	ck_assert_ptr_nonnull(fp);
-	imf_read_opts_default(&opts);
-	imf_src_init(&src, fp);
-	check_error("empty", imf_text_read(&src, &opts, &img, &err), IMF_ECORRUPT, &err,
-	            "no numbers");
-	ck_assert_ptr_null(img);
+	memset(&r, 0, sizeof r);
+	imf_read_opts_default(&r.opts);
+	imf_src_init(&r.src, fp);
+	check_error("empty", imf_text_reader.open(&r, &err), IMF_ECORRUPT, &err, "no numbers");
+	imf_text_reader.close(&r);
+	ck_assert_ptr_null(r.state);
 	fclose(fp);
 }
 END_TEST

@@ -3,9 +3,9 @@
  *
  * Input formats are recognised from their first bytes only, never from a
  * file name; output formats come from a name (-f) or a path's extension.
- * imf_read and imf_read_info detect the format the same way (open_input) and
- * give every reader options (the defaults for NULL); imf_write flushes and
- * checks the stream after every writer, once.
+ * imf_read, imf_read_info and imf_write are the streaming reader and writer
+ * (stream.c) run over the whole image at once, so there is one decoder and
+ * one encoder per format.
  */
 #include "io.h"
 
@@ -31,9 +31,39 @@ void imf_read_opts_default(imf_read_opts *opts)
 
 void imf_write_opts_default(imf_write_opts *opts)
 {
+	imf_limits lim;
+
+	imf_limits_default(&lim);
 	opts->map = IMF_MAP_CLAMP;
 	opts->quality = 90;
 	opts->depth = 0;
+	opts->png_level = IMF_PNG_DEFAULT_LEVEL;
+	opts->png_filter = IMF_PNG_DEFAULT_FILTER;
+	opts->max_memory = lim.max_memory;
+}
+
+static const char *const png_filter_names[] = {
+	[IMF_PNG_FILTER_NONE] = "none",   [IMF_PNG_FILTER_SUB] = "sub",
+	[IMF_PNG_FILTER_UP] = "up",       [IMF_PNG_FILTER_AVG] = "avg",
+	[IMF_PNG_FILTER_PAETH] = "paeth", [IMF_PNG_FILTER_ALL] = "all",
+};
+
+imf_status imf_png_filter_parse(const char *name, imf_png_filter *out, imf_error *err)
+{
+	for (size_t i = 0; i < sizeof png_filter_names / sizeof png_filter_names[0]; i++) {
+		if (strcasecmp(name, png_filter_names[i]) == 0) {
+			*out = (imf_png_filter)i;
+			return IMF_OK;
+		}
+	}
+	return imf_error_set(err, IMF_EINVAL,
+	                     "unknown PNG filter '%s' (none, sub, up, avg, paeth, all)", name);
+}
+
+const char *imf_png_filter_name(imf_png_filter f)
+{
+	return (size_t)f < sizeof png_filter_names / sizeof png_filter_names[0]
+	       ? png_filter_names[f] : "?";
 }
 
 imf_format imf_format_from_name(const char *name)
@@ -93,31 +123,13 @@ imf_format imf_format_detect(const unsigned char *m, size_t len)
 	return len > 0 ? IMF_FORMAT_TEXT : IMF_FORMAT_UNKNOWN;
 }
 
-/* Each input format's reader and header-only reader (see io.h). */
-typedef struct reader {
-	imf_status (*read)(imf_src *src, const imf_read_opts *opts, imf_image **out,
-	                   imf_error *err);
-	imf_status (*read_info)(imf_src *src, const imf_read_opts *opts, imf_info *info,
-	                        imf_error *err);
-} reader;
-
-static const reader readers[] = {
-	[IMF_FORMAT_PNG] = { imf_png_read, imf_png_read_info },
-	[IMF_FORMAT_JPEG] = { imf_jpeg_read, imf_jpeg_read_info },
-	[IMF_FORMAT_PNM] = { imf_pnm_read, imf_pnm_read_info },
-	[IMF_FORMAT_PFM] = { imf_pfm_read, imf_pfm_read_info },
-	[IMF_FORMAT_TEXT] = { imf_text_read, imf_text_read_info },
-};
-
 /*
- * Start reading fp: wrap it in src (the detector's bytes stay buffered for
- * the reader) and pick the reader from the content.  An empty input, a read
- * error before any byte, or content of no known format is an error.
+ * The format of fp's content; the detector's bytes stay buffered in src for
+ * the reader.
  */
-static imf_status open_input(FILE *fp, imf_src *src, const reader **r, imf_error *err)
+imf_status imf_io_detect(FILE *fp, imf_src *src, imf_format *fmt, imf_error *err)
 {
 	unsigned char magic[16];
-	imf_format fmt;
 	size_t n;
 	int e;
 
@@ -130,91 +142,75 @@ static imf_status open_input(FILE *fp, imf_src *src, const reader **r, imf_error
 			return imf_io_read_error(err, NULL, e);
 		return imf_error_set(err, IMF_ECORRUPT, "input is empty");
 	}
-	fmt = imf_format_detect(magic, n);
-	if (fmt != IMF_FORMAT_UNKNOWN) {
-		*r = &readers[fmt];
+	*fmt = imf_format_detect(magic, n);
+	if (*fmt != IMF_FORMAT_UNKNOWN)
 		return IMF_OK;
-	}
 	if (e)
 		return imf_io_read_error(err, NULL, e);
 	return imf_error_set(err, IMF_EFORMAT,
 	                     "unknown format (not PNG, JPEG, netpbm, PFM or a text matrix)");
 }
 
+/* The reader over every row at once, into an image of the reader's layout. */
 imf_status imf_read(FILE *fp, const imf_read_opts *opts, imf_image **out, imf_error *err)
 {
-	imf_src src;
-	const reader *r;
-	imf_read_opts def;
+	imf_reader *r = NULL;
+	imf_image *img = NULL;
 	imf_status st;
+	imf_info in;
 
 	*out = NULL;
-	if (!opts) {
-		imf_read_opts_default(&def);
-		opts = &def;
-	}
-	if ((st = open_input(fp, &src, &r, err)) != IMF_OK)
+	if ((st = imf_reader_start(fp, opts, 0, &r, err)) != IMF_OK)
 		return st;
-	st = r->read(&src, opts, out, err);
-	/* Allocation failures come from shared code: name the format like every other error. */
-	if (st == IMF_ENOMEM && err && strncmp(err->msg, "out of memory", 13) == 0) {
-		char msg[sizeof err->msg];
-		snprintf(msg, sizeof msg, "%s", err->msg);
-		imf_error_set(err, st, "%s: %s", imf_format_name((imf_format)(r - readers)), msg);
+	imf_reader_info(r, &in);
+	st = imf_check_memory(in.width, in.height, in.channels, r->opts.limits.max_memory,
+	                      imf_format_name(in.format), err);
+	if (st == IMF_OK)
+		st = imf_io_name_failure(in.format,
+		                         imf_image_new(in.width, in.height, in.channels, in.has_alpha,
+		                                       &r->opts.limits, &img, err),
+		                         err);
+	if (st == IMF_OK) {
+		imf_image_set_source(img, in.format, in.depth);
+		st = imf_reader_read(r, img, 0, in.height, err);
 	}
-	return st;
+	imf_reader_free(r);
+	if (st != IMF_OK) {
+		imf_image_free(img);
+		return st;
+	}
+	*out = img;
+	return IMF_OK;
 }
 
+/* The reader opened for the header only (a text matrix is parsed whole). */
 imf_status imf_read_info(FILE *fp, const imf_read_opts *opts, imf_info *info, imf_error *err)
 {
-	imf_src src;
-	const reader *r;
-	imf_read_opts def;
+	imf_reader *r;
 	imf_status st;
 
 	memset(info, 0, sizeof *info);
-	if (!opts) {
-		imf_read_opts_default(&def);
-		opts = &def;
-	}
-	if ((st = open_input(fp, &src, &r, err)) != IMF_OK)
+	if ((st = imf_reader_start(fp, opts, 1, &r, err)) != IMF_OK)
 		return st;
-	return r->read_info(&src, opts, info, err);
+	imf_reader_info(r, info);
+	imf_reader_free(r);
+	return IMF_OK;
 }
 
+/* The writer given the whole image in one call (kept by reference where it must be held). */
 imf_status imf_write(FILE *fp, const imf_image *img, imf_format fmt, const imf_write_opts *opts,
                      imf_error *err)
 {
-	imf_write_opts def;
+	imf_writer *w;
 	imf_status st;
-	int e;
 
-	if (!opts) {
-		imf_write_opts_default(&def);
-		opts = &def;
-	}
-	if (opts->quality < 1 || opts->quality > 100)
-		return imf_error_set(err, IMF_EINVAL, "JPEG quality %d is out of range 1..100",
-		                     opts->quality);
-	if (opts->depth != 0 && opts->depth != 8 && opts->depth != 16)
-		return imf_error_set(err, IMF_EINVAL, "depth %d is not 8 or 16", opts->depth);
-	switch (fmt) {
-	case IMF_FORMAT_PNG: st = imf_png_write(fp, img, opts, err); break;
-	case IMF_FORMAT_JPEG: st = imf_jpeg_write(fp, img, opts, err); break;
-	case IMF_FORMAT_PNM: st = imf_pnm_write(fp, img, opts, err); break;
-	case IMF_FORMAT_PFM: st = imf_pfm_write(fp, img, opts, err); break;
-	case IMF_FORMAT_TEXT: st = imf_text_write(fp, img, opts, err); break;
-	case IMF_FORMAT_UNKNOWN:
-	default: return imf_error_set(err, IMF_EINVAL, "no output format");
-	}
+	st = imf_writer_start(fp, fmt, img->width, img->height, img->channels, img->has_alpha,
+	                      img->src_format, img->src_depth, opts, 1, &w, err);
 	if (st != IMF_OK)
 		return st;
-	/* Small files sit in stdio's buffer until now: the writers checked only
-	 * their own writes. */
-	errno = 0;
-	if (fflush(fp) != 0 || ferror(fp)) {
-		e = errno ? errno : EIO;
-		return imf_io_write_error(err, imf_format_name(fmt), e);
-	}
-	return IMF_OK;
+	st = imf_writer_write(w, img, 0, img->height, err);
+	if (st == IMF_OK)
+		st = imf_writer_finish(w, err);
+	imf_writer_free(w);
+	return st;
 }

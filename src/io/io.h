@@ -1,19 +1,22 @@
 /*
- * io.h - helpers shared by the codecs in src/io/ (nothing here is public).
+ * io.h - the codecs' common ground in src/io/ (nothing here is public).
  *
+ *  - the streaming reader and writer (struct imf_reader, struct imf_writer)
+ *    and what each format provides them: an ops table of open, rows,
+ *    finish and close (stream.c holds the generic part: argument checks,
+ *    buffering for formats that cannot stream, the first error kept);
  *  - errno, captured where a read or write fails: imf_src cannot carry it,
  *    and by the time a caller looks, strtof or any other call may have
  *    changed errno;
  *  - a byte scanner for the netpbm family's headers (PNM, PFM): tokens
  *    bounded in length, the whole header bounded in bytes;
  *  - raw rasters read in chunks of whole rows (PNM, PFM);
- *  - rows mapped to 8-bit or 16-bit big-endian samples (PNG, PNM);
- *  - library messages brought to our case rule (PNG, JPEG);
- *  - each reader's header-only entry point, for imf_read_info.
+ *  - interleaved 8/16-bit samples to float planes (PNG, JPEG) and float
+ *    planes to mapped 8-bit or 16-bit big-endian rows (PNG, PNM);
+ *  - library messages brought to our case rule (PNG, JPEG).
  *
- * Readers take non-NULL options (imf_read supplies defaults); imf_write
- * flushes and checks the stream after every writer, so writers check only
- * their own writes.
+ * Readers and writers always get options (the public entry points supply
+ * the defaults).
  */
 #ifndef IMF_IO_H
 #define IMF_IO_H
@@ -95,16 +98,40 @@ imf_status imf_scan_number(imf_scanner *s, const char *what, unsigned long *out)
 
 /* ---- raw rasters --------------------------------------------------------- */
 
-/* Called for each raw row in file order (r = 0, 1, ...); non-OK stops the read. */
-typedef imf_status (*imf_row_fn)(void *ctx, const unsigned char *row, size_t r);
+/*
+ * Raw rows of rowbytes bytes read from an imf_src about 64 KiB of whole rows
+ * at a time (one row when a row is larger), handed out one by one.  Chunk
+ * boundaries depend only on the file, never on how many rows a caller asks
+ * for at once, so every band split meets an error at the same place.
+ */
+typedef struct imf_rowbuf {
+	unsigned char *buf;
+	size_t rowbytes;
+	size_t per_chunk; /* rows a chunk holds */
+	size_t have, used; /* rows in buf, rows of them handed out */
+	size_t left;       /* rows not yet read from the file */
+} imf_rowbuf;
+
+/* For height rows; allocates the chunk buffer. */
+imf_status imf_rowbuf_init(imf_rowbuf *rb, size_t rowbytes, size_t height, imf_error *err);
+/*
+ * The next row into *row (valid until the next call).  Running out of data is
+ * IMF_ECORRUPT "<fmt>: truncated pixel data", a failed read "<fmt>: read
+ * error: ...", asking past the last row IMF_EINVAL.
+ */
+imf_status imf_rowbuf_next(imf_rowbuf *rb, imf_src *s, const char *fmt,
+                           const unsigned char **row, imf_error *err);
+void imf_rowbuf_free(imf_rowbuf *rb);
+
+/* ---- samples in: interleaved to planes ------------------------------------- */
 
 /*
- * Read height rows of rowbytes bytes from s, about 64 KiB of whole rows at a
- * time, and pass each to fn.  Running out of data is IMF_ECORRUPT
- * "<fmt>: truncated pixel data", a failed read "<fmt>: read error: ...".
+ * n pixels of nch (1..4) interleaved samples into planes out[0..nch-1]:
+ * 8-bit v becomes v, 16-bit big-endian v becomes v / 257 (0..255 exactly
+ * as 8-bit, nothing lost).
  */
-imf_status imf_io_read_rows(imf_src *s, size_t rowbytes, size_t height, imf_row_fn fn,
-                            void *ctx, const char *fmt, imf_error *err);
+void imf_io_unpack8(const unsigned char *in, size_t n, int nch, float *const *out);
+void imf_io_unpack16(const unsigned char *in, size_t n, int nch, float *const *out);
 
 /* ---- integer rows out ----------------------------------------------------- */
 
@@ -116,24 +143,144 @@ imf_status imf_io_read_rows(imf_src *s, size_t rowbytes, size_t height, imf_row_
 void imf_io_map_row(const imf_mapper *m, const imf_image *img, size_t y, int nch, int depth,
                     unsigned char *row);
 
-/* ---- header-only readers ---------------------------------------------------- */
+/* ---- streaming readers -------------------------------------------------------- */
+
+typedef struct imf_reader_ops imf_reader_ops;
+
+struct imf_reader {
+	imf_src src;
+	imf_read_opts opts;
+	int header_only;  /* imf_read_info: the header only, never rows */
+	imf_info info;    /* set by ops->open */
+	int streams;      /* set by ops->open: imf_reader_streams */
+	int whole_only;   /* set by ops->open: ops->rows decodes all rows in one call */
+	size_t next;      /* rows handed out so far */
+	imf_image *whole; /* a whole_only image decoded for a band-by-band caller */
+	imf_status failed;  /* the first error, returned by every later call */
+	imf_error failure;
+	const imf_reader_ops *ops;
+	void *state;      /* the format's own */
+};
+
+struct imf_reader_ops {
+	/*
+	 * Read the header and fill r->info (channels as the reader gives them,
+	 * format, depth), r->streams and r->whole_only, checking the limits.
+	 * With r->header_only, read no further than imf_read_info must (a PNG or
+	 * JPEG cut where the image data begins is then accepted).
+	 */
+	imf_status (*open)(imf_reader *r, imf_error *err);
+	/*
+	 * Decode image rows r->next .. r->next+n-1 into rows first.. of band
+	 * (already checked against the image).  A whole_only reader is asked
+	 * once, for every row.  After the last row, check the file's end as
+	 * the format requires (PNG's IEND, JPEG's EOI).
+	 */
+	imf_status (*rows)(imf_reader *r, imf_image *band, size_t first, size_t n, imf_error *err);
+	/* Release r->state, whatever state it is in (also after a failed open). */
+	void (*close)(imf_reader *r);
+};
+
+extern const imf_reader_ops imf_png_reader, imf_jpeg_reader, imf_pnm_reader, imf_pfm_reader,
+	imf_text_reader;
+
+/* imf_reader_open; header_only for imf_read_info. */
+imf_status imf_reader_start(FILE *fp, const imf_read_opts *opts, int header_only,
+                            imf_reader **out, imf_error *err);
+
+/* ---- streaming writers -------------------------------------------------------- */
+
+typedef struct imf_writer_ops imf_writer_ops;
+
+struct imf_writer {
+	FILE *fp;
+	imf_format fmt;
+	size_t width, height;
+	int channels, has_alpha;
+	imf_format src_format;
+	int src_depth;
+	imf_write_opts opts;
+	int whole_only;   /* set by imf_writer_hold: ops->rows takes the whole image, at finish */
+	int whole_given;  /* imf_write: its one write is the whole image, kept by reference */
+	size_t next;      /* rows given so far */
+	imf_image *whole; /* a whole_only writer's copy of the rows */
+	const imf_image *given; /* with whole_given: the caller's image */
+	int finished;
+	imf_status failed;
+	imf_error failure;
+	const imf_writer_ops *ops;
+	void *state;
+};
+
+struct imf_writer_ops {
+	/*
+	 * Check the geometry for the format, call imf_writer_hold first if the
+	 * image must be held, then maybe write the header.
+	 */
+	imf_status (*open)(imf_writer *w, imf_error *err);
+	/*
+	 * Encode rows first .. first+n-1 of band as the next n rows.  A
+	 * whole_only writer gets, once, an image of exactly height rows.
+	 */
+	imf_status (*rows)(imf_writer *w, const imf_image *band, size_t first, size_t n,
+	                   imf_error *err);
+	/* After the last row: the trailer (NULL: none). */
+	imf_status (*finish)(imf_writer *w, imf_error *err);
+	/* Release w->state, whatever state it is in. */
+	void (*close)(imf_writer *w);
+};
+
+extern const imf_writer_ops imf_png_writer, imf_jpeg_writer, imf_pnm_writer, imf_pfm_writer,
+	imf_text_writer;
 
 /*
- * What imf_<fmt>_read would give for the same input and options (size,
- * channels, alpha, source depth; format), read from the header alone where
- * the format has one, with the same limits and the same messages for a
- * broken header.  A text matrix has no header and is parsed whole.
+ * For a format's open, before it writes anything: the writer will hold the
+ * whole image (whole_only), which must fit in opts.max_memory unless the
+ * caller gives it whole (imf_write).
  */
-imf_status imf_png_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
-                             imf_error *err);
-imf_status imf_jpeg_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
-                              imf_error *err);
-imf_status imf_pnm_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
-                             imf_error *err);
-imf_status imf_pfm_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
-                             imf_error *err);
-imf_status imf_text_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
-                              imf_error *err);
+imf_status imf_writer_hold(imf_writer *w, imf_error *err);
+
+/* imf_writer_open; whole_given for imf_write (no copy, no memory budget). */
+imf_status imf_writer_start(FILE *fp, imf_format fmt, size_t width, size_t height,
+                            int channels, int has_alpha, imf_format src_format, int src_depth,
+                            const imf_write_opts *opts, int whole_given, imf_writer **out,
+                            imf_error *err);
+
+/* PNG output defaults, chosen by measurement (README, Formats). */
+#define IMF_PNG_DEFAULT_LEVEL 1
+#define IMF_PNG_DEFAULT_FILTER IMF_PNG_FILTER_UP
+
+/* Planes an integer writer without alpha support writes: 1 or 3. */
+static inline int imf_writer_color_planes(const imf_writer *w)
+{
+	return w->channels - (w->has_alpha ? 1 : 0) >= 3 ? 3 : 1;
+}
+
+/* 8 or 16: the integer depth to write (opts.depth, or the source's). */
+static inline int imf_writer_depth(const imf_writer *w)
+{
+	if (w->opts.depth == 16 || w->opts.depth == 8)
+		return w->opts.depth;
+	return w->src_depth == 16 ? 16 : 8;
+}
+
+/* "1 GiB", "1.5 GiB", "640 MiB", "12 KiB", "100 bytes": whole numbers when exact. */
+void imf_format_bytes(size_t b, char buf[32]);
+
+/*
+ * Allocation failures reported by shared code ("out of memory ...") get the
+ * format's name, like every other message.  Returns st.
+ */
+imf_status imf_io_name_failure(imf_format fmt, imf_status st, imf_error *err);
+
+/* ---- format detection ------------------------------------------------------------ */
+
+/*
+ * Wrap fp in src and pick the format from the content (the detector's bytes
+ * stay buffered for the reader).  An empty input, a read error before any
+ * byte, or content of no known format is an error.
+ */
+imf_status imf_io_detect(FILE *fp, imf_src *src, imf_format *fmt, imf_error *err);
 
 /* ---- library messages ------------------------------------------------------ */
 

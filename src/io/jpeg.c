@@ -14,10 +14,29 @@
  * decodes as meant and are ignored.  Decoder memory is bounded and a
  * progress monitor stops files with absurd scan counts.
  *
- * imf_jpeg_read_info runs the same code up to the layout (jpeg_read_header,
- * the colour-space choice, imf_check_dims) and stops before decoding.  It
- * also accepts a file that ends between two markers after the frame header
- * (SOF): the source then supplies a minimal SOS segment, so jpeg_read_header
+ * Rows stream: each imf_reader_read asks jpeg_read_scanlines for just its
+ * rows, and the last one ends with jpeg_finish_decompress (which reads to
+ * EOI).  A file of several scans (progressive, or sequential with separate
+ * scans) is different: jpeg_start_decompress, at open, reads every scan into
+ * libjpeg's whole-image coefficient buffer (2 bytes a coefficient, bounded
+ * by the decoder memory limit) before the first row can come out, so such a
+ * reader says it does not stream (imf_reader_streams 0), although it still
+ * hands out rows without a float copy of the image.
+ *
+ * With want_gray, a YCbCr file is decoded straight to its Y component
+ * (out_color_space JCS_GRAYSCALE): libjpeg then skips the inverse DCT and
+ * upsampling of the chroma components and the colour conversion.  Y is the
+ * Rec.601 luma 0.299 R + 0.587 G + 0.114 B of the RGB the file encodes; the
+ * RGB decode rounds each of R, G, B to an integer and clamps it to 0..255,
+ * so luma computed from the RGB decode differs from Y by that rounding only,
+ * under 0.5 (measured: at most 0.48, mean 0.16, on photographs), except where
+ * a colour falls outside the RGB cube and is clipped (saturated edges; up
+ * to 3.5 measured), where the RGB route loses what Y keeps.
+ *
+ * With header_only (imf_read_info) the reader stops at the layout
+ * (jpeg_read_header, the colour-space choice, imf_check_dims).  It then also
+ * accepts a file that ends between two markers after the frame header
+ * (SOF): the source supplies a minimal SOS segment, so jpeg_read_header
  * completes and the colour space still comes from libjpeg's own rules (JFIF
  * and Adobe markers, component ids), as it does for the reader.
  *
@@ -26,15 +45,17 @@
  * subsampled (4:4:4), below it libjpeg's default 4:2:0 applies.
  *
  * libjpeg reports errors by calling error_exit, which must not return: ours
- * records "JPEG: <message>" (first letter lowercased) and longjmps.  Each
- * operation keeps its state in one struct and owns the setjmp in one small
- * function (jpeg_read_guarded, jpeg_write_guarded); libjpeg objects are
- * destroyed on one cleanup path.  Nothing is ever printed.
+ * records "JPEG: <message>" (first letter lowercased) and longjmps.  The
+ * reader's and the writer's state is one struct each, and every entry point
+ * owns its setjmp in one small function (jpeg_read_guarded,
+ * jpeg_write_guarded); libjpeg objects are destroyed by close, whatever
+ * state they are in.  Nothing is ever printed.
  */
 #include "io.h"
 
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jerror.h>
@@ -62,10 +83,13 @@ typedef struct jpeg_reader {
 	imf_src *src;
 	JOCTET *buf;
 	const imf_read_opts *opts;
-	int header_only;   /* imf_jpeg_read_info: stop once the layout is known */
+	int header_only;   /* imf_read_info: stop once the layout is known */
 	int sos_supplied;  /* the input ended after the frame header (header_only) */
-	imf_info shape;    /* the layout the reader produces, from the header */
-	imf_image *img;
+	imf_reader *r;
+	JSAMPARRAY row;    /* one decoded row, interleaved */
+	/* one band's rows, for jpeg_read_guarded */
+	imf_image *band;
+	size_t first, n;
 } jpeg_reader;
 
 typedef struct jpeg_writer {
@@ -74,8 +98,14 @@ typedef struct jpeg_writer {
 	struct jpeg_destination_mgr dest;
 	FILE *fp;
 	JOCTET *buf;
-	const imf_image *img;
-	const imf_write_opts *opts;
+	imf_writer *w;
+	int nch;
+	JSAMPARRAY row;
+	imf_mapper map;
+	int map_ready;
+	/* one band's rows, for jpeg_write_guarded */
+	const imf_image *band;
+	size_t first, n;
 } jpeg_writer;
 
 /* ---- errors ------------------------------------------------------------- */
@@ -236,8 +266,8 @@ static void jpeg_on_progress(j_common_ptr cinfo)
 
 /*
  * Read the header up to the first scan, choose the output colour space and
- * check the layout against the limits: into r->shape, or 0 with r->e.status
- * set.  Shared by the reader and imf_jpeg_read_info, so both agree.
+ * check the layout against the limits: into r->r->info, or 0 with
+ * r->e.status set.
  */
 static int jpeg_read_layout(jpeg_reader *r)
 {
@@ -293,99 +323,103 @@ static int jpeg_read_layout(jpeg_reader *r)
 	r->e.status = imf_check_dims(width, height, nch, &r->opts->limits, "JPEG", r->e.err);
 	if (r->e.status != IMF_OK)
 		return 0;
-	r->shape.width = width;
-	r->shape.height = height;
-	r->shape.channels = nch;
-	r->shape.has_alpha = 0;
-	r->shape.format = IMF_FORMAT_JPEG;
-	r->shape.depth = 8;
+	imf_info *info = &r->r->info;
+	info->width = width;
+	info->height = height;
+	info->channels = nch;
+	info->has_alpha = 0;
+	info->format = IMF_FORMAT_JPEG;
+	info->depth = 8;
+	/* Several scans: all of them are read into the coefficient buffer first. */
+	r->r->streams = !jpeg_has_multiple_scans(ci);
 	return 1;
 }
 
-static void jpeg_read_body(jpeg_reader *r)
+/* The header, then (unless header_only) the decoder's start. */
+static void jpeg_open_body(jpeg_reader *r)
 {
 	j_decompress_ptr ci = &r->cinfo;
 	j_common_ptr cc = (j_common_ptr)ci;
+	const imf_info *info = &r->r->info;
 
 	if (!jpeg_read_layout(r) || r->header_only)
 		return;
-
-	size_t width = r->shape.width, height = r->shape.height;
-	int nch = r->shape.channels;
 	jpeg_start_decompress(ci);
-	if (ci->output_components != nch || ci->output_width != width ||
-	    ci->output_height != height)
+	if (ci->output_components != info->channels || ci->output_width != info->width ||
+	    ci->output_height != info->height)
 		jpeg_fail(cc, IMF_ECORRUPT, "decoder output does not match the header");
-
-	r->e.status = imf_image_new(width, height, nch, 0, &r->opts->limits, &r->img, r->e.err);
-	if (r->e.status != IMF_OK)
-		return;
-	imf_image_set_source(r->img, IMF_FORMAT_JPEG, 8);
-
-	JSAMPARRAY row = (*ci->mem->alloc_sarray)(cc, JPOOL_IMAGE,
-	                                           ci->output_width * (JDIMENSION)nch, 1);
-	while (ci->output_scanline < ci->output_height) {
-		size_t y = ci->output_scanline;
-		if (jpeg_read_scanlines(ci, row, 1) != 1)
-			jpeg_fail(cc, IMF_ECORRUPT, "decoder returned no scanline");
-		for (int c = 0; c < nch; c++) {
-			float *out = imf_image_row(r->img, c, y);
-			const JSAMPLE *in = row[0] + c;
-			for (size_t x = 0; x < width; x++)
-				out[x] = (float)in[x * (size_t)nch];
-		}
-	}
-	jpeg_finish_decompress(ci);
+	r->row = (*ci->mem->alloc_sarray)(cc, JPOOL_IMAGE,
+	                                   ci->output_width * (JDIMENSION)info->channels, 1);
 }
 
-static imf_status jpeg_read_guarded(jpeg_reader *r)
+/* The band's rows; after the image's last row, the rest of the file up to EOI. */
+static void jpeg_rows_body(jpeg_reader *r)
 {
+	j_decompress_ptr ci = &r->cinfo;
+	const int nch = r->r->info.channels;
+	float *out[3];
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (jpeg_read_scanlines(ci, r->row, 1) != 1)
+			jpeg_fail((j_common_ptr)ci, IMF_ECORRUPT, "decoder returned no scanline");
+		for (int c = 0; c < nch; c++)
+			out[c] = imf_image_row(r->band, c, r->first + i);
+		imf_io_unpack8(r->row[0], r->r->info.width, nch, out);
+	}
+	if (ci->output_scanline == ci->output_height)
+		jpeg_finish_decompress(ci);
+}
+
+/* One entry point's work (open: band == NULL) under its own setjmp. */
+static imf_status jpeg_read_guarded(jpeg_reader *r, imf_error *err)
+{
+	r->e.err = err;
 	if (setjmp(r->e.jb))
 		return r->e.status;
-	jpeg_read_body(r);
+	if (r->band)
+		jpeg_rows_body(r);
+	else
+		jpeg_open_body(r);
 	return r->e.status;
 }
 
-/*
- * One read: the whole image into *out, or with header_only just its layout
- * into *info.  The decompressor is destroyed here.
- */
-static imf_status jpeg_read_run(imf_src *src, const imf_read_opts *opts, int header_only,
-                                imf_image **out, imf_info *info, imf_error *err)
+static imf_status jpeg_reader_open(imf_reader *rd, imf_error *err)
 {
-	jpeg_reader r;
-	memset(&r, 0, sizeof r); /* cinfo.mem == NULL: destroy is safe at any point */
-	jpeg_errctx_init(&r.e, err, IMF_ECORRUPT);
-	r.cinfo.err = &r.e.mgr;
-	r.cinfo.client_data = &r;
-	r.src = src;
-	r.opts = opts;
-	r.header_only = header_only;
-
-	imf_status st = jpeg_read_guarded(&r);
-	if (st == IMF_OK && header_only) {
-		*info = r.shape;
-	} else if (st == IMF_OK) {
-		*out = r.img;
-		r.img = NULL;
-	}
-	jpeg_destroy_decompress(&r.cinfo);
-	imf_image_free(r.img);
-	return st;
+	jpeg_reader *r = calloc(1, sizeof *r); /* cinfo.mem == NULL: destroy is safe at any point */
+	if (!r)
+		return imf_error_set(err, IMF_ENOMEM, "JPEG: out of memory");
+	rd->state = r;
+	jpeg_errctx_init(&r->e, err, IMF_ECORRUPT);
+	r->cinfo.err = &r->e.mgr;
+	r->cinfo.client_data = r;
+	r->r = rd;
+	r->src = &rd->src;
+	r->opts = &rd->opts;
+	r->header_only = rd->header_only;
+	return jpeg_read_guarded(r, err);
 }
 
-imf_status imf_jpeg_read(imf_src *src, const imf_read_opts *opts, imf_image **out,
-                         imf_error *err)
+static imf_status jpeg_reader_rows(imf_reader *rd, imf_image *band, size_t first, size_t n,
+                                   imf_error *err)
 {
-	*out = NULL;
-	return jpeg_read_run(src, opts, 0, out, NULL, err);
+	jpeg_reader *r = rd->state;
+	r->band = band;
+	r->first = first;
+	r->n = n;
+	return jpeg_read_guarded(r, err);
 }
 
-imf_status imf_jpeg_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
-                              imf_error *err)
+static void jpeg_reader_close(imf_reader *rd)
 {
-	return jpeg_read_run(src, opts, 1, NULL, info, err);
+	jpeg_reader *r = rd->state;
+	if (!r)
+		return;
+	jpeg_destroy_decompress(&r->cinfo);
+	free(r);
+	rd->state = NULL;
 }
+
+const imf_reader_ops imf_jpeg_reader = { jpeg_reader_open, jpeg_reader_rows, jpeg_reader_close };
 
 /* ---- writing ------------------------------------------------------------ */
 
@@ -421,21 +455,23 @@ static void dest_term(j_compress_ptr cinfo)
 	dest_write(cinfo, JPEG_IO_CHUNK - w->dest.free_in_buffer);
 }
 
-static void jpeg_write_body(jpeg_writer *w, int nch, int quality)
+/* The compressor's parameters and the header. */
+static void jpeg_start_body(jpeg_writer *jw)
 {
-	j_compress_ptr ci = &w->cinfo;
+	j_compress_ptr ci = &jw->cinfo;
 	j_common_ptr cc = (j_common_ptr)ci;
-	const imf_image *img = w->img;
+	const imf_writer *w = jw->w;
+	const int nch = jw->nch, quality = w->opts.quality;
 
 	jpeg_create_compress(ci);
-	w->buf = (*ci->mem->alloc_small)(cc, JPOOL_PERMANENT, JPEG_IO_CHUNK);
-	w->dest.init_destination = dest_init;
-	w->dest.empty_output_buffer = dest_empty;
-	w->dest.term_destination = dest_term;
-	ci->dest = &w->dest;
+	jw->buf = (*ci->mem->alloc_small)(cc, JPOOL_PERMANENT, JPEG_IO_CHUNK);
+	jw->dest.init_destination = dest_init;
+	jw->dest.empty_output_buffer = dest_empty;
+	jw->dest.term_destination = dest_term;
+	ci->dest = &jw->dest;
 
-	ci->image_width = (JDIMENSION)img->width;
-	ci->image_height = (JDIMENSION)img->height;
+	ci->image_width = (JDIMENSION)w->width;
+	ci->image_height = (JDIMENSION)w->height;
 	ci->input_components = nch;
 	ci->in_color_space = nch == 1 ? JCS_GRAYSCALE : JCS_RGB;
 	jpeg_set_defaults(ci);
@@ -448,50 +484,91 @@ static void jpeg_write_body(jpeg_writer *w, int nch, int quality)
 		}
 	}
 	jpeg_start_compress(ci, TRUE);
+	jw->row = (*ci->mem->alloc_sarray)(cc, JPOOL_PERMANENT, ci->image_width * (JDIMENSION)nch,
+	                                    1);
+}
 
-	imf_mapper m;
-	imf_mapper_init(&m, img, w->opts->map, 255);
-	JSAMPARRAY row = (*ci->mem->alloc_sarray)(cc, JPOOL_IMAGE,
-	                                           ci->image_width * (JDIMENSION)nch, 1);
-	for (size_t y = 0; y < img->height; y++) {
-		imf_mapper_row8(&m, img, y, nch, row[0]);
-		if (jpeg_write_scanlines(ci, row, 1) != 1)
-			jpeg_fail(cc, IMF_EIO, "encoder accepted no scanline");
+static void jpeg_write_body(jpeg_writer *jw)
+{
+	j_compress_ptr ci = &jw->cinfo;
+
+	/* With normalize, band is the whole image (the writer holds it until finish). */
+	if (!jw->map_ready) {
+		imf_mapper_init(&jw->map, jw->band, jw->w->opts.map, 255);
+		jw->map_ready = 1;
 	}
-	jpeg_finish_compress(ci);
+	for (size_t i = 0; i < jw->n; i++) {
+		imf_mapper_row8(&jw->map, jw->band, jw->first + i, jw->nch, jw->row[0]);
+		if (jpeg_write_scanlines(ci, jw->row, 1) != 1)
+			jpeg_fail((j_common_ptr)ci, IMF_EIO, "encoder accepted no scanline");
+	}
 }
 
-static imf_status jpeg_write_guarded(jpeg_writer *w, int nch, int quality)
+typedef enum jpeg_step { JPEG_START, JPEG_ROWS, JPEG_FINISH } jpeg_step;
+
+static imf_status jpeg_write_guarded(jpeg_writer *jw, jpeg_step step, imf_error *err)
 {
-	if (setjmp(w->e.jb))
-		return w->e.status;
-	jpeg_write_body(w, nch, quality);
-	return w->e.status;
+	jw->e.err = err;
+	if (setjmp(jw->e.jb))
+		return jw->e.status;
+	switch (step) {
+	case JPEG_START: jpeg_start_body(jw); break;
+	case JPEG_ROWS: jpeg_write_body(jw); break;
+	case JPEG_FINISH: jpeg_finish_compress(&jw->cinfo); break;
+	}
+	return jw->e.status;
 }
 
-imf_status imf_jpeg_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                          imf_error *err)
+static imf_status jpeg_writer_open(imf_writer *w, imf_error *err)
 {
-	if (opts->quality < 1 || opts->quality > 100)
-		return imf_error_set(err, IMF_EINVAL, "JPEG: quality %d is not in 1..100",
-		                     opts->quality);
-	if (img->width > JPEG_MAX_DIMENSION || img->height > JPEG_MAX_DIMENSION)
+	jpeg_writer *jw;
+	imf_status st;
+
+	if (w->width > JPEG_MAX_DIMENSION || w->height > JPEG_MAX_DIMENSION)
 		return imf_error_set(err, IMF_EINVAL,
 		                     "JPEG: %zux%zu is too large for JPEG (at most %ld pixels a side)",
-		                     img->width, img->height, (long)JPEG_MAX_DIMENSION);
-
-	jpeg_writer w;
-	memset(&w, 0, sizeof w);
+		                     w->width, w->height, (long)JPEG_MAX_DIMENSION);
+	jw = calloc(1, sizeof *jw); /* cinfo.mem == NULL: destroy is safe at any point */
+	if (!jw)
+		return imf_error_set(err, IMF_ENOMEM, "JPEG: out of memory");
+	w->state = jw;
 	/* libjpeg errors while writing come from our parameters, not from data. */
-	jpeg_errctx_init(&w.e, err, IMF_EINVAL);
-	w.cinfo.err = &w.e.mgr;
-	w.cinfo.client_data = &w;
-	w.fp = fp;
-	w.img = img;
-	w.opts = opts;
-
-	int nch = imf_color_planes(img) == 1 ? 1 : 3;
-	imf_status st = jpeg_write_guarded(&w, nch, opts->quality);
-	jpeg_destroy_compress(&w.cinfo);
-	return st;
+	jpeg_errctx_init(&jw->e, err, IMF_EINVAL);
+	jw->cinfo.err = &jw->e.mgr;
+	jw->cinfo.client_data = jw;
+	jw->fp = w->fp;
+	jw->w = w;
+	jw->nch = imf_writer_color_planes(w) == 1 ? 1 : 3;
+	/* Normalize needs the whole image's range before the first row. */
+	if (w->opts.map == IMF_MAP_NORMALIZE && (st = imf_writer_hold(w, err)) != IMF_OK)
+		return st;
+	return jpeg_write_guarded(jw, JPEG_START, err);
 }
+
+static imf_status jpeg_writer_rows(imf_writer *w, const imf_image *band, size_t first, size_t n,
+                                   imf_error *err)
+{
+	jpeg_writer *jw = w->state;
+	jw->band = band;
+	jw->first = first;
+	jw->n = n;
+	return jpeg_write_guarded(jw, JPEG_ROWS, err);
+}
+
+static imf_status jpeg_writer_finish(imf_writer *w, imf_error *err)
+{
+	return jpeg_write_guarded(w->state, JPEG_FINISH, err);
+}
+
+static void jpeg_writer_close(imf_writer *w)
+{
+	jpeg_writer *jw = w->state;
+	if (!jw)
+		return;
+	jpeg_destroy_compress(&jw->cinfo);
+	free(jw);
+	w->state = NULL;
+}
+
+const imf_writer_ops imf_jpeg_writer = { jpeg_writer_open, jpeg_writer_rows, jpeg_writer_finish,
+	                                 jpeg_writer_close };

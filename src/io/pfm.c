@@ -9,6 +9,10 @@
  * which is what makes PFM the lossless output for results of any range.
  * Byte order is decoded and encoded byte by byte, so the host's own order
  * never matters.  Non-finite samples are refused on input.
+ *
+ * Rows stored bottom-up cannot stream top-down: the reader decodes the whole
+ * raster at its first read and the writer encodes at finish (imf_reader_read
+ * and imf_writer_write hold the image, within the memory limit).
  */
 #include "io.h"
 
@@ -74,121 +78,129 @@ static imf_status read_header(imf_scanner *h, size_t *w, size_t *hgt, int *nch, 
 	return IMF_OK;
 }
 
-typedef struct raster {
-	imf_image *img;
-	int le; /* little-endian samples */
-	imf_error *err;
-} raster;
-
-/* File row r, which is image row height - 1 - r (an imf_row_fn). */
-static imf_status raster_row(void *ctx, const unsigned char *p, size_t r)
+/* One file row, p, into row y of img: 4-byte samples, channels interleaved. */
+static imf_status raster_row(const unsigned char *p, int le, imf_image *img, size_t first,
+                             size_t y, imf_error *err)
 {
-	const raster *ra = ctx;
-	imf_image *img = ra->img;
 	const int nch = img->channels;
-	const size_t y = img->height - 1 - r;
+	float *out[3];
 
+	for (int c = 0; c < nch; c++)
+		out[c] = imf_image_row(img, c, first + y);
 	for (size_t x = 0; x < img->width; x++) {
 		for (int c = 0; c < nch; c++, p += 4) {
-			uint32_t bits = ra->le ? (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-			                         (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
-			                       : (uint32_t)p[3] | (uint32_t)p[2] << 8 |
-			                         (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
+			uint32_t bits = le ? (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+			                     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+			                   : (uint32_t)p[3] | (uint32_t)p[2] << 8 |
+			                     (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
 			float v;
 			memcpy(&v, &bits, sizeof v);
 			if (!isfinite(v))
-				return imf_error_set(ra->err, IMF_ECORRUPT,
+				return imf_error_set(err, IMF_ECORRUPT,
 				                     "PFM: non-finite value at %zu,%zu", x, y);
-			imf_image_row(img, c, y)[x] = v;
+			out[c][x] = v;
 		}
 	}
 	return IMF_OK;
 }
 
-/* The header, then imf_check_dims: shared by the reader and imf_pfm_read_info. */
-static imf_status read_checked_header(imf_src *src, const imf_read_opts *opts, size_t *w,
-                                      size_t *hgt, int *nch, int *le, imf_error *err)
+typedef struct pfm_reader {
+	int le; /* little-endian samples */
+} pfm_reader;
+
+static imf_status pfm_reader_open(imf_reader *r, imf_error *err)
 {
-	imf_scanner h = { .src = src, .err = err, .fmt = "PFM", .cap = HEADER_MAX,
+	imf_scanner h = { .src = &r->src, .err = err, .fmt = "PFM", .cap = HEADER_MAX,
 	                  .over_code = IMF_ECORRUPT };
-	imf_status st = read_header(&h, w, hgt, nch, le);
-
-	if (st != IMF_OK)
-		return st;
-	return imf_check_dims(*w, *hgt, *nch, &opts->limits, "PFM", err);
-}
-
-/* opts is never NULL: imf_read supplies the defaults. */
-imf_status imf_pfm_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err)
-{
-	imf_image *img = NULL;
+	pfm_reader *p = calloc(1, sizeof *p);
 	size_t w = 0, hgt = 0;
-	int nch = 0, le = 0;
+	int nch = 0;
 	imf_status st;
 
-	*out = NULL;
-	if ((st = read_checked_header(src, opts, &w, &hgt, &nch, &le, err)) != IMF_OK)
+	if (!p)
+		return imf_error_set(err, IMF_ENOMEM, "PFM: out of memory");
+	r->state = p;
+	if ((st = read_header(&h, &w, &hgt, &nch, &p->le)) != IMF_OK ||
+	    (st = imf_check_dims(w, hgt, nch, &r->opts.limits, "PFM", err)) != IMF_OK)
 		return st;
-	if ((st = imf_image_new(w, hgt, nch, 0, &opts->limits, &img, err)) != IMF_OK)
-		return st;
-	/* imf_check_dims proved w * nch * sizeof(float) fits. */
-	raster ra = { img, le, err };
-	st = imf_io_read_rows(src, w * (size_t)nch * 4, hgt, raster_row, &ra, "PFM", err);
-	if (st != IMF_OK) {
-		imf_image_free(img);
-		return st;
+	r->info.width = w;
+	r->info.height = hgt;
+	r->info.channels = nch;
+	r->info.has_alpha = 0;
+	r->info.format = IMF_FORMAT_PFM;
+	r->info.depth = 32;
+	r->streams = 0;
+	r->whole_only = 1;
+	return IMF_OK;
+}
+
+/* Every row (whole_only): file row r is image row height - 1 - r. */
+static imf_status pfm_reader_rows(imf_reader *r, imf_image *band, size_t first, size_t n,
+                                  imf_error *err)
+{
+	const pfm_reader *p = r->state;
+	const size_t hgt = r->info.height;
+	imf_rowbuf rb;
+	imf_status st;
+
+	(void)n;
+	/* imf_check_dims proved width * channels * sizeof(float) fits. */
+	st = imf_rowbuf_init(&rb, r->info.width * (size_t)r->info.channels * 4, hgt, err);
+	for (size_t fr = 0; fr < hgt && st == IMF_OK; fr++) {
+		const unsigned char *row;
+		st = imf_rowbuf_next(&rb, &r->src, "PFM", &row, err);
+		if (st == IMF_OK)
+			st = raster_row(row, p->le, band, first, hgt - 1 - fr, err);
 	}
-	imf_image_set_source(img, IMF_FORMAT_PFM, 32);
-	*out = img;
-	return IMF_OK;
+	imf_rowbuf_free(&rb);
+	return st;
 }
 
-imf_status imf_pfm_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
-                             imf_error *err)
+static void pfm_reader_close(imf_reader *r)
 {
-	size_t w = 0, hgt = 0;
-	int nch = 0, le = 0;
-	imf_status st = read_checked_header(src, opts, &w, &hgt, &nch, &le, err);
-
-	if (st != IMF_OK)
-		return st;
-	info->width = w;
-	info->height = hgt;
-	info->channels = nch;
-	info->has_alpha = 0;
-	info->format = IMF_FORMAT_PFM;
-	info->depth = 32;
-	return IMF_OK;
+	free(r->state);
+	r->state = NULL;
 }
 
-/* Pf for one colour plane, PF for three (alpha dropped); little-endian, scale -1. */
-imf_status imf_pfm_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                         imf_error *err)
+const imf_reader_ops imf_pfm_reader = { pfm_reader_open, pfm_reader_rows, pfm_reader_close };
+
+/*
+ * Pf for one colour plane, PF for three (alpha dropped); little-endian,
+ * scale -1.  Everything goes out at finish.
+ */
+static imf_status pfm_writer_open(imf_writer *w, imf_error *err)
 {
-	const int nch = imf_color_planes(img);
-	const size_t w = img->width;
-	char header[64];
 	size_t rowbytes;
-	unsigned char *row;
+
+	if (!imf_size_mul(w->width, (size_t)imf_writer_color_planes(w) * 4, &rowbytes))
+		return imf_error_set(err, IMF_ELIMIT, "PFM: row too large");
+	return imf_writer_hold(w, err); /* rows go out bottom-up */
+}
+
+/* The whole image (whole_only): the header, then the rows bottom-up. */
+static imf_status pfm_writer_rows(imf_writer *w, const imf_image *img, size_t first, size_t n,
+                                  imf_error *err)
+{
+	const int nch = imf_writer_color_planes(w);
+	const size_t width = w->width;
+	const size_t rowbytes = width * (size_t)nch * 4; /* checked at open */
+	unsigned char *row = imf_alloc_array(rowbytes, 1, err);
 	imf_status st = IMF_OK;
+	char header[64];
 	int e;
 
-	(void)opts;
-	if (!imf_size_mul(w, (size_t)nch * 4, &rowbytes))
-		return imf_error_set(err, IMF_ELIMIT, "PFM: row too large");
-	row = imf_alloc_array(rowbytes, 1, err);
 	if (!row)
 		return IMF_ENOMEM;
-	int n = snprintf(header, sizeof header, "P%c\n%zu %zu\n-1.0\n", nch == 1 ? 'f' : 'F', w,
-	                 img->height);
-	if ((e = imf_io_write(fp, header, (size_t)n)) != 0) {
-		st = imf_io_write_error(err, "PFM", e);
-		goto cleanup;
+	int len = snprintf(header, sizeof header, "P%c\n%zu %zu\n-1.0\n", nch == 1 ? 'f' : 'F',
+	                   width, w->height);
+	if ((e = imf_io_write(w->fp, header, (size_t)len)) != 0) {
+		free(row);
+		return imf_io_write_error(err, "PFM", e);
 	}
-	for (size_t r = 0; r < img->height; r++) {
-		size_t y = img->height - 1 - r;
+	for (size_t r = 0; r < n; r++) {
+		size_t y = first + n - 1 - r;
 		unsigned char *p = row;
-		for (size_t x = 0; x < w; x++) {
+		for (size_t x = 0; x < width; x++) {
 			for (int c = 0; c < nch; c++, p += 4) {
 				float v = imf_image_row_const(img, c, y)[x];
 				uint32_t bits;
@@ -199,12 +211,18 @@ imf_status imf_pfm_write(FILE *fp, const imf_image *img, const imf_write_opts *o
 				p[3] = (unsigned char)(bits >> 24);
 			}
 		}
-		if ((e = imf_io_write(fp, row, rowbytes)) != 0) {
+		if ((e = imf_io_write(w->fp, row, rowbytes)) != 0) {
 			st = imf_io_write_error(err, "PFM", e);
-			goto cleanup;
+			break;
 		}
 	}
-cleanup:
 	free(row);
 	return st;
 }
+
+static void pfm_writer_close(imf_writer *w)
+{
+	(void)w;
+}
+
+const imf_writer_ops imf_pfm_writer = { pfm_writer_open, pfm_writer_rows, NULL, pfm_writer_close };

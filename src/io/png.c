@@ -1,31 +1,49 @@
 /*
- * png.c - PNG reader and writer on top of libpng.
+ * png.c - PNG reader and writer on top of libpng, a band of rows at a time.
  *
  * The reader returns the file's own channels (gray, gray+alpha, RGB, RGBA) on
- * the 0..255 scale: palettes expand to RGB, tRNS becomes an alpha plane,
- * 1/2/4-bit gray scales to 0..255 (v * 255 / (2^bits - 1)) and a 16-bit
- * sample v becomes v / 257.  Interlaced files are read one row at a time: for
- * each Adam7 pass only that pass's pixels are converted, so no whole-image
- * byte buffer is needed.  Gamma and colour-profile chunks are not applied.
+ * the 0..255 scale: palette indices are looked up in PLTE (and tRNS for
+ * alpha) here, 1/2/4-bit gray scales to 0..255 (v * 255 / (2^bits - 1)), a
+ * gray or RGB tRNS colour becomes an alpha plane and a 16-bit sample v
+ * becomes v / 257.  Gamma and colour-profile chunks are not applied.
  *
- * imf_png_read_info runs the same code up to the layout (png_read_info, the
- * transforms, imf_check_dims) and stops before the image data.  It also
- * accepts a file that ends at a chunk boundary once IHDR (and a palette's
- * PLTE) has been read: the read callback then supplies an empty IDAT chunk
- * header, so png_read_info returns and the layout still comes from libpng's
- * own rules (a tRNS chunk that was cut off cannot count, of course).
+ * Palettes are not expanded by libpng (png_set_palette_to_rgb): libpng
+ * would look an index past the palette's end up in a zero-filled table and
+ * only complain after the image (if at all), so a palette image with
+ * indices >= num_palette would decode.  The reader gets 8-bit indices
+ * (png_set_packing for 1/2/4 bits) and refuses the first index out of range:
+ * "PNG: palette index 200 out of range (palette has 16 entries)".
  *
- * libpng reports errors with longjmp.  Each operation keeps everything
- * libpng can touch in one struct (png_ctx) and owns the setjmp in one small
- * function (png_read_guarded, png_write_guarded); png_read_run and
- * imf_png_write release the struct through a single cleanup path.  libpng never prints:
- * its error text becomes "PNG: <message>" (first letter lowercased) in the
- * caller's imf_error and warnings are kept only to explain a rejected IHDR.
+ * A non-interlaced file streams: each imf_reader_read decodes just its rows
+ * with png_read_row.  An interlaced file is decoded whole (Adam7 passes
+ * revisit every row), at the first read: for each pass only that pass's
+ * pixels are converted.  After the last row png_read_end reads up to IEND,
+ * so a file cut after the image data is caught too.
+ *
+ * With header_only (imf_read_info) the reader stops once the layout is known
+ * (png_read_info, the transforms, imf_check_dims).  It then also accepts a
+ * file that ends at a chunk boundary once IHDR (and a palette's PLTE) has
+ * been read: the read callback supplies an empty IDAT chunk header, so
+ * png_read_info returns and the layout still comes from libpng's own rules
+ * (a tRNS chunk that was cut off cannot count, of course).
+ *
+ * The writer emits gray, gray+alpha, RGB or RGBA, 8 or 16 bits, one
+ * png_write_row per image row, with the zlib level and the row filter of
+ * the options (defaults measured in README, Formats); normalize mapping
+ * needs the whole image's range, so then the rows are held until finish.
+ *
+ * libpng reports errors with longjmp.  All that libpng can touch lives in one
+ * struct (png_ctx, the reader's or writer's state), and each entry point
+ * owns its setjmp in one small function (png_guard); the struct is released
+ * by close, whatever state it is in.  libpng never prints: its error text
+ * becomes "PNG: <message>" (first letter lowercased) in the caller's
+ * imf_error and warnings are kept only to explain a rejected IHDR.
  */
 #include "io.h"
 
 #include <png.h>
 #include <setjmp.h>
+#include <zlib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,25 +54,27 @@
 typedef struct png_ctx {
 	png_structp png;
 	png_infop info;
-	imf_error *err;
+	imf_error *err;     /* the current call's */
 	imf_status status;  /* IMF_OK until something fails */
 	imf_status io_code; /* set by the I/O callbacks just before png_error */
 	int io_errno;       /* errno of a failed read or write, or 0 */
 	char warning[128];  /* first libpng warning (explains "Invalid IHDR data") */
 
 	/* reading */
-	imf_src *src;
-	const imf_read_opts *ropts;
-	int header_only;    /* imf_png_read_info: stop once the layout is known */
+	imf_reader *r;
 	int idat_supplied;  /* the stream ended where IDAT would start (header_only) */
-	imf_info shape;     /* the layout the reader produces, from the header */
 	int passes;         /* rows are read passes * height times (Adam7: 7) */
-	imf_image *img;
+	int depth;          /* 8 or 16: a decoded row's sample size */
+	int palette;        /* decoded rows hold palette indices */
+	int npal;           /* PLTE entries */
+	float lut[4][256];  /* index -> R, G, B, A */
 
 	/* writing */
-	FILE *fp;
-	const imf_image *wimg;
-	const imf_write_opts *wopts;
+	imf_writer *w;
+	int nch;            /* samples a pixel in the file */
+	int color_type;
+	imf_mapper map;
+	int map_ready;
 
 	unsigned char *row; /* one row of file samples */
 } png_ctx;
@@ -89,12 +109,13 @@ static void png_on_error(png_structp png, png_const_charp msg)
 	} else if (strcmp(text, "Invalid IHDR data") == 0 && c->warning[0]) {
 		/* png_check_IHDR warns with the reason, then errors generically. */
 		text = c->warning;
-		if (c->ropts && contains_nocase(text, "exceeds user limit")) {
+		if (c->r && contains_nocase(text, "exceeds user limit")) {
 			/* Our max_side, installed with png_set_user_limits. */
 			c->status = imf_error_set(c->err, IMF_ELIMIT,
-			                          "PNG: image %s is over the limit of %zu (--max-side)",
+			                          "PNG: image %s is over the --max-side limit of %zu "
+			                          "(raise it with --max-side)",
 			                          contains_nocase(text, "height") ? "height" : "width",
-			                          c->ropts->limits.max_side);
+			                          c->r->opts.limits.max_side);
 			png_longjmp(png, 1);
 		}
 	}
@@ -114,6 +135,19 @@ static void png_on_warning(png_structp png, png_const_charp msg)
 		snprintf(c->warning, sizeof c->warning, "%s", msg);
 }
 
+/* The work of one entry point: everything that may longjmp. */
+typedef void (*png_body)(png_ctx *c, void *arg);
+
+/* Run body under setjmp; its result, or the error that stopped it. */
+static imf_status png_guard(png_ctx *c, png_body body, void *arg, imf_error *err)
+{
+	c->err = err;
+	if (setjmp(png_jmpbuf(c->png)))
+		return c->status;
+	body(c, arg);
+	return c->status;
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 /*
@@ -124,7 +158,7 @@ static void png_on_warning(png_structp png, png_const_charp msg)
 static int png_cut_before_idat(png_ctx *c)
 {
 	png_structp png = c->png;
-	return c->header_only && !c->idat_supplied &&
+	return c->r->header_only && !c->idat_supplied &&
 	       (png_get_io_state(png) & PNG_IO_MASK_LOC) == PNG_IO_CHUNK_HDR &&
 	       png_get_image_width(png, c->info) > 0 &&
 	       (png_get_color_type(png, c->info) != PNG_COLOR_TYPE_PALETTE ||
@@ -137,7 +171,7 @@ static void png_read_cb(png_structp png, png_bytep data, size_t len)
 	static const unsigned char empty_idat[8] = { 0, 0, 0, 0, 'I', 'D', 'A', 'T' };
 	png_ctx *c = png_get_io_ptr(png);
 	int e;
-	size_t got = imf_io_read(c->src, data, len, &e);
+	size_t got = imf_io_read(&c->r->src, data, len, &e);
 	if (got == len)
 		return;
 	if (e) {
@@ -154,36 +188,40 @@ static void png_read_cb(png_structp png, png_bytep data, size_t len)
 	png_error(png, "truncated file");
 }
 
-/* Sample x of a row after the transforms (8 or 16 bits) on the 0..255 scale. */
-static float png_sample(const unsigned char *row, size_t i, int depth)
+/* The palette (and its tRNS alpha) as one float table per output plane. */
+static void png_load_palette(png_ctx *c)
 {
-	if (depth == 16)
-		return (float)(((unsigned)row[2 * i] << 8) | row[2 * i + 1]) / 257.0f;
-	return (float)row[i];
-}
+	png_colorp pal = NULL;
+	png_bytep trans = NULL;
+	int npal = 0, ntrans = 0;
 
-/* Convert columns x0, x0 + dx, ... of one decoded row into image row y. */
-static void png_store_row(png_ctx *c, size_t y, size_t x0, size_t dx, int depth)
-{
-	imf_image *img = c->img;
-	int nch = img->channels;
-	for (int ch = 0; ch < nch; ch++) {
-		float *out = imf_image_row(img, ch, y);
-		for (size_t x = x0; x < img->width; x += dx)
-			out[x] = png_sample(c->row, x * (size_t)nch + (size_t)ch, depth);
+	if (!png_get_PLTE(c->png, c->info, &pal, &npal) || npal < 1)
+		png_error(c->png, "palette image without a PLTE chunk");
+	if (png_get_valid(c->png, c->info, PNG_INFO_tRNS))
+		png_get_tRNS(c->png, c->info, &trans, &ntrans, NULL);
+	if (npal > 256)
+		npal = 256;
+	c->npal = npal;
+	for (int i = 0; i < 256; i++) {
+		int in = i < npal;
+		c->lut[0][i] = in ? pal[i].red : 0.0f;
+		c->lut[1][i] = in ? pal[i].green : 0.0f;
+		c->lut[2][i] = in ? pal[i].blue : 0.0f;
+		c->lut[3][i] = trans && i < ntrans ? trans[i] : 255.0f;
 	}
 }
 
 /*
  * Read the header up to the first IDAT, set up the transforms and check the
- * layout they give against the limits: into c->shape, or 0 with c->status
- * set.  Shared by the reader and imf_png_read_info, so both agree.
+ * layout they give against the limits, into c->r->info.
  */
-static int png_read_layout(png_ctx *c)
+static void png_open_body(png_ctx *c, void *arg)
 {
 	png_structp png = c->png;
 	png_infop info = c->info;
-	const imf_limits *lim = &c->ropts->limits;
+	imf_reader *r = c->r;
+	const imf_limits *lim = &r->opts.limits;
+	(void)arg;
 
 	png_set_read_fn(png, c, png_read_cb);
 	/* 0 means "no limit" for us; libpng's own ceiling is 2^31 - 1. */
@@ -201,12 +239,17 @@ static int png_read_layout(png_ctx *c)
 
 	int color_type = png_get_color_type(png, info);
 	int bit_depth = png_get_bit_depth(png, info);
-	if (color_type == PNG_COLOR_TYPE_PALETTE)
-		png_set_palette_to_rgb(png);
-	if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8)
-		png_set_expand_gray_1_2_4_to_8(png);
-	if (png_get_valid(png, info, PNG_INFO_tRNS))
-		png_set_tRNS_to_alpha(png);
+	c->palette = color_type == PNG_COLOR_TYPE_PALETTE;
+	if (c->palette) {
+		png_load_palette(c);
+		if (bit_depth < 8)
+			png_set_packing(png); /* one index a byte */
+	} else {
+		if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8)
+			png_set_expand_gray_1_2_4_to_8(png);
+		if (png_get_valid(png, info, PNG_INFO_tRNS))
+			png_set_tRNS_to_alpha(png);
+	}
 	c->passes = png_set_interlace_handling(png);
 	png_read_update_info(png, info);
 
@@ -214,140 +257,178 @@ static int png_read_layout(png_ctx *c)
 	size_t height = png_get_image_height(png, info);
 	int nch = png_get_channels(png, info);
 	int depth = png_get_bit_depth(png, info);
-	if (nch < 1 || nch > 4 || (depth != 8 && depth != 16)) {
+	if (nch < 1 || nch > 4 || (depth != 8 && depth != 16) || (c->palette && nch != 1)) {
 		/* Cannot happen with the transforms above; refuse rather than guess. */
 		c->status = imf_error_set(c->err, IMF_ECORRUPT,
 		                          "PNG: unexpected layout after expansion (%d channels, %d bits)",
 		                          nch, depth);
-		return 0;
+		return;
 	}
+	if (c->palette)
+		nch = png_get_valid(png, info, PNG_INFO_tRNS) ? 4 : 3;
 	c->status = imf_check_dims(width, height, nch, lim, "PNG", c->err);
 	if (c->status != IMF_OK)
-		return 0;
-	c->shape.width = width;
-	c->shape.height = height;
-	c->shape.channels = nch;
-	c->shape.has_alpha = nch == 2 || nch == 4;
-	c->shape.format = IMF_FORMAT_PNG;
-	c->shape.depth = depth == 16 ? 16 : 8;
-	return 1;
-}
-
-/* Everything that may longjmp.  Returns normally only on success or on an
- * error it reports itself (c->status). */
-static void png_read_body(png_ctx *c)
-{
-	png_structp png = c->png;
-	png_infop info = c->info;
-	const imf_limits *lim = &c->ropts->limits;
-
-	if (!png_read_layout(c) || c->header_only)
+		return;
+	c->depth = depth;
+	r->info.width = width;
+	r->info.height = height;
+	r->info.channels = nch;
+	r->info.has_alpha = nch == 2 || nch == 4;
+	r->info.format = IMF_FORMAT_PNG;
+	r->info.depth = depth == 16 ? 16 : 8;
+	r->whole_only = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
+	r->streams = !r->whole_only;
+	if (r->header_only)
 		return;
 
-	size_t width = c->shape.width, height = c->shape.height;
-	int nch = c->shape.channels, depth = c->shape.depth;
 	size_t rowbytes = png_get_rowbytes(png, info);
 	size_t need;
-	if (!imf_size_mul(width, (size_t)nch * (size_t)(depth / 8), &need) || rowbytes < need) {
+	if (!imf_size_mul(width, (size_t)png_get_channels(png, info) * (size_t)(depth / 8), &need) ||
+	    rowbytes < need) {
 		c->status = imf_error_set(c->err, IMF_ECORRUPT, "PNG: inconsistent row size");
 		return;
 	}
 	c->row = imf_alloc_array(rowbytes, 1, c->err);
-	if (!c->row) {
+	if (!c->row)
 		c->status = IMF_ENOMEM;
-		return;
-	}
-	c->status = imf_image_new(width, height, nch, c->shape.has_alpha, lim, &c->img, c->err);
-	if (c->status != IMF_OK)
-		return;
-	imf_image_set_source(c->img, IMF_FORMAT_PNG, depth);
-
-	int interlaced = png_get_interlace_type(png, info) != PNG_INTERLACE_NONE;
-	for (int pass = 0; pass < c->passes; pass++) {
-		for (size_t y = 0; y < height; y++) {
-			/* With interlace handling on, libpng wants height calls per
-			 * pass and puts this pass's pixels at their final columns. */
-			png_read_row(png, c->row, NULL);
-			if (!interlaced)
-				png_store_row(c, y, 0, 1, depth);
-			else if (PNG_ROW_IN_INTERLACE_PASS(y, pass))
-				png_store_row(c, y, PNG_PASS_START_COL(pass),
-				              (size_t)1 << PNG_PASS_COL_SHIFT(pass), depth);
-		}
-	}
-	/* Reads up to IEND, so a file cut after the image data is caught too. */
-	png_read_end(png, NULL);
-}
-
-static imf_status png_read_guarded(png_ctx *c)
-{
-	if (setjmp(png_jmpbuf(c->png)))
-		return c->status;
-	png_read_body(c);
-	return c->status;
 }
 
 /*
- * One read: the whole image into *out, or with header_only just its layout
- * into *info.  libpng's structures and the buffers are released here.
+ * Columns x0, x0 + dx, ... of the decoded row into row y of band.  Returns
+ * 0 with c->status set when a palette index is out of range.
  */
-static imf_status png_read_run(imf_src *src, const imf_read_opts *opts, int header_only,
-                               imf_image **out, imf_info *info, imf_error *err)
+static int png_convert(png_ctx *c, imf_image *band, size_t y, size_t x0, size_t dx)
 {
-	png_ctx c;
-	memset(&c, 0, sizeof c);
-	c.err = err;
-	c.src = src;
-	c.ropts = opts;
-	c.header_only = header_only;
+	const unsigned char *row = c->row;
+	const size_t w = band->width;
+	const int nch = band->channels;
+	float *out[4];
 
-	c.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, png_on_error, png_on_warning);
-	if (!c.png)
+	for (int ch = 0; ch < nch; ch++)
+		out[ch] = imf_image_row(band, ch, y);
+	if (c->palette) {
+		unsigned top = 0;
+		for (size_t x = x0; x < w; x += dx)
+			top = row[x] > top ? row[x] : top;
+		if (top >= (unsigned)c->npal) {
+			size_t x = x0;
+			while (row[x] < c->npal)
+				x += dx;
+			c->status = imf_error_set(c->err, IMF_ECORRUPT,
+			                          "PNG: palette index %u out of range (palette has %d "
+			                          "entr%s)",
+			                          (unsigned)row[x], c->npal, c->npal == 1 ? "y" : "ies");
+			return 0;
+		}
+		for (int ch = 0; ch < nch; ch++) {
+			const float *lut = c->lut[ch];
+			float *restrict o = out[ch];
+			for (size_t x = x0; x < w; x += dx)
+				o[x] = lut[row[x]];
+		}
+	} else if (dx == 1 && x0 == 0) {
+		if (c->depth == 16)
+			imf_io_unpack16(row, w, nch, out);
+		else
+			imf_io_unpack8(row, w, nch, out);
+	} else {
+		/* An Adam7 pass: its pixels sit at their final columns. */
+		for (int ch = 0; ch < nch; ch++) {
+			for (size_t x = x0; x < w; x += dx) {
+				size_t i = x * (size_t)nch + (size_t)ch;
+				out[ch][x] = c->depth == 16
+				             ? (float)(((unsigned)row[2 * i] << 8) | row[2 * i + 1]) / 257.0f
+				             : (float)row[i];
+			}
+		}
+	}
+	return 1;
+}
+
+typedef struct png_rows_arg {
+	imf_image *band;
+	size_t first, n;
+} png_rows_arg;
+
+static void png_rows_body(png_ctx *c, void *arg)
+{
+	const png_rows_arg *a = arg;
+	imf_reader *r = c->r;
+	size_t height = r->info.height;
+
+	if (!r->whole_only) {
+		for (size_t i = 0; i < a->n; i++) {
+			png_read_row(c->png, c->row, NULL);
+			if (!png_convert(c, a->band, a->first + i, 0, 1))
+				return;
+		}
+	} else {
+		/* With interlace handling on, libpng wants height calls per pass and
+		 * puts this pass's pixels at their final columns. */
+		for (int pass = 0; pass < c->passes; pass++) {
+			for (size_t y = 0; y < height; y++) {
+				png_read_row(c->png, c->row, NULL);
+				if (PNG_ROW_IN_INTERLACE_PASS(y, pass) &&
+				    !png_convert(c, a->band, a->first + y, PNG_PASS_START_COL(pass),
+				                 (size_t)1 << PNG_PASS_COL_SHIFT(pass)))
+					return;
+			}
+		}
+	}
+	if (r->next + a->n == height)
+		png_read_end(c->png, NULL);
+}
+
+static void png_reader_close(imf_reader *r)
+{
+	png_ctx *c = r->state;
+	if (!c)
+		return;
+	if (c->png)
+		png_destroy_read_struct(&c->png, c->info ? &c->info : NULL, NULL);
+	free(c->row);
+	free(c);
+	r->state = NULL;
+}
+
+static imf_status png_reader_open(imf_reader *r, imf_error *err)
+{
+	png_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
+	r->state = c;
+	c->r = r;
+	c->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, png_on_error, png_on_warning);
+	if (!c->png)
 		return imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
 	/*
-	 * Benign errors (a palette index past the palette, ...) mean corrupt
-	 * pixels: refuse them rather than decode garbage.  Ancillary-chunk CRC
-	 * errors are governed separately and stay tolerated.
+	 * Benign errors mean corrupt pixels: refuse them rather than decode
+	 * garbage.  Ancillary-chunk CRC errors are governed separately and stay
+	 * tolerated.
 	 */
-	png_set_benign_errors(c.png, 0);
-	png_set_check_for_invalid_index(c.png, 1);
-	c.info = png_create_info_struct(c.png);
-	if (!c.info) {
-		c.status = imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
-		goto cleanup;
-	}
-	c.status = png_read_guarded(&c);
-	if (c.status == IMF_OK && header_only) {
-		*info = c.shape;
-	} else if (c.status == IMF_OK) {
-		*out = c.img;
-		c.img = NULL;
-	}
-cleanup:
-	png_destroy_read_struct(&c.png, c.info ? &c.info : NULL, NULL);
-	imf_image_free(c.img);
-	free(c.row);
-	return c.status;
+	png_set_benign_errors(c->png, 0);
+	png_set_check_for_invalid_index(c->png, 1);
+	c->info = png_create_info_struct(c->png);
+	if (!c->info)
+		return imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
+	return png_guard(c, png_open_body, NULL, err);
 }
 
-imf_status imf_png_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err)
+static imf_status png_reader_rows(imf_reader *r, imf_image *band, size_t first, size_t n,
+                                  imf_error *err)
 {
-	*out = NULL;
-	return png_read_run(src, opts, 0, out, NULL, err);
+	png_rows_arg a = { band, first, n };
+	return png_guard(r->state, png_rows_body, &a, err);
 }
 
-imf_status imf_png_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
-                             imf_error *err)
-{
-	return png_read_run(src, opts, 1, NULL, info, err);
-}
+const imf_reader_ops imf_png_reader = { png_reader_open, png_reader_rows, png_reader_close };
 
 /* ---- writing ------------------------------------------------------------ */
 
 static void png_write_cb(png_structp png, png_bytep data, size_t len)
 {
 	png_ctx *c = png_get_io_ptr(png);
-	int e = imf_io_write(c->fp, data, len);
+	int e = imf_io_write(c->w->fp, data, len);
 	if (!e)
 		return;
 	c->io_code = IMF_EIO;
@@ -355,95 +436,134 @@ static void png_write_cb(png_structp png, png_bytep data, size_t len)
 	png_error(png, "write failed");
 }
 
-/* Flushing happens once, in imf_write after the whole file, where it is checked. */
+/* Flushing happens once, in imf_writer_finish after the whole file, where it is checked. */
 static void png_flush_cb(png_structp png)
 {
 	(void)png;
 }
 
-static void png_write_body(png_ctx *c, int color_type, int nch, int depth)
+static const int png_filter_flags[] = {
+	[IMF_PNG_FILTER_NONE] = PNG_FILTER_NONE,   [IMF_PNG_FILTER_SUB] = PNG_FILTER_SUB,
+	[IMF_PNG_FILTER_UP] = PNG_FILTER_UP,       [IMF_PNG_FILTER_AVG] = PNG_FILTER_AVG,
+	[IMF_PNG_FILTER_PAETH] = PNG_FILTER_PAETH, [IMF_PNG_FILTER_ALL] = PNG_ALL_FILTERS,
+};
+
+static void png_header_body(png_ctx *c, void *arg)
 {
 	png_structp png = c->png;
-	const imf_image *img = c->wimg;
-	size_t width = img->width;
+	imf_writer *w = c->w;
+	(void)arg;
 
 	png_set_write_fn(png, c, png_write_cb, png_flush_cb);
 	/* libpng's default 1,000,000-pixel side limit applies to writing too. */
 	png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
-	png_set_compression_level(png, 6);
-	png_set_IHDR(png, c->info, (png_uint_32)width, (png_uint_32)img->height, depth, color_type,
-	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_set_compression_level(png, w->opts.png_level);
+	png_set_filter(png, PNG_FILTER_TYPE_BASE, png_filter_flags[w->opts.png_filter]);
+	/* Measured so (README, Formats); with filters libpng would pick Z_FILTERED,
+	 * which changes nothing at levels 1-3 and costs time above. */
+	png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);
+	png_set_IHDR(png, c->info, (png_uint_32)w->width, (png_uint_32)w->height,
+	             imf_writer_depth(w), c->color_type, PNG_INTERLACE_NONE,
+	             PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_write_info(png, c->info);
-
-	imf_mapper m;
-	imf_mapper_init(&m, img, c->wopts->map, depth == 16 ? 65535u : 255u);
-	for (size_t y = 0; y < img->height; y++) {
-		imf_io_map_row(&m, img, y, nch, depth, c->row);
-		png_write_row(png, c->row);
-	}
-	png_write_end(png, NULL);
 }
 
-static imf_status png_write_guarded(png_ctx *c, int color_type, int nch, int depth)
+typedef struct png_write_arg {
+	const imf_image *band;
+	size_t first, n;
+} png_write_arg;
+
+static void png_write_body(png_ctx *c, void *arg)
 {
-	if (setjmp(png_jmpbuf(c->png)))
-		return c->status;
-	png_write_body(c, color_type, nch, depth);
-	return c->status;
+	const png_write_arg *a = arg;
+	imf_writer *w = c->w;
+	int depth = imf_writer_depth(w);
+
+	/* With normalize, band is the whole image (the writer holds it until finish). */
+	if (!c->map_ready) {
+		imf_mapper_init(&c->map, a->band, w->opts.map, depth == 16 ? 65535u : 255u);
+		c->map_ready = 1;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		imf_io_map_row(&c->map, a->band, a->first + i, c->nch, depth, c->row);
+		png_write_row(c->png, c->row);
+	}
 }
 
-imf_status imf_png_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                         imf_error *err)
+static void png_end_body(png_ctx *c, void *arg)
 {
-	png_ctx c;
-	memset(&c, 0, sizeof c);
-	c.err = err;
-	c.fp = fp;
-	c.wimg = img;
-	c.wopts = opts;
+	(void)arg;
+	png_write_end(c->png, NULL);
+}
 
-	int nch, color_type;
-	int alpha = imf_image_has_alpha(img);
-	int channels = imf_image_channels(img);
-	if (channels == 2 && alpha) {
-		nch = 2;
-		color_type = PNG_COLOR_TYPE_GRAY_ALPHA;
-	} else if (channels == 4 && alpha) {
-		nch = 4;
-		color_type = PNG_COLOR_TYPE_RGB_ALPHA;
-	} else {
-		/* Plain gray or RGB, and any odd layout reduced to its colour planes. */
-		nch = imf_color_planes(img);
-		color_type = nch == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB;
-	}
-	int depth = imf_output_depth(img, opts) == 16 ? 16 : 8;
+static void png_writer_close(imf_writer *w)
+{
+	png_ctx *c = w->state;
+	if (!c)
+		return;
+	if (c->png)
+		png_destroy_write_struct(&c->png, c->info ? &c->info : NULL);
+	free(c->row);
+	free(c);
+	w->state = NULL;
+}
 
-	if (img->width > PNG_UINT_31_MAX || img->height > PNG_UINT_31_MAX)
+static imf_status png_writer_open(imf_writer *w, imf_error *err)
+{
+	png_ctx *c;
+	size_t values;
+	imf_status st;
+
+	if (w->width > PNG_UINT_31_MAX || w->height > PNG_UINT_31_MAX)
 		return imf_error_set(err, IMF_EINVAL,
 		                     "PNG: %zux%zu is too large for PNG (at most %lu pixels a side)",
-		                     img->width, img->height, (unsigned long)PNG_UINT_31_MAX);
-	/* The row buffer holds width * nch 16-bit values at either depth. */
-	size_t values;
-	if (!imf_size_mul(img->width, (size_t)nch, &values))
+		                     w->width, w->height, (unsigned long)PNG_UINT_31_MAX);
+	c = calloc(1, sizeof *c);
+	if (!c)
 		return imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
-	c.row = imf_alloc_array(values, sizeof(uint16_t), err);
-	if (!c.row)
-		return IMF_ENOMEM;
+	w->state = c;
+	c->w = w;
+	if (w->channels == 2 && w->has_alpha) {
+		c->nch = 2;
+		c->color_type = PNG_COLOR_TYPE_GRAY_ALPHA;
+	} else if (w->channels == 4 && w->has_alpha) {
+		c->nch = 4;
+		c->color_type = PNG_COLOR_TYPE_RGB_ALPHA;
+	} else {
+		/* Plain gray or RGB, and any odd layout reduced to its colour planes. */
+		c->nch = imf_writer_color_planes(w);
+		c->color_type = c->nch == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB;
+	}
+	/* Normalize needs the whole image's range before the first row. */
+	if (w->opts.map == IMF_MAP_NORMALIZE && (st = imf_writer_hold(w, err)) != IMF_OK)
+		return st;
 
-	c.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, png_on_error, png_on_warning);
-	if (!c.png) {
-		c.status = imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
-		goto cleanup;
-	}
-	c.info = png_create_info_struct(c.png);
-	if (!c.info) {
-		c.status = imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
-		goto cleanup;
-	}
-	c.status = png_write_guarded(&c, color_type, nch, depth);
-cleanup:
-	if (c.png)
-		png_destroy_write_struct(&c.png, c.info ? &c.info : NULL);
-	free(c.row);
-	return c.status;
+	/* The row buffer holds width * nch 16-bit values at either depth. */
+	if (!imf_size_mul(w->width, (size_t)c->nch, &values))
+		return imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
+	c->row = imf_alloc_array(values, sizeof(uint16_t), err);
+	if (!c->row)
+		return IMF_ENOMEM;
+	c->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c, png_on_error, png_on_warning);
+	if (!c->png)
+		return imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
+	c->info = png_create_info_struct(c->png);
+	if (!c->info)
+		return imf_error_set(err, IMF_ENOMEM, "PNG: out of memory");
+	return png_guard(c, png_header_body, NULL, err);
 }
+
+static imf_status png_writer_rows(imf_writer *w, const imf_image *band, size_t first, size_t n,
+                                  imf_error *err)
+{
+	png_write_arg a = { band, first, n };
+	return png_guard(w->state, png_write_body, &a, err);
+}
+
+static imf_status png_writer_finish(imf_writer *w, imf_error *err)
+{
+	return png_guard(w->state, png_end_body, NULL, err);
+}
+
+const imf_writer_ops imf_png_writer = { png_writer_open, png_writer_rows, png_writer_finish,
+	                                png_writer_close };

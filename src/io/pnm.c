@@ -10,10 +10,11 @@
  * The header is hostile input: it is tokenised byte by byte (io.h's scanner)
  * with a cap on its total size (comments included) and on each token, and
  * numbers are bounded before anything is multiplied, so dimensions reach
- * imf_check_dims before any allocation they influence.  Raw pixel data is
- * read in chunks of whole rows; plain (ASCII) data goes through the same
- * scanner, uncapped, which sits on stdio's buffer.  The stream is never
- * seeked.
+ * imf_check_dims before any allocation they influence.  Every variant
+ * streams: each imf_reader_read converts just its rows.  Raw pixel data is
+ * read in chunks of whole rows (io.h's imf_rowbuf); plain (ASCII) data goes
+ * through the same scanner, uncapped, which sits on stdio's buffer.  The
+ * stream is never seeked.
  */
 #include "io.h"
 
@@ -161,13 +162,13 @@ static imf_status sample_too_big(unsigned long v, unsigned long maxval, imf_erro
 }
 
 /* P1: one '0' or '1' per pixel, white space and comments optional. */
-static imf_status read_plain_bits(imf_scanner *s, imf_image *img)
+static imf_status read_plain_bits(imf_scanner *s, imf_image *img, size_t first, size_t n)
 {
 	char b[16];
 	imf_status st;
 	int c;
 
-	for (size_t y = 0; y < img->height; y++) {
+	for (size_t y = first; y < first + n; y++) {
 		float *row = imf_image_row(img, 0, y);
 		for (size_t x = 0; x < img->width; x++) {
 			if ((st = imf_scan_skip(s, &c)) != IMF_OK)
@@ -184,14 +185,14 @@ static imf_status read_plain_bits(imf_scanner *s, imf_image *img)
 }
 
 /* P2/P3: decimal samples separated by white space or comments. */
-static imf_status read_plain(imf_scanner *s, imf_image *img, unsigned long maxval,
-                             const float *scale)
+static imf_status read_plain(imf_scanner *s, imf_image *img, size_t first, size_t n,
+                             unsigned long maxval, const float *scale)
 {
 	char b[16];
 	imf_status st;
 	int c;
 
-	for (size_t y = 0; y < img->height; y++) {
+	for (size_t y = first; y < first + n; y++) {
 		for (size_t x = 0; x < img->width; x++) {
 			for (int ch = 0; ch < img->channels; ch++) {
 				unsigned long long v = 0;
@@ -236,53 +237,92 @@ static imf_status read_plain(imf_scanner *s, imf_image *img, unsigned long maxva
  * interleave channels, 1 byte per sample, or 2 big-endian bytes when
  * maxval > 255.
  */
-typedef struct raw_rows {
-	imf_image *img;
-	const pnm_info *info;
-	const float *scale;
-	imf_error *err;
-} raw_rows;
-
-/* One raw row into image row y (an imf_row_fn). */
-static imf_status raw_row(void *ctx, const unsigned char *p, size_t y)
+static size_t raw_rowbytes(const pnm_info *info)
 {
-	const raw_rows *rr = ctx;
-	imf_image *img = rr->img;
-	const size_t w = img->width;
-	const int nch = img->channels;
-	const int wide = rr->info->maxval > 255;
-	const unsigned long maxval = rr->info->maxval;
+	if (info->kind == KIND_RAW_BITS)
+		return info->width / 8 + (info->width % 8 != 0);
+	/* imf_check_dims proved width * channels * sizeof(float) fits. */
+	return info->width * (size_t)info->channels << (info->maxval > 255);
+}
 
-	if (rr->info->kind == KIND_RAW_BITS) {
-		float *row = imf_image_row(img, 0, y);
-		for (size_t x = 0; x < w; x++)
-			row[x] = (p[x >> 3] >> (7 - (x & 7))) & 1 ? 0.0f : 255.0f;
-		return IMF_OK;
-	}
-	for (int c = 0; c < nch; c++) {
-		float *restrict row = imf_image_row(img, c, y);
+/* The first sample over maxval, in the order the planes are filled. */
+static imf_status find_too_big(const unsigned char *p, size_t w, int nch, int wide,
+                               unsigned long maxval, imf_error *err)
+{
+	for (int c = 0; c < nch; c++)
 		for (size_t x = 0; x < w; x++) {
 			size_t i = x * (size_t)nch + (size_t)c;
 			unsigned long v = wide ? (unsigned long)p[2 * i] << 8 | p[2 * i + 1] : p[i];
 			if (v > maxval)
-				return sample_too_big(v, maxval, rr->err);
-			row[x] = rr->scale[v];
+				return sample_too_big(v, maxval, err);
 		}
-	}
 	return IMF_OK;
 }
 
-static imf_status read_raw(imf_src *src, imf_image *img, const pnm_info *info,
-                           const float *scale, imf_error *err)
+/*
+ * One raw row into row y of img.  With maxval 255 or 65535 every sample is
+ * valid and converts directly; otherwise samples are checked against maxval
+ * first (a max over the row, which the compiler vectorizes), then looked up
+ * in the scale table.
+ */
+static imf_status raw_row(const unsigned char *restrict p, imf_image *img, size_t y,
+                          const pnm_info *info, const float *restrict scale, imf_error *err)
 {
-	raw_rows rr = { img, info, scale, err };
-	size_t rowbytes;
+	const size_t w = img->width;
+	const int nch = img->channels;
+	const unsigned long maxval = info->maxval;
 
-	if (info->kind == KIND_RAW_BITS)
-		rowbytes = img->width / 8 + (img->width % 8 != 0);
-	else if (!imf_size_mul(img->width, (size_t)img->channels << (info->maxval > 255), &rowbytes))
-		return imf_error_set(err, IMF_ELIMIT, "PNM: row too large");
-	return imf_io_read_rows(src, rowbytes, img->height, raw_row, &rr, "PNM", err);
+	if (info->kind == KIND_RAW_BITS) {
+		float *restrict row = imf_image_row(img, 0, y);
+		for (size_t x = 0; x < w; x++)
+			row[x] = (p[x >> 3] >> (7 - (x & 7))) & 1 ? 0.0f : 255.0f;
+		return IMF_OK;
+	}
+	size_t n = w * (size_t)nch;
+	if ((maxval == 255 || maxval == 65535) && nch <= 4) {
+		/* scale[v] is v, or v / 257 (the same float, checked in the tests):
+		 * the shared loops convert without the table. */
+		float *out[4];
+		for (int c = 0; c < nch; c++)
+			out[c] = imf_image_row(img, c, y);
+		if (maxval == 255)
+			imf_io_unpack8(p, w, nch, out);
+		else
+			imf_io_unpack16(p, w, nch, out);
+		return IMF_OK;
+	}
+	if (maxval > 255) {
+		if (maxval < 65535) {
+			unsigned top = 0;
+			for (size_t i = 0; i < n; i++) {
+				unsigned v = (unsigned)p[2 * i] << 8 | p[2 * i + 1];
+				top = v > top ? v : top;
+			}
+			if (top > maxval)
+				return find_too_big(p, w, nch, 1, maxval, err);
+		}
+		for (int c = 0; c < nch; c++) {
+			float *restrict row = imf_image_row(img, c, y);
+			for (size_t x = 0; x < w; x++) {
+				size_t i = x * (size_t)nch + (size_t)c;
+				row[x] = scale[(unsigned)p[2 * i] << 8 | p[2 * i + 1]];
+			}
+		}
+	} else {
+		if (maxval < 255) {
+			unsigned top = 0;
+			for (size_t i = 0; i < n; i++)
+				top = p[i] > top ? p[i] : top;
+			if (top > maxval)
+				return find_too_big(p, w, nch, 0, maxval, err);
+		}
+		for (int c = 0; c < nch; c++) {
+			float *restrict row = imf_image_row(img, c, y);
+			for (size_t x = 0; x < w; x++)
+				row[x] = scale[p[x * (size_t)nch + (size_t)c]];
+		}
+	}
+	return IMF_OK;
 }
 
 /* The source depth: 16 when samples take two bytes. */
@@ -301,7 +341,7 @@ static imf_scanner header_scanner(imf_src *src, imf_error *err)
 
 /*
  * The magic number and the header after it, checked (sizes not 0, maxval in
- * range, imf_check_dims): shared by the reader and imf_pnm_read_info.  On
+ * range, imf_check_dims), for the reader's open (imf_read_info too).  On
  * success the input stands at the first byte of the raster.
  */
 static imf_status read_header(imf_scanner *s, const imf_read_opts *opts, pnm_info *info)
@@ -346,112 +386,159 @@ static imf_status read_header(imf_scanner *s, const imf_read_opts *opts, pnm_inf
 	                      err);
 }
 
-/* opts is never NULL: imf_read supplies the defaults. */
-imf_status imf_pnm_read(imf_src *src, const imf_read_opts *opts, imf_image **out, imf_error *err)
+/* ---- the streaming reader -------------------------------------------------- */
+
+typedef struct pnm_reader {
+	imf_scanner s;   /* the header's, then (uncapped) the plain raster's */
+	pnm_info info;
+	float *scale;    /* sample v -> v * 255 / maxval */
+	imf_rowbuf raw;  /* raw rasters */
+} pnm_reader;
+
+static imf_status pnm_reader_open(imf_reader *r, imf_error *err)
 {
-	imf_scanner s = header_scanner(src, err);
-	pnm_info info = { 0 };
-	imf_image *img = NULL;
-	float *scale = NULL;
+	pnm_reader *p = calloc(1, sizeof *p);
 	imf_status st;
 
-	*out = NULL;
-	if ((st = read_header(&s, opts, &info)) != IMF_OK)
+	if (!p)
+		return imf_error_set(err, IMF_ENOMEM, "PNM: out of memory");
+	r->state = p;
+	p->s = header_scanner(&r->src, err);
+	if ((st = read_header(&p->s, &r->opts, &p->info)) != IMF_OK)
 		return st;
+	r->info.width = p->info.width;
+	r->info.height = p->info.height;
+	r->info.channels = p->info.channels;
+	r->info.has_alpha = p->info.has_alpha;
+	r->info.format = IMF_FORMAT_PNM;
+	r->info.depth = sample_depth(&p->info);
+	r->streams = 1;
+	if (r->header_only)
+		return IMF_OK;
 
-	st = imf_image_new(info.width, info.height, info.channels, info.has_alpha, &opts->limits,
-	                   &img, err);
-	if (st != IMF_OK)
-		goto cleanup;
 	/* sample v -> v * 255 / maxval, in double, so maxval 65535 gives v / 257. */
-	scale = imf_alloc_array(info.maxval + 1, sizeof *scale, err);
-	if (!scale) {
-		st = IMF_ENOMEM;
-		goto cleanup;
-	}
-	for (unsigned long v = 0; v <= info.maxval; v++)
-		scale[v] = (float)((double)v * 255.0 / (double)info.maxval);
-
+	p->scale = imf_alloc_array(p->info.maxval + 1, sizeof *p->scale, err);
+	if (!p->scale)
+		return IMF_ENOMEM;
+	for (unsigned long v = 0; v <= p->info.maxval; v++)
+		p->scale[v] = (float)((double)v * 255.0 / (double)p->info.maxval);
 	/* The raster is not header: no cap on plain data and its comments. */
-	s.cap = (size_t)-1;
-	switch (info.kind) {
-	case KIND_PLAIN_BITS: st = read_plain_bits(&s, img); break;
-	case KIND_PLAIN: st = read_plain(&s, img, info.maxval, scale); break;
+	p->s.cap = (size_t)-1;
+	if (p->info.kind == KIND_RAW || p->info.kind == KIND_RAW_BITS)
+		return imf_rowbuf_init(&p->raw, raw_rowbytes(&p->info), p->info.height, err);
+	return IMF_OK;
+}
+
+static imf_status pnm_reader_rows(imf_reader *r, imf_image *band, size_t first, size_t n,
+                                  imf_error *err)
+{
+	pnm_reader *p = r->state;
+	imf_status st = IMF_OK;
+
+	p->s.err = err;
+	switch (p->info.kind) {
+	case KIND_PLAIN_BITS: return read_plain_bits(&p->s, band, first, n);
+	case KIND_PLAIN: return read_plain(&p->s, band, first, n, p->info.maxval, p->scale);
 	case KIND_RAW_BITS:
-	case KIND_RAW: st = read_raw(src, img, &info, scale, err); break;
+	case KIND_RAW:
+		for (size_t i = 0; i < n && st == IMF_OK; i++) {
+			const unsigned char *row;
+			st = imf_rowbuf_next(&p->raw, &r->src, "PNM", &row, err);
+			if (st == IMF_OK)
+				st = raw_row(row, band, first + i, &p->info, p->scale, err);
+		}
+		break;
 	}
-	if (st != IMF_OK)
-		goto cleanup;
-	imf_image_set_source(img, IMF_FORMAT_PNM, sample_depth(&info));
-	*out = img;
-	img = NULL;
-cleanup:
-	free(scale);
-	imf_image_free(img);
 	return st;
 }
 
-imf_status imf_pnm_read_info(imf_src *src, const imf_read_opts *opts, imf_info *out,
-                             imf_error *err)
+static void pnm_reader_close(imf_reader *r)
 {
-	imf_scanner s = header_scanner(src, err);
-	pnm_info info = { 0 };
-	imf_status st = read_header(&s, opts, &info);
-
-	if (st != IMF_OK)
-		return st;
-	out->width = info.width;
-	out->height = info.height;
-	out->channels = info.channels;
-	out->has_alpha = info.has_alpha;
-	out->format = IMF_FORMAT_PNM;
-	out->depth = sample_depth(&info);
-	return IMF_OK;
+	pnm_reader *p = r->state;
+	if (!p)
+		return;
+	imf_rowbuf_free(&p->raw);
+	free(p->scale);
+	free(p);
+	r->state = NULL;
 }
+
+const imf_reader_ops imf_pnm_reader = { pnm_reader_open, pnm_reader_rows, pnm_reader_close };
 
 /* ---- writing ------------------------------------------------------------- */
 
 /*
  * P5 for one colour plane, P6 for three (alpha is dropped); maxval 255, or
  * 65535 with big-endian samples when the output depth is 16.  Values go
- * through the mapper.
+ * through the mapper; normalize needs the whole image, so then rows are held
+ * until finish.
  */
-imf_status imf_pnm_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                         imf_error *err)
-{
-	const int nch = imf_color_planes(img);
-	const int depth = imf_output_depth(img, opts);
-	const unsigned maxval = depth == 16 ? 65535u : 255u;
-	char header[64];
-	size_t nvals, rowbytes;
+typedef struct pnm_writer {
+	int nch, depth;
+	size_t rowbytes;
 	unsigned char *row;
-	imf_mapper m;
-	imf_status st = IMF_OK;
+	imf_mapper map;
+	int map_ready;
+} pnm_writer;
+
+static imf_status pnm_writer_open(imf_writer *w, imf_error *err)
+{
+	pnm_writer *p = calloc(1, sizeof *p);
+	char header[64];
+	size_t nvals;
+	imf_status st;
 	int e;
 
-	if (!imf_size_mul(img->width, (size_t)nch, &nvals))
+	if (!p)
+		return imf_error_set(err, IMF_ENOMEM, "PNM: out of memory");
+	w->state = p;
+	p->nch = imf_writer_color_planes(w);
+	p->depth = imf_writer_depth(w);
+	/* Normalize needs the whole image's range before the first row. */
+	if (w->opts.map == IMF_MAP_NORMALIZE && (st = imf_writer_hold(w, err)) != IMF_OK)
+		return st;
+	if (!imf_size_mul(w->width, (size_t)p->nch, &nvals))
 		return imf_error_set(err, IMF_ELIMIT, "PNM: row too large");
 	/* Room for 16-bit values at either depth (imf_io_map_row). */
-	row = imf_alloc_array(nvals, sizeof(uint16_t), err);
-	if (!row)
+	p->row = imf_alloc_array(nvals, sizeof(uint16_t), err);
+	if (!p->row)
 		return IMF_ENOMEM;
-	rowbytes = nvals * (size_t)(depth / 8);
-	imf_mapper_init(&m, img, opts->map, maxval);
+	p->rowbytes = nvals * (size_t)(p->depth / 8);
 
-	int n = snprintf(header, sizeof header, "P%c\n%zu %zu\n%u\n", nch == 1 ? '5' : '6',
-	                 img->width, img->height, maxval);
-	if ((e = imf_io_write(fp, header, (size_t)n)) != 0) {
-		st = imf_io_write_error(err, "PNM", e);
-		goto cleanup;
-	}
-	for (size_t y = 0; y < img->height; y++) {
-		imf_io_map_row(&m, img, y, nch, depth, row);
-		if ((e = imf_io_write(fp, row, rowbytes)) != 0) {
-			st = imf_io_write_error(err, "PNM", e);
-			goto cleanup;
-		}
-	}
-cleanup:
-	free(row);
-	return st;
+	int n = snprintf(header, sizeof header, "P%c\n%zu %zu\n%u\n", p->nch == 1 ? '5' : '6',
+	                 w->width, w->height, p->depth == 16 ? 65535u : 255u);
+	if ((e = imf_io_write(w->fp, header, (size_t)n)) != 0)
+		return imf_io_write_error(err, "PNM", e);
+	return IMF_OK;
 }
+
+static imf_status pnm_writer_rows(imf_writer *w, const imf_image *band, size_t first, size_t n,
+                                  imf_error *err)
+{
+	pnm_writer *p = w->state;
+	int e;
+
+	/* With normalize, band is the whole image (the writer holds it until finish). */
+	if (!p->map_ready) {
+		imf_mapper_init(&p->map, band, w->opts.map, p->depth == 16 ? 65535u : 255u);
+		p->map_ready = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		imf_io_map_row(&p->map, band, first + i, p->nch, p->depth, p->row);
+		if ((e = imf_io_write(w->fp, p->row, p->rowbytes)) != 0)
+			return imf_io_write_error(err, "PNM", e);
+	}
+	return IMF_OK;
+}
+
+static void pnm_writer_close(imf_writer *w)
+{
+	pnm_writer *p = w->state;
+	if (!p)
+		return;
+	free(p->row);
+	free(p);
+	w->state = NULL;
+}
+
+const imf_writer_ops imf_pnm_writer = { pnm_writer_open, pnm_writer_rows, NULL, pnm_writer_close };

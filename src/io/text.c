@@ -12,13 +12,18 @@
  * length; values are collected into one growing array (planes one after the
  * other) whose size is bounded by the limits as it grows: a first row longer
  * than max_side, or a matrix over max_side rows or max_pixels values, stops
- * the read before the memory is spent.  Numbers are parsed with strtof, the
+ * the read before the memory is spent, and the array never grows past
+ * max_memory bytes.  Numbers are parsed with strtof, the
  * correctly rounded conversion to float, so what the writer prints reads
  * back bit for bit.
  *
  * Output: every plane (alpha included) as a matrix, one blank line between
  * planes, one space between values, each value the shortest "%g" form that
  * reads back to the same float (integers as "114").
+ *
+ * As a stream, the reader parses the whole input when opened (the size is
+ * known only at the end) and copies rows out; the writer streams one plane
+ * and holds the image for several (they go out plane after plane).
  */
 #include "io.h"
 
@@ -58,9 +63,22 @@ static imf_status store(parser *p, float v)
 {
 	if (p->nvals == p->cap) {
 		size_t cap = p->cap ? p->cap : 1024, bytes;
+		size_t most = p->lim->max_memory ? p->lim->max_memory / sizeof(float) : SIZE_MAX;
 		float *nv;
+		if (p->nvals >= most) {
+			char limit[32];
+			imf_format_bytes(p->lim->max_memory, limit);
+			return imf_error_set(p->err, IMF_ELIMIT,
+			                     "text: more than %zu values, over the --max-memory limit of "
+			                     "%s as floats (raise it with --max-memory)",
+			                     most, limit);
+		}
 		if ((p->cap && !imf_size_mul(cap, 2, &cap)) || !imf_size_mul(cap, sizeof *nv, &bytes))
 			return imf_error_set(p->err, IMF_ELIMIT, "text: too many values");
+		if (cap > most) { /* grow up to the limit, not past it */
+			cap = most;
+			bytes = cap * sizeof *nv;
+		}
 		nv = realloc(p->vals, bytes);
 		if (!nv)
 			return imf_error_set(p->err, IMF_ENOMEM, "out of memory (%zu bytes)", bytes);
@@ -190,80 +208,79 @@ static imf_status feed(parser *p, const unsigned char *buf, size_t n)
 	return IMF_OK;
 }
 
-/* opts is never NULL: imf_read supplies the defaults. */
-imf_status imf_text_read(imf_src *src, const imf_read_opts *opts, imf_image **out,
-                         imf_error *err)
+/*
+ * The reader: the whole matrix is parsed at open (its size is known only at
+ * its end); rows are then copied out of the parser's values, which are
+ * stored plane after plane, row-major, as an image's planes are.
+ */
+static imf_status text_reader_open(imf_reader *r, imf_error *err)
 {
-	parser p;
+	parser *p = calloc(1, sizeof *p);
 	unsigned char buf[CHUNK_BYTES];
-	imf_image *img = NULL;
 	imf_status st;
 	size_t n;
 	int e;
 
-	*out = NULL;
-	memset(&p, 0, sizeof p);
-	p.lim = &opts->limits;
-	p.err = err;
-	p.line = 1;
-	p.blank = 1;
+	if (!p)
+		return imf_error_set(err, IMF_ENOMEM, "text: out of memory");
+	r->state = p;
+	p->lim = &r->opts.limits;
+	p->err = err;
+	p->line = 1;
+	p->blank = 1;
 
 	do {
 		/* e is taken here: feed's strtof may set errno (ERANGE) afterwards. */
-		n = imf_io_read(src, buf, sizeof buf, &e);
-		if ((st = feed(&p, buf, n)) != IMF_OK)
-			goto cleanup;
+		n = imf_io_read(&r->src, buf, sizeof buf, &e);
+		if ((st = feed(p, buf, n)) != IMF_OK)
+			return st;
 	} while (n == sizeof buf);
-	if (e) {
-		st = imf_io_read_error(err, "text", e);
-		goto cleanup;
-	}
+	if (e)
+		return imf_io_read_error(err, "text", e);
 	/* A last line without its newline. */
-	if ((p.toklen || p.nline) && (st = end_line(&p)) != IMF_OK)
-		goto cleanup;
-	if ((st = end_block(&p)) != IMF_OK)
-		goto cleanup;
-	if (p.nblocks == 0) {
-		st = imf_error_set(err, IMF_ECORRUPT, "text: no numbers");
-		goto cleanup;
-	}
-
-	st = imf_check_dims(p.cols, p.rows, p.nblocks, &opts->limits, "text", err);
-	if (st != IMF_OK)
-		goto cleanup;
-	st = imf_image_new(p.cols, p.rows, p.nblocks, p.nblocks == 2 || p.nblocks == 4,
-	                   &opts->limits, &img, err);
-	if (st != IMF_OK)
-		goto cleanup;
-	for (int c = 0; c < p.nblocks; c++)
-		for (size_t y = 0; y < p.rows; y++)
-			memcpy(imf_image_row(img, c, y), p.vals + ((size_t)c * p.rows + y) * p.cols,
-			       p.cols * sizeof(float));
-	imf_image_set_source(img, IMF_FORMAT_TEXT, 32);
-	*out = img;
-cleanup:
-	free(p.vals);
-	return st;
-}
-
-/* A text matrix has no header: its shape is known only once it is parsed whole. */
-imf_status imf_text_read_info(imf_src *src, const imf_read_opts *opts, imf_info *info,
-                              imf_error *err)
-{
-	imf_image *img;
-	imf_status st = imf_text_read(src, opts, &img, err);
-
+	if ((p->toklen || p->nline) && (st = end_line(p)) != IMF_OK)
+		return st;
+	if ((st = end_block(p)) != IMF_OK)
+		return st;
+	if (p->nblocks == 0)
+		return imf_error_set(err, IMF_ECORRUPT, "text: no numbers");
+	st = imf_check_dims(p->cols, p->rows, p->nblocks, &r->opts.limits, "text", err);
 	if (st != IMF_OK)
 		return st;
-	info->width = img->width;
-	info->height = img->height;
-	info->channels = img->channels;
-	info->has_alpha = img->has_alpha;
-	info->format = img->src_format;
-	info->depth = img->src_depth;
-	imf_image_free(img);
+	r->info.width = p->cols;
+	r->info.height = p->rows;
+	r->info.channels = p->nblocks;
+	r->info.has_alpha = p->nblocks == 2 || p->nblocks == 4;
+	r->info.format = IMF_FORMAT_TEXT;
+	r->info.depth = 32;
+	r->streams = 0;
 	return IMF_OK;
 }
+
+static imf_status text_reader_rows(imf_reader *r, imf_image *band, size_t first, size_t n,
+                                   imf_error *err)
+{
+	const parser *p = r->state;
+	(void)err;
+	for (int c = 0; c < p->nblocks; c++)
+		for (size_t i = 0; i < n; i++)
+			memcpy(imf_image_row(band, c, first + i),
+			       p->vals + ((size_t)c * p->rows + r->next + i) * p->cols,
+			       p->cols * sizeof(float));
+	return IMF_OK;
+}
+
+static void text_reader_close(imf_reader *r)
+{
+	parser *p = r->state;
+	if (!p)
+		return;
+	free(p->vals);
+	free(p);
+	r->state = NULL;
+}
+
+const imf_reader_ops imf_text_reader = { text_reader_open, text_reader_rows, text_reader_close };
 
 /* ---- writing ------------------------------------------------------------- */
 
@@ -330,27 +347,43 @@ static void format_value(float v, char buf[32])
 		snprintf(buf, 32, "%.9g", (double)v);
 }
 
-imf_status imf_text_write(FILE *fp, const imf_image *img, const imf_write_opts *opts,
-                          imf_error *err)
+/*
+ * Plane after plane: one plane streams (rows go out as they come), several
+ * need the whole image (whole_only: the rows come once, at finish).
+ */
+static imf_status text_writer_open(imf_writer *w, imf_error *err)
+{
+	return w->channels > 1 ? imf_writer_hold(w, err) : IMF_OK;
+}
+
+static imf_status text_writer_rows(imf_writer *w, const imf_image *band, size_t first, size_t n,
+                                   imf_error *err)
 {
 	char buf[33]; /* a separator and a value */
 	int e = 0;
 
-	(void)opts;
-	for (int c = 0; c < img->channels && !e; c++) {
+	for (int c = 0; c < w->channels && !e; c++) {
 		if (c > 0)
-			e = imf_io_write(fp, "\n", 1);
-		for (size_t y = 0; y < img->height && !e; y++) {
-			const float *row = imf_image_row_const(img, c, y);
-			for (size_t x = 0; x < img->width && !e; x++) {
+			e = imf_io_write(w->fp, "\n", 1);
+		for (size_t y = first; y < first + n && !e; y++) {
+			const float *row = imf_image_row_const(band, c, y);
+			for (size_t x = 0; x < w->width && !e; x++) {
 				const char *v = x > 0 ? buf : buf + 1;
 				buf[0] = ' ';
 				format_value(row[x], buf + 1);
-				e = imf_io_write(fp, v, strlen(v));
+				e = imf_io_write(w->fp, v, strlen(v));
 			}
 			if (!e)
-				e = imf_io_write(fp, "\n", 1);
+				e = imf_io_write(w->fp, "\n", 1);
 		}
 	}
 	return e ? imf_io_write_error(err, "text", e) : IMF_OK;
 }
+
+static void text_writer_close(imf_writer *w)
+{
+	(void)w;
+}
+
+const imf_writer_ops imf_text_writer = { text_writer_open, text_writer_rows, NULL,
+	                                 text_writer_close };
