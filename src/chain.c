@@ -290,6 +290,7 @@ typedef struct pctx {
 	size_t num; /* 1-based stage number */
 	imf_error *err;
 	unsigned seen; /* options given so far (OPT_*) */
+	const imf_limits *lim; /* kernel sizes and stage outputs */
 } pctx;
 
 enum {
@@ -371,7 +372,7 @@ static imf_status parse_size_only(pctx *ctx, const char *w, int *is_size)
 {
 	const char *x = strchr(w, 'x');
 	char *a;
-	size_t r, c;
+	size_t r = 0, c = 0;
 	whole_result ra, rc;
 
 	*is_size = 0;
@@ -389,6 +390,17 @@ static imf_status parse_size_only(pctx *ctx, const char *w, int *is_size)
 		return FAIL(ctx, "kernel size '%.*s' is too large", WORD_MAX, w);
 	if (r == 0 || c == 0)
 		return FAIL(ctx, "kernel size %s must be at least 1x1", w);
+	/* The limit a real kernel of this size would meet (sizes printed width x height). */
+	size_t max = ctx->lim->max_kernel;
+	if (max == 0 || max > IMF_KERNEL_SIDE_CEILING)
+		max = IMF_KERNEL_SIDE_CEILING;
+	if ((r > max || c > max) && max == IMF_KERNEL_SIDE_CEILING)
+		return FAIL(ctx, "kernel %zux%zu is over the limit of %d per side", c, r,
+		            IMF_KERNEL_SIDE_CEILING);
+	if (r > max || c > max)
+		return FAIL(ctx, "kernel %zux%zu is over the --max-kernel limit of %zu per side (raise "
+		                 "it with --max-kernel)",
+		            c, r, max);
 	ctx->s->size_only = 1;
 	ctx->s->rows = r;
 	ctx->s->cols = c;
@@ -472,7 +484,7 @@ static imf_status load_kernels(pctx *ctx, const char *list)
 		}
 		if (!so) {
 			imf_error kerr = {0};
-			st = imf_kernel_parse(piece, &s->kernels[s->nkernels], &kerr);
+			st = imf_kernel_parse_limited(piece, ctx->lim, &s->kernels[s->nkernels], &kerr);
 			if (st != IMF_OK) {
 				STAGE_ERR(ctx, st, "%s", kerr.msg);
 				goto cleanup;
@@ -724,14 +736,25 @@ static const char *empty_hint(size_t n, size_t count)
 
 imf_status imf_chain_parse(const char *text, imf_chain **out, imf_error *err)
 {
+	return imf_chain_parse_limited(text, NULL, out, err);
+}
+
+imf_status imf_chain_parse_limited(const char *text, const imf_limits *lim, imf_chain **out,
+                                   imf_error *err)
+{
 	imf_chain *c = NULL;
 	size_t count = 1, n = 0;
 	const char *p, *start;
 	imf_status st = IMF_OK;
+	imf_limits def;
 
 	if (!out)
 		return imf_error_set(err, IMF_EINVAL, "chain: no output given");
 	*out = NULL;
+	if (!lim) {
+		imf_limits_default(&def);
+		lim = &def;
+	}
 	if (!text)
 		text = "";
 	for (p = text; *p; p++)
@@ -748,7 +771,7 @@ imf_status imf_chain_parse(const char *text, imf_chain **out, imf_error *err)
 	}
 	for (start = text;; start = p + 1) {
 		imf_stage *s = &c->stages[n];
-		pctx ctx = {s, n + 1, err, 0};
+		pctx ctx = {s, n + 1, err, 0, lim};
 
 		for (p = start; *p && *p != '|'; p++)
 			;
@@ -766,6 +789,7 @@ imf_status imf_chain_parse(const char *text, imf_chain **out, imf_error *err)
 		if (!*p)
 			break;
 	}
+	imf_chain_set_limits(c, lim);
 	*out = c;
 	c = NULL;
 
@@ -962,3 +986,19 @@ imf_status imf_chain_run(const imf_chain *c, const imf_image *in, imf_image **ou
 	return IMF_OK;
 }
 
+void imf_chain_set_threads(imf_chain *c, size_t n)
+{
+	for (size_t i = 0; c && i < c->n; i++)
+		if (c->stages[i].kind == IMF_STAGE_CONV)
+			c->stages[i].p.threads = n;
+}
+
+int imf_chain_single_conv(const imf_chain *c, const imf_kernel **k, const imf_conv_params **p)
+{
+	if (!c || !c->single || c->n != 1 || c->stages[0].kind != IMF_STAGE_CONV ||
+	    c->stages[0].nkernels != 1 || c->stages[0].size_only)
+		return 0;
+	*k = c->stages[0].kernels[0];
+	*p = &c->stages[0].p;
+	return 1;
+}

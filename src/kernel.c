@@ -16,7 +16,8 @@
  * or, instead of rows, "magnitude NAME NAME...": sqrt of the sum of squares
  * of the responses of the named built-ins, which must be single 2-D matrices
  * of one size.  '#' starts a comment anywhere on a line.  Any rectangle up to
- * KERNEL_MAX_SIDE per side, odd or even.  Sizes are written width x height
+ * the limit per side (imf_limits.max_kernel, 255 by default, never over
+ * IMF_KERNEL_SIDE_CEILING), odd or even.  Sizes are written width x height
  * (columns x rows), like image sizes, and width x height x depth for a
  * multi-channel kernel.
  *
@@ -53,7 +54,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KERNEL_MAX_SIDE 255
 /* Slices of a multi-channel kernel: one per input plane at most. */
 #define KERNEL_MAX_SLICES IMF_MAX_PLANES
 #define KERNEL_FILE_MAX (1024 * 1024)
@@ -276,14 +276,32 @@ static imf_status parse_number(const char *s, const char *e, double *out, imf_er
 /* ---- matrix rows --------------------------------------------------------- */
 
 /*
- * A matrix being read row by row.  Past KERNEL_MAX_SIDE in either direction
- * the values are still checked and counted but no longer stored, so the
- * message can give the full size and memory stays bounded.
+ * The side limit of a parse: lim's max_kernel (the default limits' when lim
+ * is NULL), with 0 and anything over the ceiling meaning the ceiling.
+ */
+static size_t side_limit(const imf_limits *lim)
+{
+	imf_limits def;
+	if (!lim) {
+		imf_limits_default(&def);
+		lim = &def;
+	}
+	if (lim->max_kernel == 0 || lim->max_kernel > IMF_KERNEL_SIDE_CEILING)
+		return IMF_KERNEL_SIDE_CEILING;
+	return lim->max_kernel;
+}
+
+/*
+ * A matrix being read row by row.  Past max in either direction the values
+ * are still checked and counted but no longer stored, so the message can
+ * give the full size and memory stays bounded (by max^2 values, and by the
+ * text, which holds at least two bytes per value).
  */
 typedef struct mbuild {
 	double *w;
 	size_t len, cap;
 	size_t rows, cols;
+	size_t max;   /* per side: side_limit() */
 	int over;
 	size_t slice; /* 1-based slice number for messages from slice 2 on; 0 or 1: none */
 } mbuild;
@@ -302,9 +320,8 @@ static imf_status mbuild_push(mbuild *b, double v, imf_error *err)
 	if (b->over)
 		return IMF_OK;
 	if (b->len == b->cap) {
-		/* len < KERNEL_MAX_SIDE^2 here, so the doubling cannot overflow. */
 		size_t cap = b->cap ? b->cap * 2 : 16;
-		double *w = realloc(b->w, cap * sizeof *w);
+		double *w = b->cap > SIZE_MAX / 2 / sizeof *w ? NULL : realloc(b->w, cap * sizeof *w);
 		if (!w)
 			return imf_error_set(err, IMF_ENOMEM, "kernel: out of memory");
 		b->w = w;
@@ -329,7 +346,7 @@ static imf_status parse_row(mbuild *b, const char *s, const char *e, imf_error *
 	trim(&p, &e);
 	if (p == e)
 		return IMF_OK;
-	if (b->rows >= KERNEL_MAX_SIDE)
+	if (b->rows >= b->max)
 		b->over = 1;
 	while (p < e) {
 		if (*p == ',') {
@@ -348,7 +365,7 @@ static imf_status parse_row(mbuild *b, const char *s, const char *e, imf_error *
 				p++;
 			if ((st = parse_number(t, p, &v, err)) != IMF_OK)
 				return st;
-			if (++n > KERNEL_MAX_SIDE)
+			if (++n > b->max)
 				b->over = 1;
 			if ((st = mbuild_push(b, v, err)) != IMF_OK)
 				return st;
@@ -394,10 +411,15 @@ static imf_status mbuild_finish(mbuild *b, double scale, imf_matrix *m, imf_erro
 {
 	if (b->rows == 0)
 		return imf_error_set(err, IMF_EINVAL, "kernel: no values");
+	if (b->over && b->max >= IMF_KERNEL_SIDE_CEILING)
+		return imf_error_set(err, IMF_EINVAL,
+		                     "kernel: %zux%zu is over the limit of %d per side", b->cols,
+		                     b->rows, IMF_KERNEL_SIDE_CEILING);
 	if (b->over)
 		return imf_error_set(err, IMF_EINVAL,
-		                     "kernel: %zux%zu is larger than the limit of %d per side", b->cols,
-		                     b->rows, KERNEL_MAX_SIDE);
+		                     "kernel: %zux%zu is over the --max-kernel limit of %zu per side "
+		                     "(raise it with --max-kernel)",
+		                     b->cols, b->rows, b->max);
 	m->w = b->w;
 	m->rows = b->rows;
 	m->cols = b->cols;
@@ -572,11 +594,15 @@ static imf_status unknown_kernel(const char *s, const char *e, imf_error *err)
 /* ---- kernel files -------------------------------------------------------- */
 
 static imf_status parse_text(const char *text, const char *name, int allow_compound,
-                             imf_kernel **out, imf_error *err);
+                             size_t max, imf_kernel **out, imf_error *err);
 
-/* The part names of a magnitude line: built-ins that are single matrices of one size. */
+/*
+ * The part names of a magnitude line: built-ins that are single matrices of
+ * one size, each at most max per side.
+ */
 static imf_status build_magnitude(const char *s, const char *e, const char *name,
-                                  const char *desc, imf_kernel **out, imf_error *err)
+                                  const char *desc, size_t max, imf_kernel **out,
+                                  imf_error *err)
 {
 	imf_status st = IMF_OK;
 	imf_kernel *k = NULL, *part = NULL;
@@ -619,7 +645,7 @@ static imf_status build_magnitude(const char *s, const char *e, const char *name
 			goto cleanup;
 		}
 		const imf_builtin_source *src = &imf_builtin_sources[idx];
-		if ((st = parse_text(src->text, src->name, 0, &part, err)) != IMF_OK)
+		if ((st = parse_text(src->text, src->name, 0, max, &part, err)) != IMF_OK)
 			goto cleanup;
 		if (part->count != 1) {
 			st = imf_error_set(err, IMF_EINVAL,
@@ -655,12 +681,12 @@ cleanup:
 }
 
 /*
- * Parse kernel-file text.  allow_compound is 0 for the parts of a magnitude
- * kernel, which keeps the recursion one level deep (a file naming itself
- * cannot loop).
+ * Parse kernel-file text, every matrix at most max per side.  allow_compound
+ * is 0 for the parts of a magnitude kernel, which keeps the recursion one
+ * level deep (a file naming itself cannot loop).
  */
 static imf_status parse_text(const char *text, const char *name, int allow_compound,
-                             imf_kernel **out, imf_error *err)
+                             size_t max, imf_kernel **out, imf_error *err)
 {
 	imf_status st = IMF_OK;
 	mbuild b = {0};
@@ -674,6 +700,7 @@ static imf_status parse_text(const char *text, const char *name, int allow_compo
 	int seen_data = 0; /* the description comes from the comments above the data */
 	int blank = 0;     /* a blank line since a row of the current slice */
 
+	b.max = max;
 	while (*line) {
 		const char *eol = strchr(line, '\n');
 		const char *next = eol ? eol + 1 : line + strlen(line);
@@ -760,7 +787,7 @@ static imf_status parse_text(const char *text, const char *name, int allow_compo
 			st = imf_error_set(err, IMF_EINVAL, "kernel: a magnitude kernel takes no scale");
 			goto cleanup;
 		}
-		st = build_magnitude(mag_s, mag_e, name, desc ? desc : "", out, err);
+		st = build_magnitude(mag_s, mag_e, name, desc ? desc : "", max, out, err);
 		goto cleanup;
 	}
 	/* The last (or only) slice; an empty one is "no values". */
@@ -794,7 +821,7 @@ imf_status imf_kernel_from_text(const char *text, const char *origin, imf_kernel
 	*out = NULL;
 	if (!text)
 		return imf_error_set(err, IMF_EINVAL, "kernel: no values");
-	return parse_text(text, origin ? origin : "", 1, out, err);
+	return parse_text(text, origin ? origin : "", 1, side_limit(NULL), out, err);
 }
 
 /* ---- built-ins ----------------------------------------------------------- */
@@ -819,8 +846,8 @@ imf_status imf_kernel_builtin(const char *name, imf_kernel **out, imf_error *err
 	long idx = find_builtin(name, name + strlen(name));
 	if (idx < 0)
 		return unknown_kernel(name, name + strlen(name), err);
-	return parse_text(imf_builtin_sources[idx].text, imf_builtin_sources[idx].name, 1, out,
-	                  err);
+	return parse_text(imf_builtin_sources[idx].text, imf_builtin_sources[idx].name, 1,
+	                  side_limit(NULL), out, err);
 }
 
 /* ---- specs --------------------------------------------------------------- */
@@ -889,10 +916,10 @@ cleanup:
 
 /*
  * An inline matrix: optional "S *" scale, optional [ ], rows separated by
- * ';' (or newlines), values by spaces or commas.  A spec starting with the
- * word "magnitude" is read as kernel-file text.
+ * ';' (or newlines), values by spaces or commas; at most max per side.  A
+ * spec starting with the word "magnitude" is read as kernel-file text.
  */
-static imf_status parse_inline(const char *spec, imf_kernel **out, imf_error *err)
+static imf_status parse_inline(const char *spec, size_t max, imf_kernel **out, imf_error *err)
 {
 	imf_status st = IMF_OK;
 	mbuild b = {0};
@@ -901,9 +928,10 @@ static imf_status parse_inline(const char *spec, imf_kernel **out, imf_error *er
 	const char *s = spec, *e = spec + strlen(spec), *rest;
 	const char *star;
 
+	b.max = max;
 	trim(&s, &e);
 	if (starts_with_word(s, e, "magnitude", &rest))
-		return parse_text(spec, "inline", 1, out, err);
+		return parse_text(spec, "inline", 1, max, out, err);
 
 	if ((star = find_char(s, e, '*')) != NULL) {
 		const char *ss = s, *se = star;
@@ -971,17 +999,24 @@ static const char *base_name(const char *path)
 	return slash && slash[1] ? slash + 1 : path;
 }
 
+imf_status imf_kernel_parse(const char *spec, imf_kernel **out, imf_error *err)
+{
+	return imf_kernel_parse_limited(spec, NULL, out, err);
+}
+
 /*
  * In order: a built-in name, an existing file, an inline matrix.  When all
  * fail, a single word that is no number gets the most useful message: the
  * file error if it looks like a path, else "unknown kernel".
  */
-imf_status imf_kernel_parse(const char *spec, imf_kernel **out, imf_error *err)
+imf_status imf_kernel_parse_limited(const char *spec, const imf_limits *lim, imf_kernel **out,
+                                    imf_error *err)
 {
 	imf_status st;
 	char *text = NULL;
 	int open_errno = 0;
 	const char *s, *e;
+	size_t max = side_limit(lim);
 
 	if (!out)
 		return imf_error_set(err, IMF_EINVAL, "kernel: no output given");
@@ -994,12 +1029,12 @@ imf_status imf_kernel_parse(const char *spec, imf_kernel **out, imf_error *err)
 
 	long idx = find_builtin(s, e);
 	if (idx >= 0)
-		return parse_text(imf_builtin_sources[idx].text, imf_builtin_sources[idx].name, 1, out,
-		                  err);
+		return parse_text(imf_builtin_sources[idx].text, imf_builtin_sources[idx].name, 1, max,
+		                  out, err);
 
 	st = read_kernel_file(spec, &text, &open_errno, err);
 	if (st == IMF_OK) {
-		st = parse_text(text, base_name(spec), 1, out, err);
+		st = parse_text(text, base_name(spec), 1, max, out, err);
 		free(text);
 		return st;
 	}
@@ -1009,7 +1044,7 @@ imf_status imf_kernel_parse(const char *spec, imf_kernel **out, imf_error *err)
 		return imf_error_set(err, IMF_EIO, "kernel: cannot read %s: %s", spec,
 		                     strerror(open_errno));
 
-	st = parse_inline(spec, out, err);
+	st = parse_inline(spec, max, out, err);
 	if (st == IMF_OK || st == IMF_ENOMEM || !is_bad_word(s, e))
 		return st;
 	if (find_char(s, e, '/') ||

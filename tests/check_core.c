@@ -73,18 +73,54 @@ START_TEST(check_dims_messages)
 	imf_limits_default(&lim);
 	ck_assert_uint_eq(lim.max_pixels, 268435456u);
 	ck_assert_uint_eq(lim.max_side, 1000000u);
+	ck_assert_uint_eq(lim.max_kernel, 255u);
 	ck_assert_int_eq(imf_check_dims(16384, 16384, 1, &lim, "PNG", &err), IMF_OK);
 	ck_assert_int_eq(imf_check_dims(16385, 16384, 1, &lim, "PNG", &err), IMF_ELIMIT);
 	ck_assert_str_eq(err.msg,
-	                 "PNG: 16385x16384 is 268451840 pixels, over the limit of 268435456 "
-	                 "(--max-pixels)");
+	                 "PNG: 16385x16384 is 268451840 pixels, over the --max-pixels limit of "
+	                 "268435456 (raise it with --max-pixels)");
 	ck_assert_int_eq(imf_check_dims(1000001, 1, 1, &lim, "PNM", &err), IMF_ELIMIT);
 	ck_assert_str_eq(err.msg,
-	                 "PNM: 1000001x1 has a side over the limit of 1000000 (--max-side)");
+	                 "PNM: 1000001x1 is over the --max-side limit of 1000000 per side (raise "
+	                 "it with --max-side)");
 	ck_assert_int_eq(imf_check_dims(0, 7, 1, &lim, "text", &err), IMF_ECORRUPT);
 	ck_assert_str_eq(err.msg, "text: image is 0x7");
 	ck_assert_int_eq(imf_check_dims(SIZE_MAX, SIZE_MAX, 4, NULL, "PFM", &err), IMF_ELIMIT);
 	ck_assert_str_eq(strstr(err.msg, "too large") ? "ok" : err.msg, "ok");
+}
+END_TEST
+
+/*
+ * Messages quote bytes from hostile files: controls (C0, DEL, the C1 range
+ * U+0080..U+009F) and bytes that are not well-formed UTF-8 become '?', one
+ * per byte; well-formed UTF-8 text stays as it is.
+ */
+START_TEST(message_bytes)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain text", "plain text" },
+		{ "esc \x1b[2J tab\t nl\n del\x7f", "esc ?[2J tab? nl? del?" },
+		{ "csi \x9b" "31m", "csi ?31m" },
+		{ "c1 \xc2\x9b" "31m", "c1 ??31m" },
+		{ "nbsp \xc2\xa0 e-acute \xc3\xa9", "nbsp \xc2\xa0 e-acute \xc3\xa9" },
+		{ "euro \xe2\x82\xac snowman \xe2\x98\x83 g-clef \xf0\x9d\x84\x9e",
+		  "euro \xe2\x82\xac snowman \xe2\x98\x83 g-clef \xf0\x9d\x84\x9e" },
+		{ "ff \xff\xfe", "ff ??" },
+		{ "overlong \xc0\xaf \xe0\x80\xaf", "overlong ?? ???" },
+		{ "surrogate \xed\xa0\x80", "surrogate ???" },
+		{ "too high \xf4\x90\x80\x80", "too high ????" },
+		{ "cut \xe2\x82", "cut ??" },
+		{ "lone \x80\xbf", "lone ??" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		imf_error err = { 0 };
+		ck_assert_int_eq(imf_error_set(&err, IMF_ECORRUPT, "%s", cases[i].in), IMF_ECORRUPT);
+		ck_assert_int_eq(err.code, IMF_ECORRUPT);
+		ck_assert_msg(strcmp(err.msg, cases[i].out) == 0, "case %zu: '%s', want '%s'", i,
+		              err.msg, cases[i].out);
+	}
 }
 END_TEST
 
@@ -459,6 +495,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, image_layout);
 	tcase_add_test(tc, image_bad_shapes);
 	tcase_add_test(tc, check_dims_messages);
+	tcase_add_test(tc, message_bytes);
 	tcase_add_test(tc, size_arithmetic);
 	tcase_add_test(tc, luma_rec601);
 	tcase_add_test(tc, detect_formats);

@@ -317,9 +317,12 @@ START_TEST(test_size_limit)
 		{255, 255, NULL},
 		{1, 255, NULL},
 		{255, 1, NULL},
-		{3, 300, "kernel: 300x3 is larger than the limit of 255 per side"},
-		{256, 2, "kernel: 2x256 is larger than the limit of 255 per side"},
-		{256, 256, "kernel: 256x256 is larger than the limit of 255 per side"},
+		{3, 300, "kernel: 300x3 is over the --max-kernel limit of 255 per side (raise it with "
+		         "--max-kernel)"},
+		{256, 2, "kernel: 2x256 is over the --max-kernel limit of 255 per side (raise it with "
+		         "--max-kernel)"},
+		{256, 256, "kernel: 256x256 is over the --max-kernel limit of 255 per side (raise it "
+		           "with --max-kernel)"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		for (int file = 0; file < 2; file++) {
@@ -342,6 +345,179 @@ START_TEST(test_size_limit)
 			free(spec);
 		}
 	}
+}
+END_TEST
+
+/*
+ * imf_kernel_parse_limited: the side limit comes from imf_limits.max_kernel
+ * for every source (inline, file, built-in, magnitude parts); NULL is the
+ * default 255; 0 and anything over IMF_KERNEL_SIDE_CEILING are the ceiling,
+ * whose message names no option (nothing raises it).
+ */
+START_TEST(test_max_kernel)
+{
+	enum { INLINE, FILE_, NAME };
+	static const struct {
+		size_t max; /* lim.max_kernel; (size_t)-1: lim is NULL */
+		int how;
+		size_t rows, cols; /* of a ones_spec(), or 0 for name */
+		const char *name;
+		const char *msg; /* NULL: parses, rows x cols */
+	} cases[] = {
+		{5, INLINE, 5, 5, NULL, NULL},
+		{5, INLINE, 6, 5, NULL,
+		 "kernel: 5x6 is over the --max-kernel limit of 5 per side (raise it with --max-kernel)"},
+		{5, FILE_, 1, 6, NULL,
+		 "kernel: 6x1 is over the --max-kernel limit of 5 per side (raise it with --max-kernel)"},
+		{1000, INLINE, 3, 1000, NULL, NULL},
+		{1000, FILE_, 1001, 1, NULL,
+		 "kernel: 1x1001 is over the --max-kernel limit of 1000 per side (raise it with "
+		 "--max-kernel)"},
+		{(size_t)-1, INLINE, 255, 1, NULL, NULL},
+		{(size_t)-1, INLINE, 1, 256, NULL,
+		 "kernel: 256x1 is over the --max-kernel limit of 255 per side (raise it with "
+		 "--max-kernel)"},
+		{0, INLINE, 1, 300, NULL, NULL},
+		{0, INLINE, 1, IMF_KERNEL_SIDE_CEILING + 1, NULL,
+		 "kernel: 65536x1 is over the limit of 65535 per side"},
+		{70000, FILE_, IMF_KERNEL_SIDE_CEILING + 1, 1, NULL,
+		 "kernel: 1x65536 is over the limit of 65535 per side"},
+		{2, NAME, 2, 2, "roberts-x", NULL},
+		{2, NAME, 0, 0, "sobel-x",
+		 "kernel: 3x3 is over the --max-kernel limit of 2 per side (raise it with --max-kernel)"},
+		/* The parts of a magnitude kernel are held to the limit too. */
+		{2, NAME, 0, 0, "sobel",
+		 "kernel: 3x3 is over the --max-kernel limit of 2 per side (raise it with --max-kernel)"},
+		{2, INLINE, 0, 0, "magnitude roberts-x roberts-y", NULL},
+		{1, INLINE, 0, 0, "magnitude roberts-x roberts-y",
+		 "kernel: 2x2 is over the --max-kernel limit of 1 per side (raise it with --max-kernel)"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		imf_limits lim;
+		imf_kernel *k = NULL;
+		imf_error err = {0};
+		char *text = NULL;
+		const char *spec = cases[i].name;
+		imf_status st;
+
+		imf_limits_default(&lim);
+		lim.max_kernel = cases[i].max;
+		if (!spec) {
+			text = ones_spec(cases[i].rows, cases[i].cols, cases[i].how == FILE_ ? "\n" : ";");
+			spec = text;
+			if (cases[i].how == FILE_) {
+				tu_write_file(tu_path("limited.txt"), text, strlen(text));
+				spec = tu_path("limited.txt");
+			}
+		}
+		st = imf_kernel_parse_limited(spec, cases[i].max == (size_t)-1 ? NULL : &lim, &k,
+		                              &err);
+		if (cases[i].msg) {
+			ck_assert_msg(st == IMF_EINVAL, "case %zu: status %d (%s)", i, (int)st, err.msg);
+			ck_assert_ptr_null(k);
+			ck_assert_str_eq(err.msg, cases[i].msg);
+		} else {
+			ck_assert_msg(st == IMF_OK, "case %zu: %s", i, err.msg);
+			if (cases[i].rows) {
+				ck_assert_uint_eq(k->m[0].rows, cases[i].rows);
+				ck_assert_uint_eq(k->m[0].cols, cases[i].cols);
+			}
+		}
+		imf_kernel_free(k);
+		free(text);
+	}
+}
+END_TEST
+
+/* The limit holds in every slice of a kernel file, not only the first. */
+START_TEST(test_max_kernel_slices)
+{
+	imf_limits lim;
+	imf_kernel *k = NULL;
+	imf_error err = {0};
+	const char *path = tu_path("slices-limited.txt");
+	const char *text = "1 2\n3 4\n\n1 2 3\n";
+
+	imf_limits_default(&lim);
+	lim.max_kernel = 2;
+	tu_write_file(path, text, strlen(text));
+	ck_assert_int_eq(imf_kernel_parse_limited(path, &lim, &k, &err), IMF_EINVAL);
+	ck_assert_ptr_null(k);
+	ck_assert_str_eq(err.msg, "kernel: 3x1 is over the --max-kernel limit of 2 per side (raise "
+	                          "it with --max-kernel)");
+	lim.max_kernel = 3;
+	ck_assert_int_eq(imf_kernel_parse_limited(path, &lim, &k, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "kernel: slice 2 is 3x1, expected 2x2");
+}
+END_TEST
+
+/*
+ * imf_chain_parse_limited: every kernel of a conv stage, and a size-only
+ * kernel (HxW, printed width x height), meets max_kernel; the image limits
+ * go to each stage's output.
+ */
+START_TEST(test_max_kernel_chain)
+{
+	static const struct {
+		size_t max;
+		const char *chain;
+		const char *msg;
+	} cases[] = {
+		{3, "conv [1 1 1], sobel-x | relu", NULL},
+		{2, "conv [1 1], sobel-x | relu",
+		 "stage 1 'conv [1 1], sobel-x': kernel: 3x3 is over the --max-kernel limit of 2 per "
+		 "side (raise it with --max-kernel)"},
+		{4, "relu | conv 4x5 out=2",
+		 "stage 2 'conv 4x5 out=2': kernel 5x4 is over the --max-kernel limit of 4 per side "
+		 "(raise it with --max-kernel)"},
+		{5, "relu | conv 4x5 out=2", NULL},
+		{0, "conv 70000x1 out=2",
+		 "stage 1 'conv 70000x1 out=2': kernel 1x70000 is over the limit of 65535 per side"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		imf_limits lim;
+		imf_chain *c = NULL;
+		imf_error err = {0};
+		imf_status st;
+
+		imf_limits_default(&lim);
+		lim.max_kernel = cases[i].max;
+		st = imf_chain_parse_limited(cases[i].chain, &lim, &c, &err);
+		if (cases[i].msg) {
+			ck_assert_msg(st == IMF_EINVAL, "case %zu: status %d (%s)", i, (int)st, err.msg);
+			ck_assert_ptr_null(c);
+			ck_assert_str_eq(err.msg, cases[i].msg);
+		} else {
+			ck_assert_msg(st == IMF_OK, "case %zu: %s", i, err.msg);
+		}
+		imf_chain_free(c);
+	}
+}
+END_TEST
+
+/* The image limits given to imf_chain_parse_limited hold for each stage's output. */
+START_TEST(test_chain_limits_outputs)
+{
+	static const double v[16] = {0};
+	imf_image *in = tu_image_from(v, 4, 4), *out = NULL;
+	imf_limits lim;
+	imf_chain *c = NULL;
+	imf_error err = {0};
+
+	imf_limits_default(&lim);
+	lim.max_pixels = 20;
+	ck_assert_int_eq(imf_chain_parse_limited("conv identity | relu", &lim, &c, &err), IMF_OK);
+	ck_assert_int_eq(imf_chain_run(c, in, &out, &err), IMF_OK);
+	imf_image_free(out);
+	out = NULL;
+	imf_chain_free(c);
+	ck_assert_int_eq(imf_chain_parse_limited("conv identity pad=2", &lim, &c, &err), IMF_OK);
+	ck_assert_int_eq(imf_chain_run(c, in, &out, &err), IMF_ELIMIT);
+	ck_assert_ptr_null(out);
+	ck_assert_str_eq(err.msg, "stage 1 'conv identity pad=2': output: 6x6 is 36 pixels, over "
+	                          "the --max-pixels limit of 20 (raise it with --max-pixels)");
+	imf_chain_free(c);
+	imf_image_free(in);
 }
 END_TEST
 
@@ -496,7 +672,8 @@ START_TEST(test_slice_limits)
 	for (size_t i = 0; i < 256; i++)
 		strcat(text, "1 ");
 	ck_assert_int_eq(imf_kernel_from_text(text, "wide", &k, &err), IMF_EINVAL);
-	ck_assert_str_eq(err.msg, "kernel: 256x1 is larger than the limit of 255 per side");
+	ck_assert_str_eq(err.msg, "kernel: 256x1 is over the --max-kernel limit of 255 per side "
+	                          "(raise it with --max-kernel)");
 	free(text);
 }
 END_TEST
@@ -965,6 +1142,10 @@ static Suite *kernel_suite(void)
 	tcase_add_test(tc, test_inline_specs);
 	tcase_add_test(tc, test_inline_magnitude);
 	tcase_add_test(tc, test_size_limit);
+	tcase_add_test(tc, test_max_kernel);
+	tcase_add_test(tc, test_max_kernel_slices);
+	tcase_add_test(tc, test_max_kernel_chain);
+	tcase_add_test(tc, test_chain_limits_outputs);
 	tcase_add_test(tc, test_text_forms);
 	tcase_add_test(tc, test_slices);
 	tcase_add_test(tc, test_slices_file);

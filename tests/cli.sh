@@ -332,10 +332,46 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 run -k sobel --max-pixels 100 samples/shapes.png "$T/dst/new.png"
-expect_err "--max-pixels" 1 "samples/shapes.png: PNG: 128x128 is 16384 pixels, over the limit of 100 (--max-pixels)"
+expect_err "--max-pixels" 1 "samples/shapes.png: PNG: 128x128 is 16384 pixels, over the --max-pixels limit of 100 (raise it with --max-pixels)"
 
 run -k identity -p 10 --max-side 20 samples/binary.txt -
-expect_err "output over --max-side" 1 "samples/binary.txt: output: 23x23 has a side over the limit of 20 (--max-side)"
+expect_err "output over --max-side" 1 "samples/binary.txt: output: 23x23 is over the --max-side limit of 20 per side (raise it with --max-side)"
+
+# --max-kernel: 255 per side unless raised, for inline specs, files, chains,
+# built-ins and size-only kernels alike; every message names the option.
+row=$(awk 'BEGIN { for (i = 0; i < 301; i++) printf "1 " }')
+wide="$row; $row; $row"
+printf '%s\n%s\n%s\n' "$row" "$row" "$row" >"$T/wide.txt"
+limit_msg="is over the --max-kernel limit of 255 per side (raise it with --max-kernel)"
+run -k "$wide" samples/shapes.png "$T/dst/new.png"
+expect_err "inline kernel over --max-kernel" 2 "imfilter: kernel: 301x3 $limit_msg"
+run -k "$T/wide.txt" samples/shapes.png "$T/dst/new.png"
+expect_err "kernel file over --max-kernel" 2 "$T/wide.txt: kernel: 301x3 $limit_msg"
+run -e "conv $T/wide.txt | relu" samples/shapes.png "$T/dst/new.png"
+expect_err "chain kernel over --max-kernel" 2 "imfilter: --chain: stage 1 'conv $T/wide.txt': kernel: 301x3 $limit_msg"
+run --dry-run --shape 32x32x1 -e 'conv 300x3 out=4'
+expect_err "size-only kernel over --max-kernel" 2 "imfilter: --chain: stage 1 'conv 300x3 out=4': kernel 3x300 $limit_msg"
+run --max-kernel 2 --show-kernel sobel-x
+expect_err "built-in over a lowered --max-kernel" 2 "imfilter: kernel: 3x3 is over the --max-kernel limit of 2 per side (raise it with --max-kernel)"
+run --max-kernel 2 -k sobel samples/shapes.png "$T/dst/new.png"
+expect_err "magnitude parts over --max-kernel" 2 "imfilter: kernel: 3x3 is over the --max-kernel limit of 2 per side (raise it with --max-kernel)"
+run --max-kernel 0 -k sobel samples/shapes.png "$T/dst/new.png"
+expect_err "--max-kernel 0" 2 "imfilter: --max-kernel: '0' is not a whole number in 1..65535"
+run --max-kernel 65536 -k sobel samples/shapes.png "$T/dst/new.png"
+expect_err "--max-kernel over the ceiling" 2 "imfilter: --max-kernel: '65536' is not a whole number in 1..65535"
+# Raised, the same kernels work.  On the 5x5 worked example (zero border),
+# a 301x3 box of ones and a 9x3 one both sum whole rows (the anchor is the
+# centre, and 4 columns each side already reach past the image).
+row9="1 1 1 1 1 1 1 1 1"
+run -k "$row9; $row9; $row9" -f txt samples/worked.txt "$T/ref.txt"
+expect_ok "reference: a 9x3 box"
+run --max-kernel 301 -k "$T/wide.txt" -f txt samples/worked.txt -
+expect_ok "--max-kernel 301, kernel file"
+expect_out "a 301x3 box equals a 9x3 box on a 5x5 input" "$T/out" "$(cat "$T/ref.txt")"
+run --max-kernel 301 -e "conv [$wide] | relu" -f txt samples/worked.txt -
+expect_ok "--max-kernel 301, inline kernel in a chain"
+run --max-kernel 300 --dry-run --shape 32x32x1 -e 'conv 300x3 out=4'
+expect_ok "--max-kernel 300, size-only kernel"
 
 # Not a folder: fails even as root (CI runs as root, where chmod cannot deny).
 run -k sobel samples/shapes.png "$T/dst/keep.png/out.png"
@@ -370,6 +406,67 @@ run -k identity -f txt samples/binary.txt "$T/fifo"
 wait $reader
 expect_ok "write into a FIFO"
 [ -p "$T/fifo" ] && cmp -s "$T/fifo.out" samples/binary.txt && ok || bad "FIFO kept and fed"
+
+# -o onto the input itself is refused (exit 2, before any work) under any
+# name: the same path, another spelling, a hard link, a symlink; files are
+# compared by device and inode.  --in-place allows it, and alone replaces
+# INPUT.  Standard input is never "the input file".
+$IMF -k sobel samples/shapes.png "$T/ref-sobel.png" 2>"$T/err" && ok || bad "reference sobel: $(cat "$T/err")"
+cp samples/shapes.png "$T/dst/self.png"
+ln "$T/dst/self.png" "$T/dst/hard.png"
+ln -s self.png "$T/dst/link-self.png"
+refuse="(give --in-place to replace it)"
+run -k sobel "$T/dst/self.png" "$T/dst/self.png"
+expect_err "output is the input" 2 "imfilter: refusing to overwrite the input $T/dst/self.png $refuse"
+run -k sobel -o "$T/dst/self.png" "$T/dst/self.png"
+expect_err "-o is the input" 2 "imfilter: refusing to overwrite the input $T/dst/self.png $refuse"
+run -k sobel "$T/dst/self.png" "$T/dst/../dst/./self.png"
+expect_err "another spelling of the input" 2 "imfilter: refusing to overwrite the input $T/dst/self.png $refuse"
+run -k sobel "$T/dst/self.png" "$T/dst/hard.png"
+expect_err "a hard link to the input" 2 "imfilter: refusing to overwrite the input $T/dst/self.png $refuse"
+run -k sobel "$T/dst/self.png" "$T/dst/link-self.png"
+expect_err "a symlink to the input" 2 "imfilter: refusing to overwrite the input $T/dst/self.png $refuse"
+run -k sobel "$T/dst/link-self.png" "$T/dst/self.png"
+expect_err "the input through a symlink" 2 "imfilter: refusing to overwrite the input $T/dst/link-self.png $refuse"
+cmp -s "$T/dst/self.png" samples/shapes.png && ok || bad "refused runs leave the input as it was"
+# --split writes NAME-i.EXT: one of them may be the input.
+cp samples/shapes.png "$T/dst/maps-1.png"
+run -e 'conv sobel-x,sobel-y' --split "$T/dst/maps-1.png" "$T/dst/maps.png"
+expect_err "--split onto the input" 1 "imfilter: refusing to overwrite the input $T/dst/maps-1.png $refuse"
+cmp -s "$T/dst/maps-1.png" samples/shapes.png && ok || bad "--split left the input as it was"
+rm -f "$T/dst/maps-0.png"
+# A failed run with --in-place leaves the input untouched.
+run -k sobel --in-place --max-pixels 100 "$T/dst/self.png"
+expect_err "--in-place, failing" 1 "$T/dst/self.png: PNG: 128x128 is 16384 pixels, over the --max-pixels limit of 100 (raise it with --max-pixels)"
+cmp -s "$T/dst/self.png" samples/shapes.png && ok || bad "a failed --in-place run keeps the input"
+run -k sobel --in-place "$T/dst/self.png" "$T/dst/self.png"
+expect_ok "--in-place with OUTPUT = INPUT"
+cmp -s "$T/dst/self.png" "$T/ref-sobel.png" && ok || bad "--in-place wrote the result"
+cmp -s "$T/dst/hard.png" samples/shapes.png && ok || bad "--in-place replaces the name, not the hard link's file"
+cp samples/shapes.png "$T/dst/alone.png"
+run -k sobel --in-place "$T/dst/alone.png"
+expect_ok "--in-place alone"
+cmp -s "$T/dst/alone.png" "$T/ref-sobel.png" && ok || bad "--in-place alone replaced INPUT"
+$IMF -k sobel --in-place <samples/shapes.png >"$T/out" 2>"$T/err"
+rc=$?
+expect_err "--in-place on stdin" 2 "imfilter: --in-place needs an INPUT file to replace (not standard input)"
+cp samples/shapes.png "$T/dst/piped.png"
+$IMF -k sobel - "$T/dst/piped.png" <"$T/dst/piped.png" >"$T/out" 2>"$T/err"
+rc=$?
+expect_ok "standard input is never the input file"
+cmp -s "$T/dst/piped.png" "$T/ref-sobel.png" && ok || bad "stdin read whole, then replaced"
+# A batch: an output that is its own input needs --in-place too.
+mkdir "$T/dst/batch"
+cp samples/shapes.png "$T/dst/batch/x.png"
+run -k sobel -O "$T/dst/batch" "$T/dst/batch/x.png"
+expect_err "batch output over its own input" 2 "imfilter: refusing to overwrite the input $T/dst/batch/x.png $refuse"
+cmp -s "$T/dst/batch/x.png" samples/shapes.png && ok || bad "refused batch keeps its input"
+run -k sobel --in-place -O "$T/dst/batch" "$T/dst/batch/x.png"
+expect_err "batch --in-place" 0 "imfilter: 1 written, 0 failed"
+cmp -s "$T/dst/batch/x.png" "$T/ref-sobel.png" && ok || bad "batch --in-place replaced its input"
+rm -f "$T/dst/self.png" "$T/dst/hard.png" "$T/dst/link-self.png" "$T/dst/maps-1.png" \
+	"$T/dst/alone.png" "$T/dst/piped.png"
+rm -rf "$T/dst/batch"
 
 # A write that fails midway (file size limit) leaves the old output and no temp file.
 echo keep >"$T/dst/big.txt"

@@ -8,8 +8,10 @@
  *      without its extension and EXT is -f's canonical extension (png, jpg,
  *      pnm, pfm, txt) or else the input's own (none if it has none);
  *   3. clashes (exit 2, nothing written): two inputs with one output name,
- *      or an output that would replace another input of the batch (whose
- *      result would then depend on the order of the work);
+ *      an output that would replace another input of the batch (whose
+ *      result would then depend on the order of the work), or an output
+ *      that is its own input (-O with the input's folder and --suffix '')
+ *      unless --in-place allows it;
  *   4. DIR: created like mkdir -p and checked writable (exit 1).
  * Then -j workers take the files in order from a shared counter; each file
  * is read, filtered and written by one worker through cli_run_file, exactly
@@ -212,8 +214,9 @@ static int by_file(const void *a, const void *b)
 }
 
 /*
- * Exit 2 if two inputs map to one output, or an output would replace another
- * input (a symlink in DIR counts as its target, as output.c follows it).
+ * Exit 2 if two inputs map to one output, an output would replace another
+ * input, or its own without --in-place (a symlink in DIR counts as its
+ * target, as output.c follows it; files are compared by device and inode).
  */
 static int check_clashes(batch *b)
 {
@@ -250,9 +253,16 @@ static int check_clashes(batch *b)
 		/* All inputs that are this file (hard links, two spellings of one path). */
 		while (hit > v && by_file(hit - 1, &kp) == 0)
 			hit--;
-		for (job **h = hit; h < v + m && by_file(h, &kp) == 0; h++)
-			if (*h == j)
+		for (job **h = hit; h < v + m && by_file(h, &kp) == 0; h++) {
+			if (*h != j)
+				continue;
+			if (b->o->in_place)
 				goto next; /* its own input: replaced only once read */
+			cli_error(NULL, "refusing to overwrite the input %s (give --in-place to replace it)",
+			          j->input);
+			rc = EXIT_USAGE;
+			goto done;
+		}
 		cli_error(NULL, "%s would write %s over the input %s", j->input, j->output,
 		          (*hit)->input);
 		rc = EXIT_USAGE;
@@ -336,11 +346,7 @@ static void *worker(void *arg)
 
 static size_t worker_count(const cli_opts *o, size_t n)
 {
-	size_t j = o->jobs;
-	if (j == 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		j = cpus > 0 ? (size_t)cpus : 1;
-	}
+	size_t j = cli_thread_count(o);
 	if (j > CLI_MAX_JOBS)
 		j = CLI_MAX_JOBS;
 	return j < n ? j : n ? n : 1;

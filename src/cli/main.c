@@ -34,10 +34,10 @@ static int list_kernels(void)
 	return EXIT_OK;
 }
 
-static int show_kernel(const char *spec)
+static int show_kernel(const char *spec, const imf_limits *lim)
 {
 	imf_kernel *k = NULL;
-	int rc = cli_load_kernel(spec, &k);
+	int rc = cli_load_kernel(spec, lim, &k);
 	if (rc != EXIT_OK)
 		return rc;
 	if (imf_kernel_print(k, stdout) != 0 || fflush(stdout) != 0) {
@@ -103,7 +103,7 @@ static int run(const cli_opts *o)
 	else if (o->split && !o->output_given) {
 		cli_error(NULL, "--split needs an OUTPUT file name (maps go to NAME-0.EXT, NAME-1.EXT, ...)");
 		rc = EXIT_USAGE;
-	} else
+	} else if ((rc = cli_output_guard_input(o)) == EXIT_OK)
 		rc = cli_run_file(o, chain);
 	imf_chain_free(chain);
 	return rc;
@@ -123,9 +123,12 @@ static int flush_stdout(int rc)
 int main(int argc, char **argv)
 {
 	cli_opts o;
-	int rc = cli_parse(argc, argv, &o);
+	int rc;
 
-	if (rc != EXIT_OK)
+	/* 'imfilter learn ...' has its own options (learn.c); a file named learn is ./learn. */
+	if (argc > 1 && strcmp(argv[1], "learn") == 0)
+		return cli_learn_main(argc - 1, argv + 1);
+	if ((rc = cli_parse(argc, argv, &o)) != EXIT_OK)
 		return rc;
 	if (o.help) {
 		cli_help(stdout);
@@ -142,7 +145,7 @@ int main(int argc, char **argv)
 	if (o.list_kernels)
 		return flush_stdout(list_kernels());
 	if (o.show_kernel)
-		return flush_stdout(show_kernel(o.show_kernel));
+		return flush_stdout(show_kernel(o.show_kernel, &o.limits));
 	cli_output_install_signal_handlers();
 	return run(&o);
 }

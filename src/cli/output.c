@@ -13,6 +13,13 @@
  * and the link stays.  An existing file keeps its permission bits (and, for
  * root, its owner).
  *
+ * The input itself is never replaced unless --in-place says so: a single
+ * run compares OUTPUT with INPUT by device and inode before any work
+ * (cli_output_guard_input, exit 2), and cli_output_open then refuses that
+ * file under any name (--split's NAME-i.EXT).  A batch plans its own names
+ * (batch.c).  With --in-place the input is replaced like any output: the
+ * result is renamed over it, so a failed run leaves it as it was.
+ *
  * The global state here is what a signal handler must reach: a fixed table
  * of pending temporary paths, one slot per file being written (so one per
  * worker thread), and the stop request of a deferred signal.  A slot is
@@ -57,6 +64,14 @@ static struct {
 	atomic_int state;
 	char path[PATH_MAX];
 } pending[CLI_MAX_JOBS + 1];
+
+/* The input cli_output_open refuses to replace: set once, before any output is opened. */
+static struct {
+	int set;
+	dev_t dev;
+	ino_t ino;
+	const char *name;
+} guarded;
 
 static atomic_ulong tmp_seq;   /* makes temporary names unique within the process */
 static atomic_int defer;       /* batch mode: the first signal only asks to stop */
@@ -235,6 +250,36 @@ static int create_tmp(cli_output *o, const char *dest, size_t dirlen, const char
 	return -1;
 }
 
+/* Is path ("-" is not) an existing regular file?  Its identity in *st. */
+static int regular_file(const char *path, struct stat *st)
+{
+	return strcmp(path, "-") != 0 && stat(path, st) == 0 && S_ISREG(st->st_mode);
+}
+
+static void refuse_input(const char *name)
+{
+	cli_error(NULL, "refusing to overwrite the input %s (give --in-place to replace it)", name);
+}
+
+int cli_output_guard_input(const cli_opts *o)
+{
+	struct stat in, out;
+
+	if (o->in_place || !regular_file(o->input, &in))
+		return EXIT_OK;
+	guarded.dev = in.st_dev;
+	guarded.ino = in.st_ino;
+	guarded.name = o->input;
+	guarded.set = 1;
+	/* --split writes NAME-i.EXT, never OUTPUT itself: cli_output_open checks those. */
+	if (o->output_given && !o->split && regular_file(o->output, &out) &&
+	    out.st_dev == in.st_dev && out.st_ino == in.st_ino) {
+		refuse_input(o->input);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
 int cli_output_open(const char *path, cli_output **out)
 {
 	cli_output *o = calloc(1, sizeof *o);
@@ -256,6 +301,11 @@ int cli_output_open(const char *path, cli_output **out)
 		return 0;
 	}
 	exists = stat(path, &st) == 0;
+	if (exists && S_ISREG(st.st_mode) && guarded.set && st.st_dev == guarded.dev &&
+	    st.st_ino == guarded.ino) {
+		refuse_input(guarded.name);
+		goto fail;
+	}
 	if (exists && S_ISDIR(st.st_mode)) {
 		cli_error(path, "output is a folder, not a file");
 		goto fail;
