@@ -35,31 +35,31 @@
  * output has no alpha (one map from several planes has no pixel to take
  * it from).
  *
- * Numbers: both paths accumulate in double, in the same order (slice by
- * slice or part by part; within one, kernel row by kernel row, left to
- * right), apply each scale after its sum, add the bias last and round to
- * float once.  Integer kernels on 8-bit data are therefore exact, and the
- * two paths agree to the last bit on finite data.  A zero weight
+ * Numbers: the reference accumulates in double, kernel row by kernel row,
+ * left to right (slice by slice or part by part), applies each scale after
+ * its sum, adds the bias last and rounds to float once.  Integer kernels on
+ * 8-bit data are therefore exact.  The fast engine (conv_rows.c) gives the
+ * same bits on its direct paths (double in the same order, or float where
+ * float is provably exact) and agrees within rounding on its separable path
+ * (exact again for integer kernels on integer data).  A zero weight
  * contributes nothing in either path (it marks a tap outside the kernel's
  * footprint), so an infinite or NaN sample under a zero weight does not
  * poison the result.
  *
  * Structure: conv_setup() checks the arguments and works out the geometry
- * once for both paths.  imf_conv_reference() is the obviously correct
+ * once for every path.  imf_conv_reference() is the obviously correct
  * version: one output pixel at a time, every sample fetched through
- * border_index().  conv_fast() produces the output row by row, so it can
- * later stream bands: it keeps a ring of horizontally padded input rows per
- * input plane, widened to double (the border applied once per row; rows the
- * zero border supplies point at one shared zero row and their taps are
- * dropped), so its memory does not depend on the image height.  Each
- * output row is a few branch-free axpy passes (up to four non-zero taps per
- * pass) over spans of 256 columns.  The tests compare both paths with a
- * naive np.pad-style implementation on random inputs for every border,
- * padding, stride, dilation and flip, and with each other.
+ * conv_border_index().  imf_conv_run() and the band API (imf_conv_stream_*)
+ * drive the row engine of conv_rows.c, splitting output rows across
+ * threads; whole images and streamed windows reach it through one fetch
+ * function.  The tests compare every path with a naive np.pad-style
+ * implementation (check_conv.c) and the fast paths with the reference
+ * (check_engine.c).
  */
-#include "internal.h"
+#include "conv_internal.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -166,6 +166,7 @@ void imf_conv_params_default(imf_conv_params *p)
 	p->dilation = 1;
 	p->bias = 0;
 	imf_limits_default(&p->limits);
+	p->threads = 1;
 }
 
 /*
@@ -225,36 +226,20 @@ imf_status imf_conv_output_size(size_t m, size_t f, size_t before, size_t after,
 	return IMF_OK;
 }
 
-/* Everything both paths need, worked out and checked once. */
-typedef struct conv_geom {
-	size_t fr, fc;                   /* kernel rows and columns (taps per axis) */
-	size_t dil;                      /* dilation D: taps D apart */
-	size_t er, ec;                   /* extents D(F-1)+1: rows and columns spanned */
-	size_t top, bottom, left, right; /* padding */
-	size_t oh, ow;                   /* output height and width */
-	size_t stride;
-	imf_border border;
-	int flip;
-	double bias;
-	size_t depth; /* slices: C for a multi-channel kernel, else 1 */
-	int nfilt;    /* input planes filtered: all but alpha */
-	int nout;     /* output planes besides alpha: nfilt, or 1 when depth > 1 */
-	int alpha;    /* the output carries the input's alpha */
-} conv_geom;
-
 /* *e = D(F-1)+1; 0 on overflow. */
 static int kernel_extent(size_t f, size_t d, size_t *e)
 {
 	return imf_size_mul(f - 1, d, e) && imf_size_add(*e, 1, e);
 }
 
-static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
-                             conv_geom *g, imf_error *err)
+imf_status conv_setup(size_t width, size_t height, int channels, int has_alpha,
+                      const imf_kernel *k, const imf_conv_params *p, conv_geom *g,
+                      imf_error *err)
 {
 	size_t ph, pw;
 	imf_status st;
 
-	if (!in || !k || !p)
+	if (!k || !p)
 		return imf_error_set(err, IMF_EINVAL, "convolution: missing argument");
 	if (p->stride == 0)
 		return imf_error_set(err, IMF_EINVAL, "stride must be at least 1");
@@ -284,10 +269,13 @@ static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf
 			                     k->combine == IMF_COMBINE_NONE ? "slices" : "parts",
 			                     k->m[0].cols, k->m[0].rows, m->cols, m->rows);
 	}
-	if (in->width == 0 || in->height == 0 || in->channels < 1 ||
-	    in->channels > IMF_MAX_PLANES || (in->has_alpha && in->channels < 2))
+	if (width == 0 || height == 0 || channels < 1 || channels > IMF_MAX_PLANES ||
+	    (has_alpha && channels < 2))
 		return imf_error_set(err, IMF_EINVAL, "convolution: bad image");
 
+	g->iw = width;
+	g->ih = height;
+	g->ich = channels;
 	g->fr = k->m[0].rows;
 	g->fc = k->m[0].cols;
 	g->dil = p->dilation;
@@ -296,13 +284,13 @@ static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf
 	g->flip = p->flip != 0;
 	g->bias = p->bias;
 	g->depth = k->combine == IMF_COMBINE_NONE ? k->count : 1;
-	g->nfilt = imf_image_data_planes(in);
+	g->nfilt = has_alpha ? channels - 1 : channels;
 	if (g->depth > 1 && g->depth != (size_t)g->nfilt)
 		return imf_error_set(err, IMF_EINVAL,
 		                     "kernel has %zu slices but the input has %d channel%s",
 		                     g->depth, g->nfilt, g->nfilt == 1 ? "" : "s");
 	g->nout = g->depth > 1 ? 1 : g->nfilt;
-	g->alpha = g->depth > 1 ? 0 : in->has_alpha;
+	g->alpha = g->depth > 1 ? 0 : has_alpha != 0;
 
 	if (!kernel_extent(g->fr, g->dil, &g->er) || !kernel_extent(g->fc, g->dil, &g->ec))
 		return imf_error_set(err, IMF_EINVAL,
@@ -310,10 +298,10 @@ static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf
 		                     g->fc, g->fr);
 	imf_conv_padding(p, g->er, &g->top, &g->bottom);
 	imf_conv_padding(p, g->ec, &g->left, &g->right);
-	if (!padded_extent(in->height, g->top, g->bottom, &ph) ||
-	    !padded_extent(in->width, g->left, g->right, &pw))
+	if (!padded_extent(height, g->top, g->bottom, &ph) ||
+	    !padded_extent(width, g->left, g->right, &pw))
 		return imf_error_set(err, IMF_EINVAL, "padding is too large for a %zux%zu image",
-		                     in->width, in->height);
+		                     width, height);
 	/* Sizes as width x height, like every other size imfilter prints. */
 	if (ph < g->er || pw < g->ec) {
 		if (g->dil == 1)
@@ -327,10 +315,10 @@ static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf
 		                     g->fc, g->fr, g->dil, g->ec, g->er, pw, ph);
 	}
 	/* Cannot fail after the checks above. */
-	st = imf_conv_output_size(in->height, g->er, g->top, g->bottom, p->stride, &g->oh, err);
+	st = imf_conv_output_size(height, g->er, g->top, g->bottom, p->stride, &g->oh, err);
 	if (st != IMF_OK)
 		return st;
-	st = imf_conv_output_size(in->width, g->ec, g->left, g->right, p->stride, &g->ow, err);
+	st = imf_conv_output_size(width, g->ec, g->left, g->right, p->stride, &g->ow, err);
 	if (st != IMF_OK)
 		return st;
 	/* Large padding can make the output far larger than the input. */
@@ -341,7 +329,7 @@ static imf_status conv_setup(const imf_image *in, const imf_kernel *k, const imf
  * The input index that supplies padded sample i (i may be any value) of an
  * axis of n >= 1 samples, or -1 for a zero.
  */
-static ptrdiff_t border_index(imf_border b, ptrdiff_t i, size_t n)
+ptrdiff_t conv_border_index(imf_border b, ptrdiff_t i, size_t n)
 {
 	ptrdiff_t nn = (ptrdiff_t)n, period, r;
 
@@ -377,7 +365,7 @@ static ptrdiff_t border_index(imf_border b, ptrdiff_t i, size_t n)
  * Output (oy, ox) takes the alpha under the anchor, floor((E-1)/2) into the
  * window of extent e, clamped into the image.
  */
-static size_t anchor_index(size_t o, size_t stride, size_t before, size_t e, size_t n)
+size_t conv_anchor_index(size_t o, size_t stride, size_t before, size_t e, size_t n)
 {
 	ptrdiff_t a = (ptrdiff_t)(o * stride + (e - 1) / 2) - (ptrdiff_t)before;
 	if (a < 0)
@@ -418,8 +406,8 @@ static double reference_response(const imf_image *in, int c, const imf_matrix *m
 
 			if (w == 0)
 				continue;
-			y = border_index(g->border, y, in->height);
-			x = border_index(g->border, x, in->width);
+			y = conv_border_index(g->border, y, in->height);
+			x = conv_border_index(g->border, x, in->width);
 			if (y >= 0 && x >= 0)
 				v = imf_image_row_const(in, c, (size_t)y)[x];
 			sum += w * v;
@@ -441,7 +429,8 @@ imf_status imf_conv_reference(const imf_image *in, const imf_kernel *k, const im
 	imf_status st;
 
 	*out = NULL;
-	st = conv_setup(in, k, p, &g, err);
+	st = in ? conv_setup(in->width, in->height, in->channels, in->has_alpha, k, p, &g, err)
+	        : imf_error_set(err, IMF_EINVAL, "convolution: missing argument");
 	if (st != IMF_OK)
 		return st;
 	st = new_output(in, &g, &o, err);
@@ -467,9 +456,9 @@ imf_status imf_conv_reference(const imf_image *in, const imf_kernel *k, const im
 	if (g.alpha) {
 		int a = in->channels - 1;
 		for (size_t oy = 0; oy < g.oh; oy++) {
-			size_t ay = anchor_index(oy, g.stride, g.top, g.er, in->height);
+			size_t ay = conv_anchor_index(oy, g.stride, g.top, g.er, in->height);
 			for (size_t ox = 0; ox < g.ow; ox++) {
-				size_t ax = anchor_index(ox, g.stride, g.left, g.ec, in->width);
+				size_t ax = conv_anchor_index(ox, g.stride, g.left, g.ec, in->width);
 				imf_image_row(o, a, oy)[ox] = imf_image_row_const(in, a, ay)[ax];
 			}
 		}
@@ -478,382 +467,278 @@ imf_status imf_conv_reference(const imf_image *in, const imf_kernel *k, const im
 	return IMF_OK;
 }
 
-/* ---- fast path ------------------------------------------------------------------ */
+/* ---- the fast path: whole images and streamed bands --------------------------- */
 
-typedef struct conv_tap {
-	size_t i;   /* kernel row, after the flip */
-	size_t col; /* padded-row offset of the tap: kernel column (after the flip) * D */
-	double w;
-} conv_tap;
-
-/*
- * The inner loops: acc[x] += w * src[x] for one, two or four taps in a pass
- * (fewer passes over acc), each sum formed left to right as the reference
- * adds its taps.  At -O2 GCC vectorizes no loop that needs a scalar
- * epilogue, but it packs the four independent statements of an unrolled body
- * (2 doubles per instruction with SSE2, 4 with AVX).  Rows are double so
- * that no loop mixes float and double, which -O2 does not vectorize either.
- */
-#define AXPY1(x) acc[x] = acc[x] + w0 * a[x]
-#define AXPY2(x) acc[x] = acc[x] + w0 * a[x] + w1 * b[x]
-#define AXPY4(x) acc[x] = acc[x] + w0 * a[x] + w1 * b[x] + w2 * c[x] + w3 * d[x]
-
-static void axpy1(double *restrict acc, const double *restrict a, const double *w, size_t n)
+static const float *image_fetch(const void *ctx, int plane, size_t y)
 {
-	const double w0 = w[0];
-	size_t x = 0;
-	for (; x + 4 <= n; x += 4) {
-		AXPY1(x);
-		AXPY1(x + 1);
-		AXPY1(x + 2);
-		AXPY1(x + 3);
-	}
-	for (; x < n; x++)
-		AXPY1(x);
+	return imf_image_row_const((const imf_image *)ctx, plane, y);
 }
 
-static void axpy2(double *restrict acc, const double *restrict a, const double *restrict b,
-                  const double *w, size_t n)
+/* A band window: input rows first .. first + height - 1 of a streamed image. */
+typedef struct window_ctx {
+	const imf_image *win;
+	size_t first;
+} window_ctx;
+
+static const float *window_fetch(const void *ctx, int plane, size_t y)
 {
-	const double w0 = w[0], w1 = w[1];
-	size_t x = 0;
-	for (; x + 4 <= n; x += 4) {
-		AXPY2(x);
-		AXPY2(x + 1);
-		AXPY2(x + 2);
-		AXPY2(x + 3);
-	}
-	for (; x < n; x++)
-		AXPY2(x);
+	const window_ctx *w = ctx;
+	return imf_image_row_const(w->win, plane, y - w->first);
 }
 
-static void axpy4(double *restrict acc, const double *restrict a, const double *restrict b,
-                  const double *restrict c, const double *restrict d, const double *w, size_t n)
-{
-	const double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-	size_t x = 0;
-	for (; x + 4 <= n; x += 4) {
-		AXPY4(x);
-		AXPY4(x + 1);
-		AXPY4(x + 2);
-		AXPY4(x + 3);
-	}
-	for (; x < n; x++)
-		AXPY4(x);
-}
+typedef struct conv_job {
+	conv_worker *w;
+	conv_fetch fetch;
+	const void *ctx;
+	imf_image *o;
+	size_t first, oy0, oy1;
+} conv_job;
 
-/* acc[x] += w * a[x * s], for strides above 1 */
-static void axpy_strided(double *restrict acc, const double *restrict a, double w, size_t n,
-                         size_t s)
+static void *job_run(void *arg)
 {
-	for (size_t x = 0; x < n; x++)
-		acc[x] = acc[x] + w * a[x * s];
+	conv_job *j = arg;
+	conv_worker_run(j->w, j->fetch, j->ctx, j->o, j->first, j->oy0, j->oy1);
+	return NULL;
 }
 
 /*
- * dst[0..pw) = input row src extended by the border and widened to double
- * (exactly): dst[x] is input column x - left.  colsrc holds border_index()
- * of every padded column; only the columns outside the image use it.
+ * Output rows oy0..oy1-1 split into nw contiguous parts, one per worker;
+ * the calling thread does the first part.  Every output row is computed by
+ * the same code whatever the split, so the result does not depend on nw.
+ * A thread that cannot be started leaves its part to the caller.
  */
-static void pad_row(double *restrict dst, const float *restrict src, size_t width, size_t left,
-                    size_t pw, const ptrdiff_t *restrict colsrc)
+static void run_split(conv_worker **ws, size_t nw, conv_fetch fetch, const void *ctx,
+                      imf_image *o, size_t first, size_t oy0, size_t oy1)
 {
-	size_t a = left < pw ? left : pw;                 /* end of the left border */
-	size_t b = left + width < pw ? left + width : pw; /* end of the inside */
+	conv_job jobs[IMF_MAX_THREADS];
+	pthread_t tid[IMF_MAX_THREADS];
+	int started[IMF_MAX_THREADS] = { 0 };
+	size_t rows = oy1 - oy0;
 
-	for (size_t x = 0; x < a; x++)
-		dst[x] = colsrc[x] < 0 ? 0.0 : (double)src[colsrc[x]];
-	if (b > a) {
-		const float *restrict in = src + (a - left);
-		double *restrict out = dst + a;
-		size_t n = b - a, x = 0;
-		for (; x + 4 <= n; x += 4) { /* unrolled for the vectorizer, as above */
-			out[x] = in[x];
-			out[x + 1] = in[x + 1];
-			out[x + 2] = in[x + 2];
-			out[x + 3] = in[x + 3];
-		}
-		for (; x < n; x++)
-			out[x] = in[x];
+	if (nw > rows)
+		nw = rows ? rows : 1;
+	for (size_t t = 0; t < nw; t++) {
+		jobs[t] = (conv_job){ ws[t], fetch, ctx, o, first, oy0 + rows * t / nw,
+			              oy0 + rows * (t + 1) / nw };
+		if (t > 0)
+			started[t] = pthread_create(&tid[t], NULL, job_run, &jobs[t]) == 0;
 	}
-	for (size_t x = b; x < pw; x++)
-		dst[x] = colsrc[x] < 0 ? 0.0 : (double)src[colsrc[x]];
+	job_run(&jobs[0]);
+	for (size_t t = 1; t < nw; t++) {
+		if (started[t])
+			pthread_join(tid[t], NULL);
+		else
+			job_run(&jobs[t]);
+	}
 }
 
-/*
- * Output columns covered by one pass over the taps: the accumulators
- * (2 x 256 doubles) stay in the L1 cache while the taps stream over them.
- */
-#define CONV_SPAN 256
-
-/* The taps of one matrix that read real rows in the current output row. */
-typedef struct conv_active {
-	const double **src; /* padded row + tap column */
-	double *w;
-	size_t n;
-} conv_active;
-
-/*
- * n output values of one output plane's row into dst: the output columns
- * whose windows start at padded column off + x*s, every matrix, every
- * active tap; responses summed (or their squares, for a magnitude), then
- * the bias, in the reference's order.
- */
-static void conv_span(float *restrict dst, const imf_kernel *k, const conv_active *act,
-                      size_t off, size_t n, size_t s, double bias, double *restrict acc,
-                      double *restrict total)
+static size_t thread_count(const imf_conv_params *p, size_t rows)
 {
-	const int magnitude = k->combine == IMF_COMBINE_MAGNITUDE;
-
-	for (size_t x = 0; x < n; x++)
-		total[x] = 0;
-	for (size_t q = 0; q < k->count; q++) {
-		const double scale = k->m[q].scale;
-		const double *const *src = act[q].src;
-		const double *w = act[q].w;
-		size_t t = 0, nt = act[q].n;
-
-		for (size_t x = 0; x < n; x++)
-			acc[x] = 0;
-		if (s == 1) {
-			for (; t + 4 <= nt; t += 4)
-				axpy4(acc, src[t] + off, src[t + 1] + off, src[t + 2] + off,
-				      src[t + 3] + off, w + t, n);
-			for (; t + 2 <= nt; t += 2)
-				axpy2(acc, src[t] + off, src[t + 1] + off, w + t, n);
-			for (; t < nt; t++)
-				axpy1(acc, src[t] + off, w + t, n);
-		} else {
-			for (; t < nt; t++)
-				axpy_strided(acc, src[t] + off, w[t], n, s);
-		}
-		if (magnitude) {
-			for (size_t x = 0; x < n; x++) {
-				double v = scale * acc[x];
-				total[x] += v * v;
-			}
-		} else {
-			for (size_t x = 0; x < n; x++)
-				total[x] += scale * acc[x];
-		}
-	}
-	if (magnitude)
-		for (size_t x = 0; x < n; x++)
-			dst[x] = (float)(sqrt(total[x]) + bias);
-	else
-		for (size_t x = 0; x < n; x++)
-			dst[x] = (float)(total[x] + bias);
+	size_t n = p->threads < 1 ? 1 : p->threads;
+	if (n > IMF_MAX_THREADS)
+		n = IMF_MAX_THREADS;
+	/* Below a few rows each, a thread costs more than it saves. */
+	while (n > 1 && rows / n < 8)
+		n--;
+	return n;
 }
 
-static size_t gcd(size_t a, size_t b)
+static void free_workers(conv_worker **ws, size_t n)
 {
-	while (b) {
-		size_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
+	for (size_t t = 0; t < n; t++)
+		conv_worker_free(ws[t]);
 }
 
-/* Up to this dilation the ring holds E rows; past it, the fewest that work. */
-#define CONV_RING_FULL_DILATION 4
-
-/*
- * Rows in the ring of padded rows: output row oy reads padded rows
- * oy*S + i*D (i < F), kept in slot r % R.  Those F rows fall in distinct
- * slots whenever R >= F and R has no factor in common with D.  R = E (the
- * extent) is such a number and keeps every row until the last output row
- * that reads it has been made, so no row is padded twice; for a large
- * dilation E rows of a width that grows with E would be wasteful, and the
- * smallest such R >= F is used (rows may then be padded again).
- */
-static size_t ring_rows(const conv_geom *g)
+static imf_status new_workers(const conv_plan *plan, conv_worker **ws, size_t n,
+                              imf_error *err)
 {
-	size_t r = g->fr;
-	if (g->dil <= CONV_RING_FULL_DILATION)
-		return g->er;
-	while (gcd(r, g->dil) != 1)
-		r++;
-	return r;
-}
-
-static imf_status conv_fast(const imf_image *in, const imf_kernel *k, const conv_geom *g,
-                            imf_image *o, imf_error *err)
-{
-	imf_status st = IMF_ENOMEM;
-	const size_t fr = g->fr, fc = g->fc, ow = g->ow, s = g->stride, d = g->dil;
-	/* Padded columns the output reads: 0 .. (ow-1)*S + Ec - 1 (<= left + W + right). */
-	const size_t pw = (ow - 1) * s + g->ec;
-	const size_t span = ow < CONV_SPAN ? ow : CONV_SPAN;
-	const size_t ring = ring_rows(g);
-	const int nplanes = g->nfilt; /* every input plane but alpha is read */
-	size_t ntaps, nrows, cache_rows, cache_len;
-	conv_tap *taps = NULL;
-	conv_active *act = NULL;
-	const double **act_src = NULL;
-	double *act_w = NULL;
-	size_t *part_start = NULL, *tag = NULL, *alpha_col = NULL;
-	ptrdiff_t *colsrc = NULL;
-	double *cache = NULL, *zero = NULL;
-	const double **rows = NULL;
-	double *acc = NULL, *total = NULL;
-
-	if (!imf_size_mul(fr, fc, &ntaps) || !imf_size_mul(ntaps, k->count, &ntaps) ||
-	    !imf_size_mul((size_t)nplanes, fr, &nrows) ||
-	    !imf_size_mul((size_t)nplanes, ring, &cache_rows) ||
-	    !imf_size_mul(cache_rows, pw, &cache_len)) {
-		st = imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
-		goto cleanup;
-	}
-	taps = imf_alloc_array(ntaps, sizeof *taps, err);
-	act = imf_alloc_array(k->count, sizeof *act, err);
-	act_src = imf_alloc_array(ntaps, sizeof *act_src, err);
-	act_w = imf_alloc_array(ntaps, sizeof *act_w, err);
-	part_start = imf_alloc_array(k->count + 1, sizeof *part_start, err);
-	tag = imf_alloc_array(ring, sizeof *tag, err);
-	alpha_col = imf_alloc_array(ow, sizeof *alpha_col, err);
-	colsrc = imf_alloc_array(pw, sizeof *colsrc, err);
-	cache = imf_alloc_array(cache_len, sizeof *cache, err);
-	zero = imf_alloc_array(pw, sizeof *zero, err);
-	rows = imf_alloc_array(nrows, sizeof *rows, err);
-	acc = imf_alloc_array(span, sizeof *acc, err);
-	total = imf_alloc_array(span, sizeof *total, err);
-	if (!taps || !act || !act_src || !act_w || !part_start || !tag || !alpha_col || !colsrc ||
-	    !cache || !zero || !rows || !acc || !total)
-		goto cleanup;
-
-	/* Non-zero taps of each matrix in summation order (row by row), flip applied. */
-	{
-		size_t n = 0;
-		for (size_t q = 0; q < k->count; q++) {
-			const double *w = k->m[q].w;
-			part_start[q] = n;
-			act[q].src = act_src + n;
-			act[q].w = act_w + n;
-			for (size_t i = 0; i < fr; i++) {
-				for (size_t j = 0; j < fc; j++) {
-					size_t wi = g->flip ? fr - 1 - i : i;
-					size_t wj = g->flip ? fc - 1 - j : j;
-					double v = w[wi * fc + wj];
-					if (v != 0) {
-						taps[n].i = i;
-						taps[n].col = j * d;
-						taps[n].w = v;
-						n++;
-					}
-				}
-			}
-		}
-		part_start[k->count] = n;
-	}
-	for (size_t x = 0; x < pw; x++) {
-		colsrc[x] = border_index(g->border, (ptrdiff_t)x - (ptrdiff_t)g->left, in->width);
-		zero[x] = 0.0;
-	}
-	for (size_t ox = 0; ox < ow; ox++)
-		alpha_col[ox] = anchor_index(ox, s, g->left, g->ec, in->width);
-	for (size_t r = 0; r < ring; r++)
-		tag[r] = SIZE_MAX; /* ring slot r holds padded row tag[r] (none yet) */
-
-	for (size_t oy = 0; oy < g->oh; oy++) {
-		/*
-		 * Output row oy reads padded rows r = oy*S + i*D, i < Fr, each in
-		 * slot r % R (distinct, see ring_rows); a row an earlier output row
-		 * padded and no later row evicted is reused.  rows[c*Fr + i] points
-		 * at plane c's padded row for kernel row i.
-		 */
-		for (size_t i = 0; i < fr; i++) {
-			size_t r = oy * s + i * d, slot = r % ring;
-			ptrdiff_t sy = border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top,
-			                            in->height);
-			for (int c = 0; c < nplanes; c++) {
-				double *dst = cache + ((size_t)c * ring + slot) * pw;
-				if (sy < 0) {
-					rows[(size_t)c * fr + i] = zero;
-					continue;
-				}
-				if (tag[slot] != r) {
-					const float *src = imf_image_row_const(in, c, (size_t)sy);
-					pad_row(dst, src, in->width, g->left, pw, colsrc);
-				}
-				rows[(size_t)c * fr + i] = dst;
-			}
-			if (sy >= 0)
-				tag[slot] = r;
-		}
-
-		for (int c = 0; c < g->nout; c++) {
-			float *dst = imf_image_row(o, c, oy);
-			/*
-			 * Matrix q reads plane q of a multi-channel kernel's input, else
-			 * plane c.  The taps on rows of zeros (zero border) add nothing:
-			 * drop them.
-			 */
-			for (size_t q = 0; q < k->count; q++) {
-				const size_t plane = g->depth > 1 ? q : (size_t)c;
-				const double *const *prow = rows + plane * fr;
-				act[q].n = 0;
-				for (size_t t = part_start[q]; t < part_start[q + 1]; t++) {
-					if (prow[taps[t].i] == zero)
-						continue;
-					act[q].src[act[q].n] = prow[taps[t].i] + taps[t].col;
-					act[q].w[act[q].n] = taps[t].w;
-					act[q].n++;
-				}
-			}
-			for (size_t x0 = 0; x0 < ow; x0 += span) {
-				size_t n = ow - x0 < span ? ow - x0 : span;
-				conv_span(dst + x0, k, act, x0 * s, n, s, g->bias, acc, total);
-			}
-		}
-
-		if (g->alpha) {
-			int a = in->channels - 1;
-			const float *restrict src = imf_image_row_const(
-			        in, a, anchor_index(oy, s, g->top, g->er, in->height));
-			float *restrict dst = imf_image_row(o, a, oy);
-			for (size_t x = 0; x < ow; x++)
-				dst[x] = src[alpha_col[x]];
+	for (size_t t = 0; t < n; t++) {
+		ws[t] = NULL;
+		if (conv_worker_new(plan, &ws[t], err) != IMF_OK) {
+			free_workers(ws, t);
+			return err ? err->code : IMF_ENOMEM;
 		}
 	}
-	st = IMF_OK;
-
-cleanup:
-	free(taps);
-	free(act);
-	free(act_src);
-	free(act_w);
-	free(part_start);
-	free(tag);
-	free(alpha_col);
-	free(colsrc);
-	free(cache);
-	free(zero);
-	free(rows);
-	free(acc);
-	free(total);
-	return st;
+	return IMF_OK;
 }
 
 imf_status imf_conv_run(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
                         imf_image **out, imf_error *err)
 {
 	conv_geom g;
+	conv_plan *plan = NULL;
+	conv_worker *ws[IMF_MAX_THREADS];
 	imf_image *o = NULL;
 	imf_status st;
+	size_t nw = 0;
 
 	*out = NULL;
-	st = conv_setup(in, k, p, &g, err);
+	st = in ? conv_setup(in->width, in->height, in->channels, in->has_alpha, k, p, &g, err)
+	        : imf_error_set(err, IMF_EINVAL, "convolution: missing argument");
 	if (st != IMF_OK)
 		return st;
 	st = new_output(in, &g, &o, err);
-	if (st != IMF_OK)
-		return st;
-	st = conv_fast(in, k, &g, o, err);
+	if (st == IMF_OK)
+		st = conv_plan_new(k, &g, &plan, err);
+	if (st == IMF_OK) {
+		nw = thread_count(p, g.oh);
+		st = new_workers(plan, ws, nw, err);
+		if (st != IMF_OK)
+			nw = 0;
+	}
+	if (st == IMF_OK)
+		run_split(ws, nw, image_fetch, in, o, 0, 0, g.oh);
+	free_workers(ws, nw);
+	conv_plan_free(plan);
 	if (st != IMF_OK) {
 		imf_image_free(o);
 		return st;
 	}
 	*out = o;
 	return IMF_OK;
+}
+
+struct imf_conv_stream {
+	conv_geom g;
+	conv_plan *plan;
+	conv_worker *ws[IMF_MAX_THREADS];
+	size_t nw;
+};
+
+void imf_conv_stream_free(imf_conv_stream *s)
+{
+	if (!s)
+		return;
+	free_workers(s->ws, s->nw);
+	conv_plan_free(s->plan);
+	free(s);
+}
+
+imf_status imf_conv_stream_new(const imf_kernel *k, const imf_conv_params *p, size_t width,
+                               size_t height, int channels, int has_alpha,
+                               imf_conv_stream **out, imf_error *err)
+{
+	imf_conv_stream *s;
+	imf_status st;
+
+	*out = NULL;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return imf_error_set(err, IMF_ENOMEM, "out of memory");
+	st = conv_setup(width, height, channels, has_alpha, k, p, &s->g, err);
+	if (st == IMF_OK)
+		st = conv_plan_new(k, &s->g, &s->plan, err);
+	if (st == IMF_OK) {
+		size_t n = p->threads < 1 ? 1 : p->threads;
+		n = n > IMF_MAX_THREADS ? IMF_MAX_THREADS : n;
+		st = new_workers(s->plan, s->ws, n, err);
+		if (st == IMF_OK)
+			s->nw = n;
+	}
+	if (st != IMF_OK) {
+		imf_conv_stream_free(s);
+		return st;
+	}
+	*out = s;
+	return IMF_OK;
+}
+
+void imf_conv_stream_output(const imf_conv_stream *s, size_t *width, size_t *height,
+                            int *channels, int *has_alpha)
+{
+	*width = s->g.ow;
+	*height = s->g.oh;
+	*channels = s->g.nout + s->g.alpha;
+	*has_alpha = s->g.alpha;
+}
+
+int imf_conv_stream_bounded(const imf_conv_stream *s)
+{
+	/* wrap reads the far edge; padding past the image's height repeats all of it */
+	if (s->g.top == 0 && s->g.bottom == 0)
+		return 1;
+	return s->g.border != IMF_BORDER_WRAP && s->g.top < s->g.ih && s->g.bottom < s->g.ih;
+}
+
+void imf_conv_stream_input_rows(const imf_conv_stream *s, size_t oy0, size_t n, size_t *lo,
+                                size_t *hi)
+{
+	const conv_geom *g = &s->g;
+	size_t a = SIZE_MAX, b = 0;
+
+	for (size_t oy = oy0; oy < oy0 + n && oy < g->oh; oy++) {
+		for (size_t i = 0; i < g->fr; i++) {
+			ptrdiff_t r = (ptrdiff_t)(oy * g->stride + i * g->dil) - (ptrdiff_t)g->top;
+			ptrdiff_t sy = conv_border_index(g->border, r, g->ih);
+			if (sy < 0)
+				continue;
+			a = (size_t)sy < a ? (size_t)sy : a;
+			b = (size_t)sy + 1 > b ? (size_t)sy + 1 : b;
+		}
+		if (g->alpha) {
+			size_t ay = conv_anchor_index(oy, g->stride, g->top, g->er, g->ih);
+			a = ay < a ? ay : a;
+			b = ay + 1 > b ? ay + 1 : b;
+		}
+	}
+	if (a == SIZE_MAX) /* only zero rows: nothing to read */
+		a = b = 0;
+	*lo = a;
+	*hi = b;
+}
+
+/* A band call's arguments fit the stream: win covers what the rows read. */
+static imf_status band_check(const imf_conv_stream *s, const imf_image *win, size_t first,
+                             const imf_image *out, size_t oy0, size_t n, imf_error *err)
+{
+	size_t lo, hi, ow, oh;
+	int och, oa;
+
+	imf_conv_stream_output(s, &ow, &oh, &och, &oa);
+	imf_conv_stream_input_rows(s, oy0, n, &lo, &hi);
+	if (oy0 > oh || n > oh - oy0 || !win || !out || win->width != s->g.iw ||
+	    win->channels != s->g.ich || (hi > lo && (lo < first || hi - first > win->height)) ||
+	    out->width != ow || out->channels != och || out->height < n)
+		return imf_error_set(err, IMF_EINVAL, "convolution: band does not fit the stream");
+	return IMF_OK;
+}
+
+imf_status imf_conv_stream_run(imf_conv_stream *s, const imf_image *win, size_t first,
+                               imf_image *out, size_t oy0, size_t n, imf_error *err)
+{
+	window_ctx ctx = { win, first };
+	imf_status st;
+
+	if (n == 0)
+		return IMF_OK;
+	if ((st = band_check(s, win, first, out, oy0, n, err)) != IMF_OK)
+		return st;
+	run_split(s->ws, s->nw, window_fetch, &ctx, out, oy0, oy0, oy0 + n);
+	return IMF_OK;
+}
+
+imf_status imf_conv_stream_run_part(imf_conv_stream *s, size_t slot, const imf_image *win,
+                                    size_t first, imf_image *out, size_t oy0, size_t n,
+                                    imf_error *err)
+{
+	window_ctx ctx = { win, first };
+	imf_status st;
+
+	if (n == 0)
+		return IMF_OK;
+	if (slot >= s->nw)
+		return imf_error_set(err, IMF_EINVAL, "convolution: no thread slot %zu", slot);
+	if ((st = band_check(s, win, first, out, oy0, n, err)) != IMF_OK)
+		return st;
+	conv_worker_run(s->ws[slot], window_fetch, &ctx, out, oy0, oy0, oy0 + n);
+	return IMF_OK;
+}
+
+const char *imf_conv_stream_method(const imf_conv_stream *s)
+{
+	if (conv_plan_method(s->plan) == CONV_METHOD_SEPARABLE)
+		return "separable (row pass, then column pass, double)";
+	if (conv_plan_exact_limit(s->plan) > 0)
+		return "direct (exact float for integer samples, else double)";
+	return "direct (double)";
 }

@@ -36,8 +36,8 @@ imf_status imf_image_new(size_t width, size_t height, int channels, int has_alph
 	img->data = calloc(total, sizeof(float));
 	if (!img->data) {
 		free(img);
-		return imf_error_set(err, IMF_ENOMEM, "out of memory (%zux%zu image, %d channels)",
-		                     width, height, channels);
+		return imf_error_set(err, IMF_ENOMEM, "out of memory (%zux%zu image, %d channel%s)",
+		                     width, height, channels, channels == 1 ? "" : "s");
 	}
 	img->width = width;
 	img->height = height;
@@ -85,29 +85,38 @@ const float *imf_image_row_const(const imf_image *img, int c, size_t y)
 	return img->data + ((size_t)c * img->height + y) * img->stride;
 }
 
+/* Rec.601 luma, computed in double so 8-bit inputs round once. */
+IMF_SIMD static void luma_row(float *restrict d, const float *restrict r,
+                              const float *restrict g, const float *restrict b, size_t n)
+{
+	for (size_t x = 0; x < n; x++)
+		d[x] = (float)(0.299 * (double)r[x] + 0.587 * (double)g[x] + 0.114 * (double)b[x]);
+}
+
+void imf_image_luma_rows(const imf_image *src, size_t sy, imf_image *dst, size_t dy, size_t n)
+{
+	int colour = imf_image_data_planes(src);
+
+	for (size_t y = 0; y < n; y++) {
+		float *d = imf_image_row(dst, 0, dy + y);
+		if (colour >= 3)
+			luma_row(d, imf_image_row_const(src, 0, sy + y), imf_image_row_const(src, 1, sy + y),
+			         imf_image_row_const(src, 2, sy + y), src->width);
+		else
+			memcpy(d, imf_image_row_const(src, 0, sy + y), src->width * sizeof(float));
+	}
+}
+
 imf_status imf_image_to_luma(const imf_image *img, imf_image **out, imf_error *err)
 {
 	imf_image *g;
-	int colour = imf_image_data_planes(img);
 	imf_status st;
 
 	st = imf_image_new(img->width, img->height, 1, 0, NULL, &g, err);
 	if (st != IMF_OK)
 		return st;
 	imf_image_set_source(g, img->src_format, img->src_depth);
-	for (size_t y = 0; y < img->height; y++) {
-		float *restrict d = imf_image_row(g, 0, y);
-		if (colour >= 3) {
-			const float *r = imf_image_row_const(img, 0, y);
-			const float *gr = imf_image_row_const(img, 1, y);
-			const float *b = imf_image_row_const(img, 2, y);
-			/* Rec.601 luma, computed in double so 8-bit inputs round once. */
-			for (size_t x = 0; x < img->width; x++)
-				d[x] = (float)(0.299 * r[x] + 0.587 * gr[x] + 0.114 * b[x]);
-		} else {
-			memcpy(d, imf_image_row_const(img, 0, y), img->width * sizeof(float));
-		}
-	}
+	imf_image_luma_rows(img, 0, g, 0, img->height);
 	*out = g;
 	return IMF_OK;
 }

@@ -133,30 +133,92 @@ unsigned imf_mapper_alpha(const imf_mapper *m, float v)
 	return quantize(v, m->maxval);
 }
 
+/*
+ * The row loops below compute exactly what imf_mapper_value and
+ * imf_mapper_alpha do, one mode per loop so that the compiler can vectorize
+ * them: s = t * k + 0.5, NaN and negatives to 0, clamped to maxval, then
+ * truncated (the floor, for s >= 0).  Each is made twice: for interleaved
+ * output (a step of nch) and for one plane (a constant step of 1, the
+ * common case, which vectorizes best).
+ */
+#define QUANT(T, STEP, t)                                                \
+	do {                                                             \
+		double s_ = (t) * k + 0.5;                               \
+		s_ = s_ >= 0 ? s_ : 0; /* NaN fails: 0 */                \
+		s_ = s_ < top ? s_ : top;                                \
+		dst[x * (STEP)] = (T)s_;                                 \
+	} while (0)
+
+/*
+ * 8-bit clamp and abs in float: for |t| < 2^23, t + 0.5 is exact in float,
+ * and larger values clamp the same way, so this is the double version's
+ * result with twice the values per instruction.
+ */
+#define QUANT_F(T, STEP, t)                                              \
+	do {                                                             \
+		float s_ = (t) + 0.5f;                                   \
+		s_ = s_ >= 0 ? s_ : 0; /* NaN fails: 0 */                \
+		s_ = s_ < 255.0f ? s_ : 255.0f;                          \
+		dst[x * (STEP)] = (T)s_;                                 \
+	} while (0)
+
+#define MAP_ROW(name, T, STEP)                                                              \
+	IMF_SIMD static void name(const imf_mapper *m, const float *restrict row, size_t n,     \
+	                          int alpha, T *restrict dst, size_t step)                       \
+	{                                                                                       \
+		const double k = m->maxval / 255.0, top = m->maxval, lo = m->lo, gain = m->gain; \
+		(void)step;                                                                     \
+		if ((alpha || m->mode == IMF_MAP_CLAMP) && m->maxval == 255)                    \
+			for (size_t x = 0; x < n; x++)                                          \
+				QUANT_F(T, STEP, row[x]);                                       \
+		else if (m->mode == IMF_MAP_ABS && m->maxval == 255)                            \
+			for (size_t x = 0; x < n; x++)                                          \
+				QUANT_F(T, STEP, fabsf(row[x]));                                \
+		else if (alpha || m->mode == IMF_MAP_CLAMP)                                     \
+			for (size_t x = 0; x < n; x++)                                          \
+				QUANT(T, STEP, (double)row[x]);                                 \
+		else if (m->mode == IMF_MAP_ABS)                                                \
+			for (size_t x = 0; x < n; x++)                                          \
+				QUANT(T, STEP, fabs((double)row[x]));                           \
+		else if (m->mode == IMF_MAP_OFFSET)                                             \
+			for (size_t x = 0; x < n; x++)                                          \
+				QUANT(T, STEP, (double)row[x] + 128.0);                         \
+		else                                                                            \
+			for (size_t x = 0; x < n; x++)                                          \
+				QUANT(T, STEP, ((double)row[x] - lo) * gain);                   \
+	}
+
+MAP_ROW(map_step8, unsigned char, step)
+MAP_ROW(map_step16, uint16_t, step)
+MAP_ROW(map_one8, unsigned char, 1)
+MAP_ROW(map_one16, uint16_t, 1)
+
+static void map_row8(const imf_mapper *m, const float *row, size_t n, int alpha,
+                     unsigned char *dst, size_t step)
+{
+	(step == 1 ? map_one8 : map_step8)(m, row, n, alpha, dst, step);
+}
+
+static void map_row16(const imf_mapper *m, const float *row, size_t n, int alpha, uint16_t *dst,
+                      size_t step)
+{
+	(step == 1 ? map_one16 : map_step16)(m, row, n, alpha, dst, step);
+}
+
 void imf_mapper_row8(const imf_mapper *m, const imf_image *img, size_t y, int nch,
                      unsigned char *out)
 {
-	for (int c = 0; c < nch; c++) {
-		const float *row = imf_image_row_const(img, c, y);
-		int alpha = img->has_alpha && c == img->channels - 1;
-		for (size_t x = 0; x < img->width; x++)
-			out[x * (size_t)nch + (size_t)c] =
-				(unsigned char)(alpha ? imf_mapper_alpha(m, row[x])
-				                      : imf_mapper_value(m, row[x]));
-	}
+	for (int c = 0; c < nch; c++)
+		map_row8(m, imf_image_row_const(img, c, y), img->width,
+		         img->has_alpha && c == img->channels - 1, out + c, (size_t)nch);
 }
 
 void imf_mapper_row16(const imf_mapper *m, const imf_image *img, size_t y, int nch,
                       uint16_t *out)
 {
-	for (int c = 0; c < nch; c++) {
-		const float *row = imf_image_row_const(img, c, y);
-		int alpha = img->has_alpha && c == img->channels - 1;
-		for (size_t x = 0; x < img->width; x++)
-			out[x * (size_t)nch + (size_t)c] =
-				(uint16_t)(alpha ? imf_mapper_alpha(m, row[x])
-				                 : imf_mapper_value(m, row[x]));
-	}
+	for (int c = 0; c < nch; c++)
+		map_row16(m, imf_image_row_const(img, c, y), img->width,
+		          img->has_alpha && c == img->channels - 1, out + c, (size_t)nch);
 }
 
 imf_status imf_stats_compute(const imf_image *img, imf_map_mode mode, imf_stats *st,

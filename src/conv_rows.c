@@ -1,0 +1,862 @@
+/*
+ * conv_rows.c - the fast convolution engine: output rows from input rows.
+ *
+ * A plan (made once per kernel and geometry, then only read) lists the
+ * kernel's non-zero taps, the border's column map and the inner loops to
+ * use; a worker (one per thread) holds a ring of horizontally padded input
+ * rows and the accumulators.  Output row oy reads padded rows oy*S + i*D
+ * (i < Fr); each is padded once, when first needed, and kept in slot r % R
+ * until no later output row needs it, so memory does not depend on the
+ * image's height and the same code serves a whole image and a streamed band
+ * (rows arrive through a fetch function).
+ *
+ * Arithmetic (see conv.c for the contract):
+ *  - direct, double: each output is sum w*x in double, taps in the
+ *    reference's order (kernel row by kernel row, left to right), then the
+ *    scale, then the bias, rounded to float once.  Equal to
+ *    imf_conv_reference to the last bit.
+ *  - direct, exact float: when every weight is an integer and every sample
+ *    of the rows under the kernel is an integer no larger than
+ *    2^24 / sum|w| (8-bit images, most built-in kernels), every product and
+ *    partial sum is an integer below 2^24, so float arithmetic is exact and
+ *    gives the same sum as double, twice the values per vector instruction.
+ *    Rows are checked as they are padded; a row that does not qualify
+ *    (fractions, NaN, large values) sends its output rows down the double
+ *    loops, with the same result.
+ *  - separable: a single matrix that is rank 1 (w = c r^T, found exactly for
+ *    integer matrices, to within 1e-6 of the kernel's absolute sum
+ *    otherwise) and large enough to gain runs as a row pass (r) into a ring
+ *    of double rows, then a column pass (c): Fr + Fc taps per output instead
+ *    of Fr * Fc.  Exact for integer kernels on integer data (both passes are
+ *    exact in double); otherwise within rounding of the direct path.
+ *
+ * The inner loops are plain C written for the vectorizer; on x86-64 each is
+ * compiled twice (AVX2 and baseline) and chosen at run time by the CPU.
+ */
+#include "conv_internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIMD IMF_SIMD
+
+/* Output columns per pass over the taps: the accumulators stay in L1. */
+#define CONV_SPAN 512
+
+/* Up to this dilation the ring holds E rows; past it, the fewest that work. */
+#define CONV_RING_FULL_DILATION 4
+
+/* Integers up to 2^22 can be tested with the 1.5 * 2^23 rounding trick. */
+#define EXACT_MAX 4194304.0f
+#define ROUND_MAGIC 12582912.0f
+
+typedef struct conv_tap {
+	size_t i;   /* kernel row, after the flip */
+	size_t col; /* padded-row offset: kernel column (after the flip) * D */
+	double w;
+} conv_tap;
+
+struct conv_plan {
+	conv_geom g;
+	const imf_kernel *k;
+	size_t pw;          /* padded columns the output reads */
+	size_t ring;        /* slots in a worker's ring */
+	conv_tap *taps;     /* every matrix's non-zero taps, in summation order */
+	size_t *part_start; /* matrix q's taps: part_start[q] .. part_start[q+1]-1 */
+	ptrdiff_t *colsrc;  /* input column of each padded column, -1 for zero */
+	size_t *alpha_col;  /* input column of each output column's alpha */
+	float exact_limit;  /* 0, or integer samples up to this are exact in float */
+	int exact_direct;   /* exact float sums go straight to the output (see conv_span) */
+	int sep;            /* separable: sep_c (Fr) and sep_r (Fc), flip applied */
+	double *sep_c, *sep_r;
+};
+
+typedef struct conv_active {
+	const float **src; /* padded row + tap column */
+	const double **dsrc; /* the same in the widened rows (double loops, stride 1) */
+	double *w;
+	float *wf;
+	size_t n;
+} conv_active;
+
+struct conv_worker {
+	const conv_plan *p;
+	float *cache;         /* nfilt * ring padded rows (direct); one row (separable) */
+	double *dcache;       /* direct, stride 1: the same rows widened, when needed */
+	unsigned char *widened; /* ring slot: dcache holds its rows */
+	double *dzero;        /* pw zeros */
+	const double **drows; /* nfilt * Fr, as rows */
+	const double **act_dsrc;
+	double *hcache;       /* separable: nfilt * ring row-pass results, ow wide */
+	double *dpad;         /* separable: the padded row, widened once */
+	size_t *tag;          /* ring slot -> padded row it holds, SIZE_MAX for none */
+	unsigned char *exact; /* ring slot: its row qualifies for exact float */
+	float *zero;          /* pw zeros: the rows the zero border supplies */
+	const float **rows;   /* nfilt * Fr: plane c's padded row for kernel row i */
+	const double **hrows; /* separable: nfilt * Fr */
+	conv_active *act;
+	const float **act_src;
+	double *act_w;
+	float *act_wf;
+	double *acc, *total;
+	float *facc;
+};
+
+/* ---- inner loops ------------------------------------------------------------- */
+
+/* The exact float loops: integers below 2^24 throughout, so order is free. */
+SIMD static void axpy1_f(float *restrict acc, const float *restrict a, const float *w,
+                         size_t n)
+{
+	const float w0 = w[0];
+	for (size_t x = 0; x < n; x++)
+		acc[x] = acc[x] + w0 * a[x];
+}
+
+SIMD static void axpy2_f(float *restrict acc, const float *restrict a,
+                         const float *restrict b, const float *w, size_t n)
+{
+	const float w0 = w[0], w1 = w[1];
+	for (size_t x = 0; x < n; x++)
+		acc[x] = acc[x] + w0 * a[x] + w1 * b[x];
+}
+
+SIMD static void axpy4_f(float *restrict acc, const float *restrict a,
+                         const float *restrict b, const float *restrict c,
+                         const float *restrict d, const float *w, size_t n)
+{
+	const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+	for (size_t x = 0; x < n; x++)
+		acc[x] = acc[x] + w0 * a[x] + w1 * b[x] + w2 * c[x] + w3 * d[x];
+}
+
+/* acc[x] += w * a[x * s], for strides above 1 */
+static void axpy_strided(double *restrict acc, const float *restrict a, double w, size_t n,
+                         size_t s)
+{
+	for (size_t x = 0; x < n; x++)
+		acc[x] = acc[x] + w * (double)a[x * s];
+}
+
+/*
+ * acc[x] += w * a[x] over rows of doubles (float samples widened exactly),
+ * for one, two or four taps a pass, each sum formed left to right as the
+ * reference adds its taps, so these loops round as the reference does.
+ */
+SIMD static void axpy1_dd(double *restrict acc, const double *restrict a, double w0, size_t n)
+{
+	for (size_t x = 0; x < n; x++)
+		acc[x] = acc[x] + w0 * a[x];
+}
+
+SIMD static void axpy2_dd(double *restrict acc, const double *restrict a,
+                          const double *restrict b, double w0, double w1, size_t n)
+{
+	for (size_t x = 0; x < n; x++)
+		acc[x] = acc[x] + w0 * a[x] + w1 * b[x];
+}
+
+SIMD static void axpy4_dd(double *restrict acc, const double *restrict a,
+                          const double *restrict b, const double *restrict c,
+                          const double *restrict d, const double *w, size_t n)
+{
+	const double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+	for (size_t x = 0; x < n; x++)
+		acc[x] = acc[x] + w0 * a[x] + w1 * b[x] + w2 * c[x] + w3 * d[x];
+}
+
+/* dst[x] = (float)(scale * acc[x] + bias): the reference's last two steps */
+SIMD static void finish_row(float *restrict dst, const double *restrict acc, double scale,
+                            double bias, size_t n)
+{
+	for (size_t x = 0; x < n; x++)
+		dst[x] = (float)(scale * acc[x] + bias);
+}
+
+SIMD static void scale_row(float *restrict v, float s, size_t n)
+{
+	if (s != 1.0f)
+		for (size_t x = 0; x < n; x++)
+			v[x] *= s;
+}
+
+SIMD static void widen(double *restrict dst, const float *restrict src, size_t n)
+{
+	for (size_t x = 0; x < n; x++)
+		dst[x] = (double)src[x];
+}
+
+/* 1 when every value is an integer of magnitude <= lim (as copy_check_exact). */
+static int row_is_exact(const float *restrict v, size_t n, float lim)
+{
+	unsigned bad = 0;
+	for (size_t x = 0; x < n; x++) {
+		float r = (v[x] + ROUND_MAGIC) - ROUND_MAGIC;
+		bad |= (unsigned)(r != v[x]) | (unsigned)(v[x] > lim) | (unsigned)(v[x] < -lim);
+	}
+	return bad == 0;
+}
+
+/*
+ * dst[0..n) = src[0..n), returning 1 when every value is an integer of
+ * magnitude <= lim (lim <= 2^22); NaN and infinities fail.  One pass does
+ * both: (x + 1.5*2^23) - 1.5*2^23 is x rounded to an integer.
+ */
+SIMD static int copy_check_exact(float *restrict dst, const float *restrict src, size_t n,
+                                 float lim)
+{
+	unsigned bad = 0;
+	for (size_t x = 0; x < n; x++) {
+		float v = src[x], r = (v + ROUND_MAGIC) - ROUND_MAGIC;
+		dst[x] = v;
+		bad |= (unsigned)(r != v) | (unsigned)(v > lim) | (unsigned)(v < -lim);
+	}
+	return bad == 0;
+}
+
+/*
+ * dst[0..pw) = input row src extended by the border: dst[x] is input column
+ * x - left.  colsrc maps the columns outside the image.  With lim > 0,
+ * returns whether the row qualifies for exact float sums (see
+ * copy_check_exact); with lim == 0, returns 0.
+ */
+static int pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
+                   size_t pw, const ptrdiff_t *restrict colsrc, float lim)
+{
+	size_t a = left < pw ? left : pw;                 /* end of the left border */
+	size_t b = left + width < pw ? left + width : pw; /* end of the inside */
+	int exact = 0;
+
+	if (lim > 0) {
+		/*
+		 * The border repeats values of the row (or zeros), so the row decides.
+		 * When the output reads only part of it, the rest is checked apart.
+		 */
+		exact = copy_check_exact(dst + a, src + (a - left), b - a, lim);
+		if (exact && b - a < width)
+			exact = row_is_exact(src, width, lim);
+	} else if (b > a) {
+		memcpy(dst + a, src + (a - left), (b - a) * sizeof *dst);
+	}
+	for (size_t x = 0; x < a; x++)
+		dst[x] = colsrc[x] < 0 ? 0.0f : src[colsrc[x]];
+	for (size_t x = b; x < pw; x++)
+		dst[x] = colsrc[x] < 0 ? 0.0f : src[colsrc[x]];
+	return exact;
+}
+
+/* ---- the plan ------------------------------------------------------------------ */
+
+static size_t gcd(size_t a, size_t b)
+{
+	while (b) {
+		size_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * Rows in the ring: output row oy reads padded rows oy*S + i*D (i < Fr),
+ * kept in slot r % R.  Those Fr rows fall in distinct slots whenever
+ * R >= Fr and R has no factor in common with D.  R = E does, and keeps every
+ * row until the last output row that reads it; for a large dilation the
+ * smallest such R >= Fr is used (rows may then be padded again).
+ */
+static size_t ring_rows(const conv_geom *g)
+{
+	size_t r = g->fr;
+	if (g->dil <= CONV_RING_FULL_DILATION)
+		return g->er;
+	while (gcd(r, g->dil) != 1)
+		r++;
+	return r;
+}
+
+static int is_integer(double v)
+{
+	return isfinite(v) && v == floor(v) && fabs(v) <= 16777216.0;
+}
+
+/* Integer kernel: the largest integer sample for which float sums stay exact. */
+static float exact_limit(const imf_kernel *k)
+{
+	double worst = 0;
+	for (size_t q = 0; q < k->count; q++) {
+		const imf_matrix *m = &k->m[q];
+		double s = 0;
+		for (size_t t = 0; t < m->rows * m->cols; t++) {
+			if (!is_integer(m->w[t]))
+				return 0;
+			s += fabs(m->w[t]);
+		}
+		if (s > worst)
+			worst = s;
+	}
+	if (worst < 1)
+		return 0;
+	/* partial sums <= sum|w| * max|x| <= 2^24 */
+	return floor(16777216.0 / worst) < EXACT_MAX ? (float)floor(16777216.0 / worst) : EXACT_MAX;
+}
+
+static double gcd_abs(double a, double b)
+{
+	a = fabs(a);
+	b = fabs(b);
+	while (b > 0) {
+		double t = fmod(a, b);
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * w = c r^T?  Integer matrices are factored in integers (column q divided
+ * by its gcd, so the row factors are integers too) and must match exactly;
+ * others must match within 1e-6 of sum|w| in all.  Fills c (rows) and r
+ * (cols) in the matrix's own orientation.
+ */
+static int factor_rank1(const imf_matrix *m, double *c, double *r)
+{
+	const size_t fr = m->rows, fc = m->cols;
+	size_t p = 0, q = 0;
+	double big = 0, abs_sum = 0, miss = 0, div;
+	int integer = 1;
+
+	for (size_t i = 0; i < fr; i++)
+		for (size_t j = 0; j < fc; j++) {
+			double v = m->w[i * fc + j];
+			if (!isfinite(v))
+				return 0;
+			abs_sum += fabs(v);
+			integer &= is_integer(v);
+			if (fabs(v) > big) {
+				big = fabs(v);
+				p = i;
+				q = j;
+			}
+		}
+	if (big == 0)
+		return 0;
+	div = m->w[p * fc + q];
+	if (integer) {
+		double g = 0;
+		for (size_t i = 0; i < fr; i++)
+			g = gcd_abs(g, m->w[i * fc + q]);
+		if (m->w[p * fc + q] < 0)
+			g = -g;
+		for (size_t i = 0; i < fr; i++)
+			c[i] = m->w[i * fc + q] / g;
+		div = c[p];
+	} else {
+		for (size_t i = 0; i < fr; i++)
+			c[i] = m->w[i * fc + q];
+	}
+	for (size_t j = 0; j < fc; j++) {
+		r[j] = m->w[p * fc + j] / div;
+		if (integer && !is_integer(r[j]))
+			return 0;
+	}
+	for (size_t i = 0; i < fr; i++)
+		for (size_t j = 0; j < fc; j++) {
+			double d = fabs(m->w[i * fc + j] - c[i] * r[j]);
+			if (integer && d != 0)
+				return 0;
+			miss += d;
+		}
+	return miss <= 1e-6 * abs_sum;
+}
+
+/* Worth it: Fr + Fc taps instead of Fr * Fc, when that saves at least half. */
+static int use_separable(const imf_kernel *k, const conv_geom *g)
+{
+	return k->count == 1 && g->depth == 1 && g->fr >= 2 && g->fc >= 2 &&
+	       g->fr * g->fc >= 2 * (g->fr + g->fc);
+}
+
+void conv_plan_free(conv_plan *p)
+{
+	if (!p)
+		return;
+	free(p->taps);
+	free(p->part_start);
+	free(p->colsrc);
+	free(p->alpha_col);
+	free(p->sep_c);
+	free(p->sep_r);
+	free(p);
+}
+
+imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **out,
+                         imf_error *err)
+{
+	conv_plan *p;
+	size_t ntaps;
+
+	*out = NULL;
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return imf_error_set(err, IMF_ENOMEM, "out of memory");
+	p->g = *g;
+	p->k = k;
+	/* Padded columns the output reads: 0 .. (ow-1)*S + Ec - 1 (<= left + W + right). */
+	p->pw = (g->ow - 1) * g->stride + g->ec;
+	p->ring = ring_rows(g);
+	if (!imf_size_mul(g->fr, g->fc, &ntaps) || !imf_size_mul(ntaps, k->count, &ntaps)) {
+		conv_plan_free(p);
+		return imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
+	}
+	p->taps = imf_alloc_array(ntaps, sizeof *p->taps, err);
+	p->part_start = imf_alloc_array(k->count + 1, sizeof *p->part_start, err);
+	p->colsrc = imf_alloc_array(p->pw, sizeof *p->colsrc, err);
+	p->alpha_col = imf_alloc_array(g->ow, sizeof *p->alpha_col, err);
+	p->sep_c = imf_alloc_array(g->fr, sizeof *p->sep_c, err);
+	p->sep_r = imf_alloc_array(g->fc, sizeof *p->sep_r, err);
+	if (!p->taps || !p->part_start || !p->colsrc || !p->alpha_col || !p->sep_c || !p->sep_r) {
+		conv_plan_free(p);
+		return IMF_ENOMEM;
+	}
+
+	/* Non-zero taps of each matrix in summation order (row by row), flip applied. */
+	size_t n = 0;
+	for (size_t q = 0; q < k->count; q++) {
+		const double *w = k->m[q].w;
+		p->part_start[q] = n;
+		for (size_t i = 0; i < g->fr; i++) {
+			for (size_t j = 0; j < g->fc; j++) {
+				size_t wi = g->flip ? g->fr - 1 - i : i;
+				size_t wj = g->flip ? g->fc - 1 - j : j;
+				double v = w[wi * g->fc + wj];
+				if (v != 0) {
+					p->taps[n].i = i;
+					p->taps[n].col = j * g->dil;
+					p->taps[n].w = v;
+					n++;
+				}
+			}
+		}
+	}
+	p->part_start[k->count] = n;
+	for (size_t x = 0; x < p->pw; x++)
+		p->colsrc[x] =
+		        conv_border_index(g->border, (ptrdiff_t)x - (ptrdiff_t)g->left, g->iw);
+	for (size_t ox = 0; ox < g->ow; ox++)
+		p->alpha_col[ox] = conv_anchor_index(ox, g->stride, g->left, g->ec, g->iw);
+	p->exact_limit = exact_limit(k);
+	/*
+	 * One matrix, no bias, a positive power-of-two scale: scale * sum is
+	 * exact in float too, so the float sums need no trip through double.
+	 */
+	if (p->exact_limit > 0 && k->count == 1 && k->combine == IMF_COMBINE_NONE &&
+	    g->bias == 0 && k->m[0].scale > 0) {
+		int e;
+		p->exact_direct = frexp(k->m[0].scale, &e) == 0.5 && e > -100 && e < 100;
+	}
+
+	if (use_separable(k, g) && factor_rank1(&k->m[0], p->sep_c, p->sep_r)) {
+		p->sep = 1;
+		if (g->flip) {
+			for (size_t i = 0; i < g->fr / 2; i++) {
+				double t = p->sep_c[i];
+				p->sep_c[i] = p->sep_c[g->fr - 1 - i];
+				p->sep_c[g->fr - 1 - i] = t;
+			}
+			for (size_t j = 0; j < g->fc / 2; j++) {
+				double t = p->sep_r[j];
+				p->sep_r[j] = p->sep_r[g->fc - 1 - j];
+				p->sep_r[g->fc - 1 - j] = t;
+			}
+		}
+	}
+	*out = p;
+	return IMF_OK;
+}
+
+conv_method conv_plan_method(const conv_plan *p)
+{
+	return p->sep ? CONV_METHOD_SEPARABLE : CONV_METHOD_DIRECT;
+}
+
+float conv_plan_exact_limit(const conv_plan *p)
+{
+	return p->exact_limit;
+}
+
+/* ---- workers -------------------------------------------------------------------- */
+
+void conv_worker_free(conv_worker *w)
+{
+	if (!w)
+		return;
+	free(w->cache);
+	free(w->dcache);
+	free(w->widened);
+	free(w->dzero);
+	free(w->drows);
+	free(w->act_dsrc);
+	free(w->hcache);
+	free(w->dpad);
+	free(w->tag);
+	free(w->exact);
+	free(w->zero);
+	free(w->rows);
+	free(w->hrows);
+	free(w->act);
+	free(w->act_src);
+	free(w->act_w);
+	free(w->act_wf);
+	free(w->acc);
+	free(w->total);
+	free(w->facc);
+	free(w);
+}
+
+imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err)
+{
+	const conv_geom *g = &p->g;
+	const size_t span = g->ow < CONV_SPAN ? g->ow : CONV_SPAN;
+	size_t ntaps = p->part_start[p->k->count];
+	size_t nrows, slots, cache_len, hcache_len = 0;
+	conv_worker *w;
+
+	*out = NULL;
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return imf_error_set(err, IMF_ENOMEM, "out of memory");
+	w->p = p;
+	if (!imf_size_mul((size_t)g->nfilt, g->fr, &nrows) ||
+	    !imf_size_mul((size_t)g->nfilt, p->ring, &slots) ||
+	    !imf_size_mul(p->sep ? 1 : slots, p->pw, &cache_len) ||
+	    (p->sep && !imf_size_mul(slots, g->ow, &hcache_len))) {
+		conv_worker_free(w);
+		return imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
+	}
+	w->cache = imf_alloc_array(cache_len, sizeof *w->cache, err);
+	if (!p->sep && g->stride == 1) {
+		w->dcache = imf_alloc_array(cache_len, sizeof *w->dcache, err);
+		w->dzero = imf_alloc_array(p->pw, sizeof *w->dzero, err);
+		w->widened = imf_alloc_array(p->ring, sizeof *w->widened, err);
+		w->drows = imf_alloc_array(nrows, sizeof *w->drows, err);
+		w->act_dsrc = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_dsrc, err);
+		if (!w->dcache || !w->dzero || !w->widened || !w->drows || !w->act_dsrc) {
+			conv_worker_free(w);
+			return IMF_ENOMEM;
+		}
+		for (size_t x = 0; x < p->pw; x++)
+			w->dzero[x] = 0.0;
+	}
+	w->tag = imf_alloc_array(p->ring, sizeof *w->tag, err);
+	w->exact = imf_alloc_array(p->ring, sizeof *w->exact, err);
+	w->zero = imf_alloc_array(p->pw > g->ow ? p->pw : g->ow, sizeof *w->zero, err);
+	w->rows = imf_alloc_array(nrows, sizeof *w->rows, err);
+	w->act = imf_alloc_array(p->k->count, sizeof *w->act, err);
+	w->act_src = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_src, err);
+	w->act_w = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_w, err);
+	w->act_wf = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_wf, err);
+	w->acc = imf_alloc_array(span, sizeof *w->acc, err);
+	w->total = imf_alloc_array(span, sizeof *w->total, err);
+	w->facc = imf_alloc_array(span, sizeof *w->facc, err);
+	if (p->sep) {
+		w->hcache = imf_alloc_array(hcache_len, sizeof *w->hcache, err);
+		w->dpad = imf_alloc_array(p->pw, sizeof *w->dpad, err);
+		w->hrows = imf_alloc_array(nrows, sizeof *w->hrows, err);
+	}
+	if (!w->cache || !w->tag || !w->exact || !w->zero || !w->rows || !w->act ||
+	    !w->act_src || !w->act_w || !w->act_wf || !w->acc || !w->total || !w->facc ||
+	    (p->sep && (!w->hcache || !w->hrows || !w->dpad))) {
+		conv_worker_free(w);
+		return IMF_ENOMEM;
+	}
+	for (size_t x = 0; x < (p->pw > g->ow ? p->pw : g->ow); x++)
+		w->zero[x] = 0.0f;
+	for (size_t r = 0; r < p->ring; r++)
+		w->tag[r] = SIZE_MAX;
+	for (size_t q = 0, n = 0; q < p->k->count; q++) {
+		w->act[q].src = w->act_src + n;
+		w->act[q].dsrc = w->act_dsrc ? w->act_dsrc + n : NULL;
+		w->act[q].w = w->act_w + n;
+		w->act[q].wf = w->act_wf + n;
+		n = p->part_start[q + 1];
+	}
+	*out = w;
+	return IMF_OK;
+}
+
+/*
+ * n output values of one output plane's row into dst, for output columns
+ * whose windows start at padded column off + x*s: every matrix, every
+ * active tap; responses summed (or their squares, for a magnitude), then
+ * the bias, in the reference's order.
+ */
+static void conv_span(float *restrict dst, const conv_plan *p, const conv_active *act,
+                      size_t off, size_t n, int exact, conv_worker *w)
+{
+	const imf_kernel *k = p->k;
+	const size_t s = p->g.stride;
+	const int magnitude = k->combine == IMF_COMBINE_MAGNITUDE;
+	double *restrict acc = w->acc, *restrict total = w->total;
+	float *restrict facc = w->facc;
+
+	for (size_t q = 0; q < k->count; q++) {
+		const float *const *src = act[q].src;
+		size_t t = 0, nt = act[q].n;
+
+		if (exact && s == 1) {
+			const float *wf = act[q].wf;
+			if (p->exact_direct)
+				facc = dst; /* (float)(scale * sum + 0) is scale * sum, exactly */
+			memset(facc, 0, n * sizeof *facc);
+			for (; t + 4 <= nt; t += 4)
+				axpy4_f(facc, src[t] + off, src[t + 1] + off, src[t + 2] + off,
+				        src[t + 3] + off, wf + t, n);
+			for (; t + 2 <= nt; t += 2)
+				axpy2_f(facc, src[t] + off, src[t + 1] + off, wf + t, n);
+			for (; t < nt; t++)
+				axpy1_f(facc, src[t] + off, wf + t, n);
+			if (p->exact_direct) {
+				scale_row(dst, (float)k->m[0].scale, n);
+				return;
+			}
+			widen(acc, facc, n);
+		} else if (s == 1) {
+			const double *wd = act[q].w;
+			const double *const *ds = act[q].dsrc;
+			memset(acc, 0, n * sizeof *acc);
+			for (; t + 4 <= nt; t += 4)
+				axpy4_dd(acc, ds[t] + off, ds[t + 1] + off, ds[t + 2] + off,
+				         ds[t + 3] + off, wd + t, n);
+			for (; t + 2 <= nt; t += 2)
+				axpy2_dd(acc, ds[t] + off, ds[t + 1] + off, wd[t], wd[t + 1], n);
+			for (; t < nt; t++)
+				axpy1_dd(acc, ds[t] + off, wd[t], n);
+		} else {
+			memset(acc, 0, n * sizeof *acc);
+			for (; t < nt; t++)
+				axpy_strided(acc, src[t] + off, act[q].w[t], n, s);
+		}
+		if (k->count == 1 && !magnitude) {
+			finish_row(dst, acc, k->m[0].scale, p->g.bias, n);
+			return;
+		}
+		const double scale = k->m[q].scale;
+		if (q == 0)
+			memset(total, 0, n * sizeof *total);
+		if (magnitude) {
+			for (size_t x = 0; x < n; x++) {
+				double v = scale * acc[x];
+				total[x] += v * v;
+			}
+		} else {
+			for (size_t x = 0; x < n; x++)
+				total[x] += scale * acc[x];
+		}
+	}
+	if (magnitude)
+		for (size_t x = 0; x < n; x++)
+			dst[x] = (float)(sqrt(total[x]) + p->g.bias);
+	else
+		for (size_t x = 0; x < n; x++)
+			dst[x] = (float)(total[x] + p->g.bias);
+}
+
+/*
+ * Make rows[c*Fr + i] point at plane c's padded row for kernel row i of
+ * output row oy (the shared zero row where the zero border supplies it),
+ * padding rows not already in the ring.  Returns 1 when every real row
+ * qualifies for exact float arithmetic.
+ */
+static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t oy)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+	int exact = p->exact_limit > 0;
+
+	for (size_t i = 0; i < g->fr; i++) {
+		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
+		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
+		if (sy < 0) {
+			for (int c = 0; c < g->nfilt; c++)
+				w->rows[(size_t)c * g->fr + i] = w->zero;
+			continue;
+		}
+		if (w->tag[slot] != r) {
+			int ok = p->exact_limit > 0;
+			for (int c = 0; c < g->nfilt; c++) {
+				float *dst = w->cache + ((size_t)c * p->ring + slot) * p->pw;
+				const float *src = fetch(ctx, c, (size_t)sy);
+				ok &= pad_row(dst, src, g->iw, g->left, p->pw, p->colsrc,
+				              ok ? p->exact_limit : 0);
+			}
+			w->tag[slot] = r;
+			w->exact[slot] = (unsigned char)ok;
+			if (w->widened)
+				w->widened[slot] = 0;
+		}
+		exact &= w->exact[slot];
+		for (int c = 0; c < g->nfilt; c++)
+			w->rows[(size_t)c * g->fr + i] = w->cache + ((size_t)c * p->ring + slot) * p->pw;
+	}
+	return exact;
+}
+
+static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                       size_t orow, size_t oy)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+	const imf_kernel *k = p->k;
+	const size_t ow = g->ow, s = g->stride;
+	int exact = gather_rows(w, fetch, ctx, oy);
+	int wide = !exact && s == 1;
+
+	/* The double loops read the rows widened once (as exact as the floats). */
+	if (wide)
+		for (size_t i = 0; i < g->fr; i++) {
+			size_t r = oy * s + i * g->dil, slot = r % p->ring;
+			for (int c = 0; c < g->nfilt; c++) {
+				const float *row = w->rows[(size_t)c * g->fr + i];
+				double *d = w->dcache + ((size_t)c * p->ring + slot) * p->pw;
+				if (row == w->zero) {
+					w->drows[(size_t)c * g->fr + i] = w->dzero;
+					continue;
+				}
+				if (!w->widened[slot])
+					widen(d, row, p->pw);
+				w->drows[(size_t)c * g->fr + i] = d;
+			}
+			if (w->rows[i] != w->zero)
+				w->widened[slot] = 1;
+		}
+
+	for (int c = 0; c < g->nout; c++) {
+		float *dst = imf_image_row(o, c, orow);
+		/*
+		 * Matrix q reads plane q of a multi-channel kernel's input, else
+		 * plane c.  Taps on rows of zeros (zero border) add nothing: dropped.
+		 */
+		for (size_t q = 0; q < k->count; q++) {
+			const size_t plane = g->depth > 1 ? q : (size_t)c;
+			const float *const *prow = w->rows + plane * g->fr;
+			conv_active *a = &w->act[q];
+			a->n = 0;
+			for (size_t t = p->part_start[q]; t < p->part_start[q + 1]; t++) {
+				const float *row = prow[p->taps[t].i];
+				if (row == w->zero)
+					continue;
+				a->src[a->n] = row + p->taps[t].col;
+				if (wide)
+					a->dsrc[a->n] =
+					        w->drows[plane * g->fr + p->taps[t].i] + p->taps[t].col;
+				a->w[a->n] = p->taps[t].w;
+				a->wf[a->n] = (float)p->taps[t].w;
+				a->n++;
+			}
+		}
+		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
+			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
+			conv_span(dst + x0, p, w->act, x0 * s, n, exact, w);
+		}
+	}
+}
+
+/*
+ * The row pass of one input row into h (ow doubles): h[x] = sum_j r_j *
+ * padded[x*S + j*D], span by span with up to four taps a pass, so the
+ * accumulators stay in L1.
+ */
+static void separable_hpass(conv_worker *w, const float *src, double *h)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+	const double *pad = w->dpad;
+
+	/* Padded, then widened once: the taps then read doubles. */
+	pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0);
+	widen(w->dpad, w->cache, p->pw);
+	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
+		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN, j = 0;
+		const double *base = pad + x0 * g->stride;
+		double *acc = h + x0;
+		memset(acc, 0, n * sizeof *acc);
+		if (g->stride != 1) {
+			for (; j < g->fc; j++)
+				for (size_t x = 0; x < n; x++)
+					acc[x] = acc[x] + p->sep_r[j] * base[j * g->dil + x * g->stride];
+			continue;
+		}
+		for (; j + 4 <= g->fc; j += 4)
+			axpy4_dd(acc, base + j * g->dil, base + (j + 1) * g->dil,
+			         base + (j + 2) * g->dil, base + (j + 3) * g->dil, p->sep_r + j, n);
+		for (; j < g->fc; j++)
+			axpy1_dd(acc, base + j * g->dil, p->sep_r[j], n);
+	}
+}
+
+static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                          size_t orow, size_t oy)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+	const size_t ow = g->ow;
+	const double scale = p->k->m[0].scale;
+	size_t nt = 0;
+
+	for (size_t i = 0; i < g->fr; i++) {
+		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
+		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
+		if (sy < 0 || p->sep_c[i] == 0)
+			continue; /* a zero row, or a zero weight: adds nothing */
+		for (int c = 0; c < g->nfilt; c++) {
+			double *h = w->hcache + ((size_t)c * p->ring + slot) * ow;
+			if (w->tag[slot] != r)
+				separable_hpass(w, fetch(ctx, c, (size_t)sy), h);
+			w->hrows[(size_t)c * g->fr + nt] = h;
+		}
+		w->tag[slot] = r;
+		w->act_w[nt++] = p->sep_c[i];
+	}
+	for (int c = 0; c < g->nout; c++) {
+		const double **hr = w->hrows + (size_t)c * g->fr;
+		const double *cw = w->act_w;
+		float *dst = imf_image_row(o, c, orow);
+		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
+			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN, i = 0;
+			double *acc = w->acc;
+			memset(acc, 0, n * sizeof *acc);
+			for (; i + 4 <= nt; i += 4)
+				axpy4_dd(acc, hr[i] + x0, hr[i + 1] + x0, hr[i + 2] + x0, hr[i + 3] + x0,
+				         cw + i, n);
+			for (; i + 2 <= nt; i += 2)
+				axpy2_dd(acc, hr[i] + x0, hr[i + 1] + x0, cw[i], cw[i + 1], n);
+			for (; i < nt; i++)
+				axpy1_dd(acc, hr[i] + x0, cw[i], n);
+			finish_row(dst + x0, acc, scale, g->bias, n);
+		}
+	}
+}
+
+void conv_worker_run(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                     size_t first, size_t oy0, size_t oy1)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+
+	for (size_t oy = oy0; oy < oy1; oy++) {
+		if (p->sep)
+			separable_row(w, fetch, ctx, o, oy - first, oy);
+		else
+			direct_row(w, fetch, ctx, o, oy - first, oy);
+		if (g->alpha) {
+			int a = g->ich - 1;
+			const float *restrict src =
+			        fetch(ctx, a, conv_anchor_index(oy, g->stride, g->top, g->er, g->ih));
+			float *restrict dst = imf_image_row(o, a, oy - first);
+			for (size_t x = 0; x < g->ow; x++)
+				dst[x] = src[p->alpha_col[x]];
+		}
+	}
+}

@@ -1,0 +1,552 @@
+/*
+ * check_engine.c - the fast convolution paths against the reference.
+ *
+ * check_conv.c holds both paths to a naive np.pad-style implementation;
+ * here the fast engine's own choices are exercised on purpose and compared
+ * with imf_conv_reference (the plain one-pixel-at-a-time path):
+ *  - kernels of every size 1..15 on rows wider than a span and widths that
+ *    are not a multiple of any vector size, every border, strides;
+ *  - the exact float loops (integer kernels on integer rows), including
+ *    rows that must fall back to double (fractions, NaN, large values);
+ *  - separable (rank-1) kernels, integer and real, and near-misses;
+ *  - thread counts: identical output for every count;
+ *  - the band streaming API: identical output for every band split.
+ * Direct paths must equal the reference to the last bit; the separable path
+ * exactly on integer data and kernels, within 1e-4 relative otherwise.
+ */
+#include "testutil.h"
+
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define KMAX 15
+
+typedef struct big_kernel {
+	imf_kernel k;
+	imf_matrix m;
+	double w[KMAX * KMAX];
+} big_kernel;
+
+static char empty[] = "";
+
+static void bk_init(big_kernel *b, size_t rows, size_t cols, double scale)
+{
+	memset(b, 0, sizeof *b);
+	b->k.name = empty;
+	b->k.description = empty;
+	b->k.combine = IMF_COMBINE_NONE;
+	b->k.count = 1;
+	b->k.m = &b->m;
+	b->m.rows = rows;
+	b->m.cols = cols;
+	b->m.w = b->w;
+	b->m.scale = scale;
+}
+
+static imf_image *rand_image(size_t w, size_t h, int channels, int alpha, int integer,
+                             unsigned long long *rng)
+{
+	imf_image *img = NULL;
+	imf_error err = {0};
+	ck_assert_int_eq(imf_image_new(w, h, channels, alpha, NULL, &img, &err), IMF_OK);
+	for (int c = 0; c < channels; c++)
+		for (size_t y = 0; y < h; y++)
+			for (size_t x = 0; x < w; x++)
+				imf_image_row(img, c, y)[x] =
+				        integer ? (float)floor(tu_rand(rng) * 256)
+				                : (float)(tu_rand(rng) * 300 - 20);
+	return img;
+}
+
+/* Same values, NaN equal to NaN; exact, or within 1e-4 relative (1e-4 absolute near 0). */
+static void assert_same(const imf_image *a, const imf_image *b, int exact, const char *what)
+{
+	ck_assert_msg(imf_image_width(a) == imf_image_width(b) &&
+	                      imf_image_height(a) == imf_image_height(b) &&
+	                      imf_image_channels(a) == imf_image_channels(b),
+	              "%s: geometry differs", what);
+	for (int c = 0; c < imf_image_channels(a); c++)
+		for (size_t y = 0; y < imf_image_height(a); y++) {
+			const float *ra = imf_image_row_const(a, c, y);
+			const float *rb = imf_image_row_const(b, c, y);
+			for (size_t x = 0; x < imf_image_width(a); x++) {
+				double u = ra[x], v = rb[x];
+				int ok;
+				if (isnan(u) || isnan(v))
+					ok = isnan(u) && isnan(v);
+				else if (exact)
+					ok = u == v;
+				else
+					ok = fabs(u - v) <= 1e-4 * (fabs(v) > 1 ? fabs(v) : 1);
+				if (!ok)
+					ck_abort_msg("%s: plane %d (y %zu, x %zu): %.9g, reference %.9g",
+					             what, c, y, x, u, v);
+			}
+		}
+}
+
+/* imf_conv_run against imf_conv_reference: same status, same message, same values. */
+static void check_against_reference(const imf_image *in, const imf_kernel *k,
+                                    const imf_conv_params *p, int exact, const char *what)
+{
+	imf_image *a = NULL, *b = NULL;
+	imf_error ea = {0}, eb = {0};
+	imf_status sa = imf_conv_run(in, k, p, &a, &ea);
+	imf_status sb = imf_conv_reference(in, k, p, &b, &eb);
+
+	ck_assert_msg(sa == sb, "%s: status %d, reference %d", what, sa, sb);
+	if (sa == IMF_OK)
+		assert_same(a, b, exact, what);
+	else
+		ck_assert_str_eq(ea.msg, eb.msg);
+	imf_image_free(a);
+	imf_image_free(b);
+}
+
+/* Which inner loops the engine picks for k on a w x h image. */
+static const char *method_of(const imf_kernel *k, const imf_conv_params *p, size_t w, size_t h)
+{
+	static char buf[128];
+	imf_conv_stream *s = NULL;
+	imf_error err = {0};
+	ck_assert_int_eq(imf_conv_stream_new(k, p, w, h, 1, 0, &s, &err), IMF_OK);
+	snprintf(buf, sizeof buf, "%s", imf_conv_stream_method(s));
+	imf_conv_stream_free(s);
+	return buf;
+}
+
+/*
+ * Random non-separable kernels of every size 1..15 (square and not), on
+ * widths 1, 13 and 601 (more than one span, no multiple of 4, 8 or 16),
+ * every border, strides 1 and 2, integer and real: equal to the last bit.
+ */
+START_TEST(test_every_size)
+{
+	static const size_t widths[] = {1, 13, 601};
+	unsigned long long rng = 0xabcdefULL + (unsigned long long)_i;
+	const size_t rows = (size_t)_i + 1;
+
+	for (size_t v = 0; v < 2; v++) {
+		const size_t cols = v == 0 ? rows : (rows * 7) % 15 + 1;
+		for (size_t wi = 0; wi < COUNT(widths); wi++) {
+			for (int integer = 0; integer < 2; integer++) {
+				const size_t h = rows + 4;
+				imf_image *in = rand_image(widths[wi], h, 1, 0, integer, &rng);
+				big_kernel b;
+				bk_init(&b, rows, cols, integer ? 1 : 0.37);
+				for (size_t t = 0; t < rows * cols; t++)
+					b.w[t] = integer ? floor(tu_rand(&rng) * 9) - 4
+					                 : tu_rand(&rng) * 2 - 1;
+				/* Not rank 1 (a 1xN or Nx1 kernel is, and runs direct anyway). */
+				if (rows > 1 && cols > 1)
+					b.w[0] += integer ? 3 : 0.5;
+				for (int border = 0; border < 5; border++) {
+					for (size_t stride = 1; stride <= 2; stride++) {
+						imf_conv_params p;
+						char what[160];
+						imf_conv_params_default(&p);
+						p.border = (imf_border)border;
+						p.stride = stride;
+						p.bias = integer ? 2 : 0.25;
+						snprintf(what, sizeof what,
+						         "%zux%zu kernel, width %zu, %s, stride %zu, %s",
+						         cols, rows, widths[wi],
+						         imf_border_name(p.border), stride,
+						         integer ? "integer" : "real");
+						check_against_reference(in, &b.k, &p, 1, what);
+					}
+				}
+				imf_image_free(in);
+			}
+		}
+	}
+}
+END_TEST
+
+/*
+ * The exact float loops take integer kernels on integer rows; any row with
+ * a fraction, a NaN, an infinity or a value too large for exact float sums
+ * must send its output rows to the double loops, with the same results.
+ */
+START_TEST(test_exact_float_fallback)
+{
+	static const double sobel[9] = {-1, 0, 1, -2, 0, 2, -1, 0, 1};
+	unsigned long long rng = 77;
+	imf_image *in = rand_image(40, 30, 1, 0, 1, &rng);
+	big_kernel b;
+	imf_conv_params p;
+
+	bk_init(&b, 3, 3, 1);
+	memcpy(b.w, sobel, sizeof sobel);
+	imf_conv_params_default(&p);
+	ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, 40, 30), "exact float"));
+
+	imf_image_row(in, 0, 3)[5] = 12.5f;          /* a fraction */
+	imf_image_row(in, 0, 9)[0] = NAN;            /* NaN at the edge */
+	imf_image_row(in, 0, 14)[39] = INFINITY;     /* an infinity */
+	imf_image_row(in, 0, 20)[7] = 5000000.0f;    /* beyond 2^24 / sum|w| */
+	imf_image_row(in, 0, 25)[8] = -16777216.0f;  /* a large negative */
+	imf_image_row(in, 0, 27)[30] = 4194304.5f;   /* not representable: rounds in float */
+	for (int border = 0; border < 5; border++) {
+		char what[64];
+		p.border = (imf_border)border;
+		snprintf(what, sizeof what, "sobel-x, %s", imf_border_name(p.border));
+		check_against_reference(in, &b.k, &p, 1, what);
+	}
+
+	/* Power-of-two scales (written straight from the float sums), and others. */
+	{
+		static const double binom[9] = {1, 2, 1, 2, 4, 2, 1, 2, 1};
+		static const double scales[] = {1.0 / 16, 4, -0.5, 1.0 / 9, 3};
+		for (size_t i = 0; i < COUNT(scales); i++) {
+			char what[64];
+			bk_init(&b, 3, 3, scales[i]);
+			memcpy(b.w, binom, sizeof binom);
+			p.border = IMF_BORDER_REPLICATE;
+			p.bias = i == 4 ? 0.5 : 0;
+			snprintf(what, sizeof what, "binomial, scale %g", scales[i]);
+			check_against_reference(in, &b.k, &p, 1, what);
+		}
+		p.bias = 0;
+	}
+
+	/* A kernel whose sums could pass 2^24 on 8-bit data never takes the float loops. */
+	bk_init(&b, 3, 3, 1);
+	for (size_t t = 0; t < 9; t++)
+		b.w[t] = 10000;
+	ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, 40, 30), "exact float"));
+	for (size_t y = 0; y < 30; y++)
+		for (size_t x = 0; x < 40; x++)
+			imf_image_row(in, 0, y)[x] = (float)((x * 37 + y * 11) % 256);
+	check_against_reference(in, &b.k, &p, 1, "weights 10000 on 8-bit data");
+
+	/* A fractional weight: no float loops at all. */
+	b.w[4] = 0.5;
+	ck_assert_ptr_null(strstr(method_of(&b.k, &p, 40, 30), "exact float"));
+	imf_image_free(in);
+}
+END_TEST
+
+/* Outer product of c (rows) and r (cols) into b. */
+static void outer(big_kernel *b, const double *c, const double *r)
+{
+	for (size_t i = 0; i < b->m.rows; i++)
+		for (size_t j = 0; j < b->m.cols; j++)
+			b->w[i * b->m.cols + j] = c[i] * r[j];
+}
+
+/*
+ * Rank-1 kernels 5x5 .. 15x15 (and 4x9, 12x5) run as two 1-D passes: exact
+ * on integer kernels and data, within 1e-4 on real ones, for every border,
+ * stride 1..3, dilation 1..2, flip, bias, on a width past one span.
+ */
+START_TEST(test_separable)
+{
+	static const size_t sizes[][2] = {{5, 5}, {7, 7}, {9, 9}, {15, 15}, {4, 9}, {12, 5}};
+	unsigned long long rng = 4242;
+
+	for (size_t si = 0; si < COUNT(sizes); si++) {
+		for (int integer = 0; integer < 2; integer++) {
+			const size_t rows = sizes[si][0], cols = sizes[si][1];
+			imf_image *in = rand_image(523, 2 * rows + 3, 1, 0, integer, &rng);
+			double c[KMAX], r[KMAX];
+			big_kernel b;
+
+			bk_init(&b, rows, cols, integer ? 1.0 / 64 : 0.9);
+			for (size_t i = 0; i < rows; i++)
+				c[i] = integer ? floor(tu_rand(&rng) * 7) - 3 : tu_rand(&rng) - 0.3;
+			for (size_t j = 0; j < cols; j++)
+				r[j] = integer ? floor(tu_rand(&rng) * 7) - 2 : tu_rand(&rng) - 0.5;
+			c[rows / 2] = integer ? 6 : 1.5; /* never all zero */
+			r[cols / 2] = integer ? -4 : 2.5;
+			outer(&b, c, r);
+			for (int border = 0; border < 5; border++) {
+				imf_conv_params p;
+				char what[160];
+				imf_conv_params_default(&p);
+				p.border = (imf_border)border;
+				p.stride = (size_t)border % 3 + 1;
+				p.dilation = (size_t)(border + (int)si) % 2 + 1;
+				p.flip = border % 2;
+				p.bias = integer ? -3 : 0.7;
+				ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, 523, 2 * rows + 3),
+				                             "separable"));
+				snprintf(what, sizeof what, "separable %zux%zu, %s, %s", cols, rows,
+				         imf_border_name(p.border), integer ? "integer" : "real");
+				check_against_reference(in, &b.k, &p, integer, what);
+			}
+			imf_image_free(in);
+		}
+	}
+}
+END_TEST
+
+/* A Gaussian and a box as full matrices are found separable; a near miss is not. */
+START_TEST(test_separable_detection)
+{
+	static const double binom[5] = {1, 4, 6, 4, 1};
+	double g[15], ones[15];
+	big_kernel b;
+	imf_conv_params p;
+	unsigned long long rng = 99;
+	imf_image *in = rand_image(200, 40, 1, 0, 1, &rng);
+
+	imf_conv_params_default(&p);
+	for (size_t i = 0; i < 15; i++) {
+		g[i] = exp(-((double)i - 7) * ((double)i - 7) / (2 * 3.0 * 3.0));
+		ones[i] = 1;
+	}
+	/* Gaussian printed to 9 digits, as a kernel file would hold it. */
+	bk_init(&b, 15, 15, 1);
+	outer(&b, g, g);
+	for (size_t t = 0; t < 225; t++) {
+		char s[32];
+		snprintf(s, sizeof s, "%.9g", b.w[t]);
+		b.w[t] = strtod(s, NULL);
+	}
+	ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, 200, 40), "separable"));
+	check_against_reference(in, &b.k, &p, 0, "15x15 Gaussian");
+
+	bk_init(&b, 15, 15, 1.0 / 225);
+	outer(&b, ones, ones);
+	ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, 200, 40), "separable"));
+	check_against_reference(in, &b.k, &p, 0, "15x15 box");
+
+	/* Integer binomial 5x5: exact. */
+	bk_init(&b, 5, 5, 1.0 / 256);
+	outer(&b, binom, binom);
+	ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, 200, 40), "separable"));
+	check_against_reference(in, &b.k, &p, 1, "5x5 binomial");
+
+	/* Off rank 1 by one unit: direct, and still exact. */
+	b.w[7] += 1;
+	ck_assert_ptr_null(strstr(method_of(&b.k, &p, 200, 40), "separable"));
+	check_against_reference(in, &b.k, &p, 1, "5x5 binomial, one weight off");
+
+	/* Real kernel off rank 1 by more than 1e-6 of its sum: direct. */
+	bk_init(&b, 15, 15, 1);
+	outer(&b, g, g);
+	b.w[100] *= 1.001;
+	ck_assert_ptr_null(strstr(method_of(&b.k, &p, 200, 40), "separable"));
+
+	/* 3x3 is cheaper direct even when separable. */
+	bk_init(&b, 3, 3, 1);
+	outer(&b, binom + 1, binom + 1);
+	ck_assert_ptr_null(strstr(method_of(&b.k, &p, 200, 40), "separable"));
+	imf_image_free(in);
+}
+END_TEST
+
+/* Every thread count gives the same bits, for direct, exact and separable kernels. */
+START_TEST(test_threads_identical)
+{
+	unsigned long long rng = 5150;
+	imf_image *in = rand_image(97, 61, 4, 1, 0, &rng);
+	imf_image *in8 = rand_image(97, 61, 1, 0, 1, &rng);
+	big_kernel b;
+	double c[7] = {1, 2, 3, 4, 3, 2, 1};
+
+	for (int kind = 0; kind < 3; kind++) {
+		imf_image *base = NULL;
+		const imf_image *src = kind == 1 ? in8 : in;
+		imf_conv_params p;
+		imf_error err = {0};
+
+		if (kind == 2) {
+			bk_init(&b, 7, 7, 1.0 / 256);
+			outer(&b, c, c);
+		} else {
+			bk_init(&b, 5, 5, 1);
+			for (size_t t = 0; t < 25; t++)
+				b.w[t] = kind == 1 ? floor(tu_rand(&rng) * 5) - 2 : tu_rand(&rng) - 0.5;
+		}
+		imf_conv_params_default(&p);
+		p.border = IMF_BORDER_REFLECT;
+		ck_assert_int_eq(imf_conv_run(src, &b.k, &p, &base, &err), IMF_OK);
+		for (size_t n = 2; n <= 9; n++) {
+			imf_image *o = NULL;
+			char what[64];
+			p.threads = n;
+			ck_assert_int_eq(imf_conv_run(src, &b.k, &p, &o, &err), IMF_OK);
+			snprintf(what, sizeof what, "kind %d, %zu threads", kind, n);
+			assert_same(o, base, 1, what);
+			imf_image_free(o);
+		}
+		imf_image_free(base);
+	}
+	imf_image_free(in);
+	imf_image_free(in8);
+}
+END_TEST
+
+/*
+ * Stream an image through imf_conv_stream in bands of varying sizes, the
+ * window holding exactly the rows imf_conv_stream_input_rows names: the
+ * output must equal imf_conv_run's, for every bounded border and padding.
+ */
+static void stream_compare(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
+                           unsigned long long *rng, const char *what)
+{
+	imf_image *whole = NULL, *out = NULL;
+	imf_conv_stream *s = NULL;
+	imf_error err = {0};
+	size_t ow, oh, iw = imf_image_width(in), ih = imf_image_height(in);
+	int och, oa, ich = imf_image_channels(in);
+
+	ck_assert_int_eq(imf_conv_run(in, k, p, &whole, &err), IMF_OK);
+	ck_assert_int_eq(imf_conv_stream_new(k, p, iw, ih, ich, imf_image_has_alpha(in), &s, &err),
+	                 IMF_OK);
+	ck_assert_int_eq(imf_conv_stream_bounded(s), 1);
+	imf_conv_stream_output(s, &ow, &oh, &och, &oa);
+	ck_assert_uint_eq(ow, imf_image_width(whole));
+	ck_assert_uint_eq(oh, imf_image_height(whole));
+	ck_assert_int_eq(och, imf_image_channels(whole));
+	ck_assert_int_eq(imf_image_new(ow, oh, och, oa, NULL, &out, &err), IMF_OK);
+
+	for (size_t oy = 0; oy < oh;) {
+		size_t n = 1 + (size_t)(tu_rand(rng) * 6), lo, hi;
+		imf_image *win = NULL, *band = NULL;
+		if (n > oh - oy)
+			n = oh - oy;
+		imf_conv_stream_input_rows(s, oy, n, &lo, &hi);
+		ck_assert_uint_le(lo, hi);
+		ck_assert_uint_le(hi, ih);
+		ck_assert_int_eq(imf_image_new(iw, hi > lo ? hi - lo : 1, ich,
+		                               imf_image_has_alpha(in), NULL, &win, &err),
+		                 IMF_OK);
+		for (int c = 0; c < ich; c++)
+			for (size_t y = lo; y < hi; y++)
+				memcpy(imf_image_row(win, c, y - lo), imf_image_row_const(in, c, y),
+				       iw * sizeof(float));
+		ck_assert_int_eq(imf_image_new(ow, n, och, oa, NULL, &band, &err), IMF_OK);
+		ck_assert_msg(imf_conv_stream_run(s, win, lo, band, oy, n, &err) == IMF_OK, "%s: %s",
+		              what, err.msg);
+		for (int c = 0; c < och; c++)
+			for (size_t y = 0; y < n; y++)
+				memcpy(imf_image_row(out, c, oy + y), imf_image_row_const(band, c, y),
+				       ow * sizeof(float));
+		imf_image_free(win);
+		imf_image_free(band);
+		oy += n;
+	}
+	assert_same(out, whole, 1, what);
+	imf_image_free(out);
+	imf_image_free(whole);
+	imf_conv_stream_free(s);
+}
+
+START_TEST(test_stream_bands)
+{
+	static const struct {
+		imf_pad_mode mode;
+		size_t pad;
+	} pads[] = {{IMF_PAD_SAME, 0}, {IMF_PAD_VALID, 0}, {IMF_PAD_FULL, 0}, {IMF_PAD_EXPLICIT, 3}};
+	unsigned long long rng = 8086;
+	imf_image *in = rand_image(37, 29, 2, 1, 0, &rng);
+	big_kernel b;
+	double c[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+
+	for (int kind = 0; kind < 2; kind++) {
+		if (kind == 0) {
+			bk_init(&b, 4, 3, 0.5);
+			for (size_t t = 0; t < 12; t++)
+				b.w[t] = tu_rand(&rng) - 0.5;
+		} else {
+			bk_init(&b, 9, 9, 1.0 / 65536);
+			outer(&b, c, c);
+		}
+		for (int border = 0; border < 4; border++) { /* wrap: see below */
+			for (size_t pi = 0; pi < COUNT(pads); pi++) {
+				for (size_t stride = 1; stride <= 3; stride += 2) {
+					imf_conv_params p;
+					char what[128];
+					imf_conv_params_default(&p);
+					p.border = (imf_border)border;
+					p.pad_mode = pads[pi].mode;
+					p.pad = pads[pi].pad;
+					p.stride = stride;
+					p.dilation = (size_t)border % 2 + 1;
+					p.threads = (size_t)pi % 3 + 1;
+					snprintf(what, sizeof what, "kind %d, %s, pad %d, stride %zu",
+					         kind, imf_border_name(p.border), (int)p.pad_mode,
+					         stride);
+					stream_compare(in, &b.k, &p, &rng, what);
+				}
+			}
+		}
+	}
+
+	/* wrap with padding reads the far edge: not bounded; valid padding is. */
+	{
+		imf_conv_params p;
+		imf_conv_stream *s = NULL;
+		imf_error err = {0};
+		imf_conv_params_default(&p);
+		p.border = IMF_BORDER_WRAP;
+		ck_assert_int_eq(imf_conv_stream_new(&b.k, &p, 37, 29, 2, 1, &s, &err), IMF_OK);
+		ck_assert_int_eq(imf_conv_stream_bounded(s), 0);
+		imf_conv_stream_free(s);
+		p.pad_mode = IMF_PAD_VALID;
+		stream_compare(in, &b.k, &p, &rng, "wrap, valid");
+	}
+	imf_image_free(in);
+}
+END_TEST
+
+/* A window that misses rows, or a band of the wrong size, is refused. */
+START_TEST(test_stream_errors)
+{
+	static const double box[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+	big_kernel b;
+	imf_conv_params p;
+	imf_conv_stream *s = NULL;
+	imf_image *win = NULL, *band = NULL;
+	imf_error err = {0};
+
+	bk_init(&b, 3, 3, 1);
+	memcpy(b.w, box, sizeof box);
+	imf_conv_params_default(&p);
+	ck_assert_int_eq(imf_conv_stream_new(&b.k, &p, 10, 10, 1, 0, &s, &err), IMF_OK);
+	ck_assert_int_eq(imf_image_new(10, 3, 1, 0, NULL, &win, &err), IMF_OK);
+	ck_assert_int_eq(imf_image_new(10, 2, 1, 0, NULL, &band, &err), IMF_OK);
+	/* Output rows 4..5 read input rows 3..6: a window of 3 rows from 3 is short. */
+	ck_assert_int_eq(imf_conv_stream_run(s, win, 3, band, 4, 2, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "convolution: band does not fit the stream");
+	/* Past the last output row. */
+	ck_assert_int_eq(imf_conv_stream_run(s, win, 7, band, 9, 2, &err), IMF_EINVAL);
+	/* Rows 0..1 read 0..2: fits. */
+	ck_assert_int_eq(imf_conv_stream_run(s, win, 0, band, 0, 2, &err), IMF_OK);
+	imf_image_free(win);
+	imf_image_free(band);
+	imf_conv_stream_free(s);
+
+	/* Stream creation checks what imf_conv_run checks. */
+	ck_assert_int_eq(imf_conv_stream_new(&b.k, &p, 0, 10, 1, 0, &s, &err), IMF_EINVAL);
+	ck_assert_ptr_null(s);
+	p.pad_mode = IMF_PAD_VALID;
+	ck_assert_int_eq(imf_conv_stream_new(&b.k, &p, 2, 10, 1, 0, &s, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "kernel 3x3 is larger than the padded input 2x10");
+}
+END_TEST
+
+static Suite *engine_suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("engine");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_every_size, 0, KMAX);
+	tcase_add_test(tc, test_exact_float_fallback);
+	tcase_add_test(tc, test_separable);
+	tcase_add_test(tc, test_separable_detection);
+	tcase_add_test(tc, test_threads_identical);
+	tcase_add_test(tc, test_stream_bands);
+	tcase_add_test(tc, test_stream_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+IMF_TEST_MAIN(engine_suite)
