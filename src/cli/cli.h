@@ -6,7 +6,8 @@
  * run.c takes one file through read -> filter -> write (emit.c writes the
  * result, output.c atomically), main.c runs one file or hands a batch (-O DIR)
  * to batch.c, which spreads the files over worker threads; progress.c owns
- * the terminal's progress bar and every line printed on stderr.
+ * the terminal's progress bar and every line printed on stderr.  learn.c is
+ * the 'imfilter learn' subcommand, with its own option table.
  */
 #ifndef IMF_CLI_H
 #define IMF_CLI_H
@@ -38,7 +39,8 @@ typedef struct cli_opts {
 	imf_format format;       /* -f, or UNKNOWN */
 	imf_write_opts write;    /* -m -q --depth */
 	cli_stats stats;         /* --stats[=json] */
-	imf_limits limits;       /* --max-pixels, --max-side */
+	imf_limits limits;       /* --max-pixels, --max-side, --max-kernel */
+	int in_place;            /* --in-place: OUTPUT may be (or is) the INPUT file */
 	int list_kernels;        /* --list-kernels */
 	const char *show_kernel; /* --show-kernel NAME */
 	int help, version;
@@ -54,6 +56,39 @@ typedef struct cli_opts {
 	int quiet, verbose;      /* --quiet, --verbose */
 	int batch;               /* set per file by batch.c: messages name the file */
 } cli_opts;
+
+/*
+ * One entry of an option table: getopt_long's array, the short-option
+ * string, the --help list and the --dump-options listing (from which the man
+ * page's lists are generated) come from one table, options.c's for
+ * filtering and learn.c's for 'imfilter learn'.
+ */
+typedef struct cli_opt_def {
+	const char *name;
+	int has_arg; /* no_argument, required_argument, optional_argument */
+	int val;     /* short option character, or a value >= 256 */
+	const char *arg;
+	const char *help; /* NULL: hidden from --help and --dump-options */
+} cli_opt_def;
+
+/* The --help lines of a table: "  -k, --kernel SPEC          help". */
+void cli_opt_help(FILE *fp, const cli_opt_def *t, size_t n);
+/* --dump-options: one line per visible option, SHORT\tLONG\tARG\tHELP. */
+void cli_opt_dump(FILE *fp, const cli_opt_def *t, size_t n);
+/*
+ * getopt_long over a table, from argv[1]: one(c, optarg, ctx) for each
+ * option (non-zero: it reported a usage error).  Unknown options and missing
+ * or unexpected values are reported in one line ("... (see CMD --help)").
+ * Returns EXIT_OK with optind at the first operand, else the exit status.
+ */
+int cli_opt_parse(int argc, char **argv, const cli_opt_def *t, size_t n, const char *cmd,
+                  int (*one)(int c, const char *arg, void *ctx), void *ctx);
+/* Option values, as filtering parses them; -1 after reporting a bad one. */
+int cli_parse_uint(const char *opt, const char *s, unsigned long lo, unsigned long hi,
+                   size_t *out);
+int cli_parse_pad(const char *s, imf_conv_params *p); /* same, valid, full, N */
+int cli_parse_size(const char *opt, const char *s, size_t *out); /* 512M, 2G, 0 */
+int cli_parse_channels(const char *s, cli_channels *out);
 
 /*
  * Parse argv.  Returns EXIT_OK, or EXIT_USAGE after printing one line
@@ -77,14 +112,19 @@ void cli_error(const char *who, const char *fmt, ...)
 
 /* ---- run.c: one file ------------------------------------------------------ */
 
-/* Parse -k SPEC; a bad spec is a usage error (2), an unreadable file 1; reported. */
-int cli_load_kernel(const char *spec, imf_kernel **k);
+/*
+ * Parse -k SPEC within lim (--max-kernel); a bad spec is a usage error (2),
+ * an unreadable file 1; reported.
+ */
+int cli_load_kernel(const char *spec, const imf_limits *lim, imf_kernel **k);
 
 /*
  * The chain to run: -e STAGES, or the one convolution of -k/-p/-s/-b.
  * Usage errors (exit 2) are reported here, before any input is read.
  */
 int cli_build_chain(const cli_opts *o, imf_chain **chain);
+/* -j N, or the online CPUs: a batch's worker threads, or one file's band threads. */
+size_t cli_thread_count(const cli_opts *o);
 /* Open o->input ("-": stdin); NULL after reporting why (a folder is refused). */
 FILE *cli_open_input(const cli_opts *o);
 void cli_read_opts(const cli_opts *o, imf_read_opts *ropts);
@@ -94,6 +134,21 @@ void cli_read_opts(const cli_opts *o, imf_read_opts *ropts);
  * one.  Returns an exit status after reporting any error in one line.
  */
 int cli_run_file(const cli_opts *o, const imf_chain *chain);
+
+/* ---- stream.c: one convolution in bands ------------------------------------ */
+/*
+ * Run the convolution k/p over the image r is reading, band by band, to
+ * o->output as fmt.  Sets *fallback (and reads nothing more) when this
+ * convolution needs the whole image (a wrap border with padding); otherwise
+ * returns an exit status after reporting any error in one line.
+ */
+int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_params *p,
+                    imf_reader *r, imf_format fmt, int *fallback);
+
+/* ---- learn.c: imfilter learn INPUT TARGET --------------------------------- */
+
+/* 'imfilter learn ARGS...' (argv[0] is "learn"); returns the exit status. */
+int cli_learn_main(int argc, char **argv);
 
 /* ---- batch.c: -O DIR INPUT... --------------------------------------------- */
 
@@ -136,6 +191,16 @@ int cli_emit(const cli_opts *o, const imf_image *res, imf_format fmt);
  */
 typedef struct cli_output cli_output;
 int cli_output_open(const char *path, cli_output **out);
+/*
+ * Single-file mode, before any work: refuse (exit 2, one line "refusing to
+ * overwrite the input photo.png (give --in-place to replace it)") an OUTPUT
+ * that is the INPUT file itself: the same device and inode, so "./a.png",
+ * "a.png", a symlink and a hard link are all caught.  Standard input and
+ * output and files that are not regular files are never the same file.
+ * Unless --in-place was given, it also makes cli_output_open refuse that
+ * file later (--split's NAME-i.EXT), with exit 1.  Returns an exit status.
+ */
+int cli_output_guard_input(const cli_opts *o);
 FILE *cli_output_file(cli_output *o);
 int cli_output_commit(cli_output *o);
 void cli_output_abort(cli_output *o);

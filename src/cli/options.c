@@ -4,6 +4,8 @@
  * getopt_long's array, the short-option string, the option list of --help
  * and the hidden --dump-options listing (from which the man page's option
  * list is generated) all come from opts[] below, so they cannot drift apart.
+ * 'imfilter learn' keeps its own table in learn.c and goes through the same
+ * three functions (cli_opt_help, cli_opt_dump, cli_opt_parse, at the end).
  * Parsing is strict: numbers must be whole and in range, names must be
  * known, and every problem is one line on stderr with exit status 2.
  */
@@ -13,6 +15,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,6 +29,11 @@ enum {
 	OPT_SHOW,
 	OPT_MAX_PIXELS,
 	OPT_MAX_SIDE,
+	OPT_MAX_KERNEL,
+	OPT_MAX_MEMORY,
+	OPT_PNG_LEVEL,
+	OPT_PNG_FILTER,
+	OPT_IN_PLACE,
 	OPT_DRY_RUN,
 	OPT_SHAPE,
 	OPT_EXPLAIN,
@@ -37,13 +45,7 @@ enum {
 	OPT_DUMP,
 };
 
-static const struct opt_def {
-	const char *name;
-	int has_arg; /* no_argument, required_argument, optional_argument */
-	int val;     /* short option character or OPT_* */
-	const char *arg;
-	const char *help; /* NULL: hidden from --help and --dump-options */
-} opts[] = {
+static const cli_opt_def opts[] = {
 	{ "kernel", required_argument, 'k', "SPEC",
 	  "kernel: a built-in name, a kernel file, or \"0 -1 0; -1 5 -1; 0 -1 0\"" },
 	{ "chain", required_argument, 'e', "STAGES",
@@ -57,12 +59,19 @@ static const struct opt_def {
 	{ "channels", required_argument, OPT_CHANNELS, "gray|rgb",
 	  "gray: one Rec.601 luma plane (default); rgb: filter each colour" },
 	{ "output", required_argument, 'o', "FILE", "output file (same as the OUTPUT argument)" },
+	{ "in-place", no_argument, OPT_IN_PLACE, NULL,
+	  "let the result replace INPUT: OUTPUT (or -O's file) may be INPUT itself; "
+	  "without OUTPUT, INPUT is replaced" },
 	{ "format", required_argument, 'f', "FMT", "output format: png, jpeg, pnm, pfm, txt" },
 	{ "map", required_argument, 'm', "MODE",
 	  "to integer samples: clamp (default), abs, offset (+128), normalize" },
 	{ "quality", required_argument, 'q', "N", "JPEG quality 1..100 (default 90)" },
 	{ "depth", required_argument, OPT_DEPTH, "8|16",
 	  "PNG/PNM sample depth (default: 16 if the input was 16-bit)" },
+	{ "png-level", required_argument, OPT_PNG_LEVEL, "N",
+	  "PNG zlib compression level 0..9 (default 1: fast; 9: smallest, slowest)" },
+	{ "png-filter", required_argument, OPT_PNG_FILTER, "NAME",
+	  "PNG row filter: none, sub, up (default), avg, paeth, all (libpng picks per row)" },
 	{ "stats", optional_argument, OPT_STATS, "json",
 	  "print min, max, mean and clipped counts to stderr" },
 	{ "dry-run", no_argument, OPT_DRY_RUN, NULL,
@@ -78,14 +87,23 @@ static const struct opt_def {
 	  "batch: add TEXT before the extension (photo-edges.png)" },
 	{ "files-from", required_argument, '@', "FILE",
 	  "batch: read input paths from FILE, one per line ('-': stdin)" },
-	{ "jobs", required_argument, 'j', "N", "batch: N worker threads (default: online CPUs)" },
+	{ "jobs", required_argument, 'j', "N",
+	  "N threads: a batch's files in parallel, or one image's rows (default: online CPUs)" },
+	{ "threads", required_argument, 'j', "N", "the same as --jobs" },
 	{ "quiet", no_argument, OPT_QUIET, NULL,
 	  "no progress bar; no summary line unless a file failed" },
-	{ "verbose", no_argument, OPT_VERBOSE, NULL, "print 'INPUT -> OUTPUT' for each file written" },
+	{ "verbose", no_argument, OPT_VERBOSE, NULL,
+	  "print 'INPUT -> OUTPUT' for each file written; for one file, also how it ran "
+	  "(bands, threads, inner loops, anything held whole)" },
 	{ "max-pixels", required_argument, OPT_MAX_PIXELS, "N",
 	  "refuse images over N pixels, input or output (default 268435456)" },
 	{ "max-side", required_argument, OPT_MAX_SIDE, "N",
 	  "refuse images wider or taller than N (default 1000000)" },
+	{ "max-kernel", required_argument, OPT_MAX_KERNEL, "N",
+	  "refuse kernels wider or taller than N (default 255, at most 65535)" },
+	{ "max-memory", required_argument, OPT_MAX_MEMORY, "SIZE",
+	  "refuse to hold a whole image over SIZE as float planes (K, M, G, T suffixes; "
+	  "default 1G; 0: no limit)" },
 	{ "list-kernels", no_argument, OPT_LIST, NULL, "list the built-in kernels" },
 	{ "show-kernel", required_argument, OPT_SHOW, "SPEC", "print a kernel's matrix (any -k SPEC)" },
 	{ "help", no_argument, 'h', NULL, "show this help" },
@@ -113,6 +131,7 @@ void cli_help(FILE *fp)
 {
 	fputs("Usage: imfilter [OPTIONS] [INPUT [OUTPUT]]\n"
 	      "       imfilter [OPTIONS] -O DIR INPUT...\n"
+	      "       imfilter learn [OPTIONS] INPUT TARGET   (see imfilter learn --help)\n"
 	      "Filter an image with a convolution kernel.  INPUT and OUTPUT default to '-'\n"
 	      "(standard input and output).  Input formats are detected from the content:\n"
 	      "PNG, JPEG, netpbm (P1-P7), PFM and text matrices.  With -O, each INPUT is\n"
@@ -120,18 +139,7 @@ void cli_help(FILE *fp)
 	      "txt) when -f is given; a bad file is reported and skipped.\n\n"
 	      "Options:\n",
 	      fp);
-	for (size_t i = 0; i < NOPTS; i++) {
-		char left[64];
-		const struct opt_def *d = &opts[i];
-		if (!d->help)
-			continue;
-		int n = d->val < 256 ? snprintf(left, sizeof left, "-%c, --%s", d->val, d->name)
-		                     : snprintf(left, sizeof left, "    --%s", d->name);
-		if (d->arg && n > 0 && (size_t)n < sizeof left)
-			snprintf(left + n, sizeof left - (size_t)n,
-			         d->has_arg == optional_argument ? "[=%s]" : " %s", d->arg);
-		fprintf(fp, "  %-26s %s\n", left, d->help);
-	}
+	cli_opt_help(fp, opts, NOPTS);
 	fputs("\nSemantics: out(y,x) = scale * sum w(i,j) in(y*S - top + i, x*S - left + j)\n"
 	      "(correlation, as in CNNs); output size floor((M - F + 2P) / S) + 1 per side;\n"
 	      "'same' pads floor((F-1)/2) before and the rest after.  Kernels are never\n"
@@ -159,23 +167,7 @@ void cli_help(FILE *fp)
 
 void cli_dump_options(FILE *fp)
 {
-	for (size_t i = 0; i < NOPTS; i++) {
-		const struct opt_def *d = &opts[i];
-		if (!d->help)
-			continue;
-		if (d->val < 256)
-			fprintf(fp, "%c\t", d->val);
-		else
-			fputs("-\t", fp);
-		fprintf(fp, "%s\t", d->name);
-		if (!d->arg)
-			fputs("-", fp);
-		else if (d->has_arg == optional_argument)
-			fprintf(fp, "[%s]", d->arg);
-		else
-			fputs(d->arg, fp);
-		fprintf(fp, "\t%s\n", d->help);
-	}
+	cli_opt_dump(fp, opts, NOPTS);
 }
 
 /* "AxB" or "AxBxC" (count numbers, each >= 1); -1 on error (after printing it). */
@@ -224,6 +216,44 @@ static int parse_uint(const char *opt, const char *s, unsigned long lo, unsigned
 	return 0;
 bad:
 	cli_error(NULL, "%s: '%s' is not a whole number in %lu..%lu", opt, s, lo, hi);
+	return -1;
+}
+
+/*
+ * A size in bytes: a whole number, optionally with a binary suffix K, M, G
+ * or T (either case, optionally followed by "iB" or "B"): 512M, 2G, 1GiB.
+ * -1 on error (after printing it).
+ */
+static int parse_size(const char *opt, const char *s, size_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *u;
+	char *end;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		goto bad;
+	if (*end && (u = strchr(units, *end & ~0x20)) != NULL) {
+		for (int i = 0; i <= u - units; i++) {
+			if (v > SIZE_MAX / 1024)
+				goto bad;
+			v *= 1024;
+		}
+		end++;
+		if (strcasecmp(end, "iB") == 0 || strcasecmp(end, "B") == 0)
+			end += strlen(end);
+	}
+	if (*end != '\0' || v > SIZE_MAX)
+		goto bad;
+	*out = (size_t)v;
+	return 0;
+bad:
+	cli_error(NULL, "%s: '%s' is not a size (bytes, or with a suffix K, M, G or T: 512M, 2G; "
+	          "0 for no limit)", opt, s);
 	return -1;
 }
 
@@ -278,17 +308,7 @@ static int parse_one(int c, const char *arg, cli_opts *o)
 		o->conv.stride = v;
 		return 0;
 	case OPT_FLIP: o->conv.flip = 1; return 0;
-	case OPT_CHANNELS:
-		if (!strcasecmp(arg, "gray") || !strcasecmp(arg, "grey") || !strcasecmp(arg, "luma"))
-			o->channels = CLI_CHANNELS_GRAY;
-		else if (!strcasecmp(arg, "rgb") || !strcasecmp(arg, "color") ||
-		         !strcasecmp(arg, "colour"))
-			o->channels = CLI_CHANNELS_RGB;
-		else {
-			cli_error(NULL, "--channels: unknown value '%s' (gray, rgb)", arg);
-			return -1;
-		}
-		return 0;
+	case OPT_CHANNELS: return cli_parse_channels(arg, &o->channels);
 	case 'o':
 		o->output = arg;
 		o->output_given = 1;
@@ -338,6 +358,29 @@ static int parse_one(int c, const char *arg, cli_opts *o)
 			return -1;
 		o->limits.max_side = v;
 		return 0;
+	case OPT_MAX_KERNEL:
+		if (parse_uint("--max-kernel", arg, 1, IMF_KERNEL_SIDE_CEILING, &v) != 0)
+			return -1;
+		o->limits.max_kernel = v;
+		return 0;
+	case OPT_MAX_MEMORY:
+		if (parse_size("--max-memory", arg, &v) != 0)
+			return -1;
+		o->limits.max_memory = v;
+		o->write.max_memory = v;
+		return 0;
+	case OPT_PNG_LEVEL:
+		if (parse_uint("--png-level", arg, 0, 9, &v) != 0)
+			return -1;
+		o->write.png_level = (int)v;
+		return 0;
+	case OPT_PNG_FILTER:
+		if (imf_png_filter_parse(arg, &o->write.png_filter, &err) != IMF_OK) {
+			cli_error(NULL, "--png-filter: %s", err.msg);
+			return -1;
+		}
+		return 0;
+	case OPT_IN_PLACE: o->in_place = 1; return 0;
 	case OPT_LIST: o->list_kernels = 1; return 0;
 	case OPT_SHOW: o->show_kernel = arg; return 0;
 	case 'O':
@@ -387,12 +430,14 @@ static int check_batch(int argc, char **argv, cli_opts *o)
 	return EXIT_OK;
 }
 
+static int parse_opt(int c, const char *arg, void *o)
+{
+	return parse_one(c, arg, o);
+}
+
 int cli_parse(int argc, char **argv, cli_opts *o)
 {
-	struct option longopts[NOPTS + 1];
-	char shortopts[3 * NOPTS + 2];
-	size_t ns = 0;
-	int c, idx;
+	int rc;
 
 	memset(o, 0, sizeof *o);
 	imf_conv_params_default(&o->conv);
@@ -401,44 +446,8 @@ int cli_parse(int argc, char **argv, cli_opts *o)
 	o->input = "-";
 	o->output = "-";
 
-	shortopts[ns++] = ':'; /* report a missing argument as ':' */
-	for (size_t i = 0; i < NOPTS; i++) {
-		longopts[i].name = opts[i].name;
-		longopts[i].has_arg = opts[i].has_arg;
-		longopts[i].flag = NULL;
-		longopts[i].val = opts[i].val;
-		if (opts[i].val < 256) {
-			shortopts[ns++] = (char)opts[i].val;
-			if (opts[i].has_arg == required_argument)
-				shortopts[ns++] = ':';
-		}
-	}
-	memset(&longopts[NOPTS], 0, sizeof longopts[NOPTS]);
-	shortopts[ns] = '\0';
-
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
-		if (c == '?') {
-			const char *arg = argv[optind - 1];
-			if (optopt >= 256 || (optopt && strncmp(arg, "--", 2) == 0)) {
-				/* A known long option given a value it does not take. */
-				cli_error(NULL, "option '%.*s' takes no value", (int)strcspn(arg, "="),
-				          arg);
-			} else if (optopt)
-				cli_error(NULL, "unknown option '-%c' (see imfilter --help)", optopt);
-			else
-				cli_error(NULL, "unknown option '%s' (see imfilter --help)", arg);
-			return EXIT_USAGE;
-		}
-		if (c == ':') {
-			cli_error(NULL, "option '%s' needs a value (see imfilter --help)",
-			          argv[optind - 1]);
-			return EXIT_USAGE;
-		}
-		if (parse_one(c, optarg, o) != 0)
-			return EXIT_USAGE;
-	}
+	if ((rc = cli_opt_parse(argc, argv, opts, NOPTS, "imfilter", parse_opt, o)) != EXIT_OK)
+		return rc;
 	if (o->quiet && o->verbose) {
 		cli_error(NULL, "give either --quiet or --verbose, not both");
 		return EXIT_USAGE;
@@ -466,5 +475,139 @@ int cli_parse(int argc, char **argv, cli_opts *o)
 		          argv[optind]);
 		return EXIT_USAGE;
 	}
+	/* --in-place alone, as sed -i: the result replaces INPUT. */
+	if (o->in_place && !o->output_given) {
+		if (strcmp(o->input, "-") == 0) {
+			cli_error(NULL, "--in-place needs an INPUT file to replace (not standard input)");
+			return EXIT_USAGE;
+		}
+		o->output = o->input;
+		o->output_given = 1;
+	}
 	return EXIT_OK;
+}
+
+/* ---- option tables and values shared with the subcommands (learn.c) ---------- */
+
+void cli_opt_help(FILE *fp, const cli_opt_def *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char left[64];
+		const cli_opt_def *d = &t[i];
+		if (!d->help)
+			continue;
+		int len = d->val < 256 ? snprintf(left, sizeof left, "-%c, --%s", d->val, d->name)
+		                       : snprintf(left, sizeof left, "    --%s", d->name);
+		if (d->arg && len > 0 && (size_t)len < sizeof left)
+			snprintf(left + len, sizeof left - (size_t)len,
+			         d->has_arg == optional_argument ? "[=%s]" : " %s", d->arg);
+		fprintf(fp, "  %-26s %s\n", left, d->help);
+	}
+}
+
+void cli_opt_dump(FILE *fp, const cli_opt_def *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const cli_opt_def *d = &t[i];
+		if (!d->help)
+			continue;
+		if (d->val < 256)
+			fprintf(fp, "%c\t", d->val);
+		else
+			fputs("-\t", fp);
+		fprintf(fp, "%s\t", d->name);
+		if (!d->arg)
+			fputs("-", fp);
+		else if (d->has_arg == optional_argument)
+			fprintf(fp, "[%s]", d->arg);
+		else
+			fputs(d->arg, fp);
+		fprintf(fp, "\t%s\n", d->help);
+	}
+}
+
+int cli_opt_parse(int argc, char **argv, const cli_opt_def *t, size_t n, const char *cmd,
+                  int (*one)(int c, const char *arg, void *ctx), void *ctx)
+{
+	struct option *longopts = calloc(n + 1, sizeof *longopts);
+	char *shortopts = malloc(3 * n + 2);
+	size_t ns = 0;
+	int c, idx, rc = EXIT_USAGE;
+
+	if (!longopts || !shortopts) {
+		cli_error(NULL, "out of memory");
+		rc = EXIT_BAD_INPUT;
+		goto done;
+	}
+	shortopts[ns++] = ':'; /* report a missing argument as ':' */
+	for (size_t i = 0; i < n; i++) {
+		longopts[i].name = t[i].name;
+		longopts[i].has_arg = t[i].has_arg;
+		longopts[i].flag = NULL;
+		longopts[i].val = t[i].val;
+		if (t[i].val < 256) {
+			shortopts[ns++] = (char)t[i].val;
+			if (t[i].has_arg == required_argument)
+				shortopts[ns++] = ':';
+		}
+	}
+	shortopts[ns] = '\0'; /* longopts[n] is the zeroed end mark */
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		if (c == '?') {
+			const char *arg = argv[optind - 1];
+			if (optopt >= 256 || (optopt && strncmp(arg, "--", 2) == 0)) {
+				/* A known long option given a value it does not take. */
+				cli_error(NULL, "option '%.*s' takes no value", (int)strcspn(arg, "="),
+				          arg);
+			} else if (optopt)
+				cli_error(NULL, "unknown option '-%c' (see %s --help)", optopt, cmd);
+			else
+				cli_error(NULL, "unknown option '%s' (see %s --help)", arg, cmd);
+			goto done;
+		}
+		if (c == ':') {
+			cli_error(NULL, "option '%s' needs a value (see %s --help)", argv[optind - 1],
+			          cmd);
+			goto done;
+		}
+		if (one(c, optarg, ctx) != 0)
+			goto done;
+	}
+	rc = EXIT_OK;
+done:
+	free(longopts);
+	free(shortopts);
+	return rc;
+}
+
+int cli_parse_uint(const char *opt, const char *s, unsigned long lo, unsigned long hi,
+                   size_t *out)
+{
+	return parse_uint(opt, s, lo, hi, out);
+}
+
+int cli_parse_pad(const char *s, imf_conv_params *p)
+{
+	return parse_pad(s, p);
+}
+
+int cli_parse_size(const char *opt, const char *s, size_t *out)
+{
+	return parse_size(opt, s, out);
+}
+
+int cli_parse_channels(const char *s, cli_channels *out)
+{
+	if (!strcasecmp(s, "gray") || !strcasecmp(s, "grey") || !strcasecmp(s, "luma"))
+		*out = CLI_CHANNELS_GRAY;
+	else if (!strcasecmp(s, "rgb") || !strcasecmp(s, "color") || !strcasecmp(s, "colour"))
+		*out = CLI_CHANNELS_RGB;
+	else {
+		cli_error(NULL, "--channels: unknown value '%s' (gray, rgb)", s);
+		return -1;
+	}
+	return 0;
 }

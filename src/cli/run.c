@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 /* Kernel errors: a bad spec is a usage error, an unreadable file is an I/O error. */
-int cli_load_kernel(const char *spec, imf_kernel **k)
+int cli_load_kernel(const char *spec, const imf_limits *lim, imf_kernel **k)
 {
 	imf_error err = { 0 };
-	imf_status st = imf_kernel_parse(spec, k, &err);
+	imf_status st = imf_kernel_parse_limited(spec, lim, k, &err);
 	if (st == IMF_OK)
 		return EXIT_OK;
 	/* Name the file, unless the message already does. */
@@ -42,7 +42,7 @@ int cli_build_chain(const cli_opts *o, imf_chain **chain)
 		return EXIT_USAGE;
 	}
 	if (o->chain) {
-		if (imf_chain_parse(o->chain, chain, &err) != IMF_OK) {
+		if (imf_chain_parse_limited(o->chain, &o->limits, chain, &err) != IMF_OK) {
 			cli_error(NULL, "--chain: %s", err.msg);
 			return err.code == IMF_EIO ? EXIT_BAD_INPUT : EXIT_USAGE;
 		}
@@ -52,7 +52,7 @@ int cli_build_chain(const cli_opts *o, imf_chain **chain)
 			                "(see --list-kernels)");
 			return EXIT_USAGE;
 		}
-		rc = cli_load_kernel(o->kernel, &k);
+		rc = cli_load_kernel(o->kernel, &o->limits, &k);
 		if (rc != EXIT_OK)
 			return rc;
 		if (imf_chain_from_conv(k, &o->conv, chain, &err) != IMF_OK) {
@@ -61,6 +61,8 @@ int cli_build_chain(const cli_opts *o, imf_chain **chain)
 		}
 	}
 	imf_chain_set_limits(*chain, &o->limits);
+	/* A batch runs files in parallel; one file splits its rows instead. */
+	imf_chain_set_threads(*chain, o->out_dir ? 1 : cli_thread_count(o));
 	if (imf_chain_shape_only(*chain) && !o->dry_run) {
 		cli_error(NULL, "--chain: a size-only kernel (like '3x3 out=40') needs --dry-run; "
 		                "give real kernels to filter an image");
@@ -69,6 +71,16 @@ int cli_build_chain(const cli_opts *o, imf_chain **chain)
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
+}
+
+size_t cli_thread_count(const cli_opts *o)
+{
+	size_t n = o->jobs;
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (size_t)cpus : 1;
+	}
+	return n;
 }
 
 static const char *input_name(const cli_opts *o)
@@ -164,15 +176,55 @@ static void print_stats(const cli_opts *o, const imf_image *img, imf_format fmt)
 	}
 }
 
+/*
+ * The rest of r's image, whole (the path for chains that need it): the
+ * memory budget applies, as it does to imf_read.
+ */
+static imf_status read_whole(imf_reader *r, const imf_limits *lim, imf_image **out,
+                             imf_error *err)
+{
+	imf_info info;
+	imf_image *img = NULL;
+	imf_status st;
+
+	*out = NULL;
+	imf_reader_info(r, &info);
+	st = imf_check_memory(info.width, info.height, info.channels, lim->max_memory, "input", err);
+	if (st == IMF_OK)
+		st = imf_image_new(info.width, info.height, info.channels, info.has_alpha, lim, &img,
+		                   err);
+	if (st == IMF_OK)
+		st = imf_reader_read(r, img, 0, info.height, err);
+	if (st != IMF_OK) {
+		imf_image_free(img);
+		return st;
+	}
+	imf_image_set_source(img, info.format, info.depth);
+	*out = img;
+	return IMF_OK;
+}
+
+/* Does this run go through the band pipeline (stream.c)? */
+static int streamable(const cli_opts *o, const imf_chain *chain, const imf_kernel **k,
+                      const imf_conv_params **p)
+{
+	return !o->explain && o->stats == CLI_STATS_NONE && !o->split &&
+	       imf_chain_single_conv(chain, k, p);
+}
+
 int cli_run_file(const cli_opts *o, const imf_chain *chain)
 {
 	const char *in_name = input_name(o);
 	imf_image *img = NULL, *work = NULL, *res = NULL;
+	imf_reader *reader = NULL;
+	const imf_kernel *sk = NULL;
+	const imf_conv_params *sp = NULL;
+	imf_info info;
 	FILE *in = NULL;
 	imf_error err = { 0 };
 	imf_read_opts ropts;
 	imf_format fmt = o->format;
-	int rc = EXIT_BAD_INPUT, explain_only;
+	int rc = EXIT_BAD_INPUT, explain_only, fallback = 0;
 
 	/* --explain prints on stdout; the image is written only to a named OUTPUT. */
 	explain_only = o->explain && (!o->output_given || strcmp(o->output, "-") == 0);
@@ -183,18 +235,38 @@ int cli_run_file(const cli_opts *o, const imf_chain *chain)
 	if (!in)
 		goto done;
 	cli_read_opts(o, &ropts);
-	if (imf_read(in, &ropts, &img, &err) != IMF_OK) {
+	if (imf_reader_open(in, &ropts, &reader, &err) != IMF_OK) {
 		cli_error(in_name, "%s", err.msg);
 		goto done;
 	}
+	imf_reader_info(reader, &info);
 	if (fmt == IMF_FORMAT_UNKNOWN)
-		fmt = imf_image_source_format(img);
+		fmt = info.format;
 	if (fmt == IMF_FORMAT_UNKNOWN)
 		fmt = IMF_FORMAT_PNG;
 	if (!explain_only && !o->output_given && isatty(STDOUT_FILENO) && fmt != IMF_FORMAT_TEXT) {
 		cli_error(NULL, "not writing a binary %s image to a terminal: give OUTPUT, "
 		                "redirect, or use -f txt", imf_format_name(fmt));
 		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (streamable(o, chain, &sk, &sp)) {
+		rc = cli_stream_file(o, sk, sp, reader, fmt, &fallback);
+		if (!fallback)
+			goto done;
+		rc = EXIT_BAD_INPUT;
+	}
+	if (o->verbose && !o->batch && !fallback) {
+		char line[1024];
+		snprintf(line, sizeof line, "%s: holding the whole image: %s", in_name,
+		         o->explain ? "--explain shows every value"
+		         : o->stats != CLI_STATS_NONE ? "--stats looks at every value"
+		         : o->split ? "--split writes each map apart"
+		                    : "a --chain runs stage after stage on whole images");
+		cli_message(line);
+	}
+	if (read_whole(reader, &ropts.limits, &img, &err) != IMF_OK) {
+		cli_error(in_name, "%s", err.msg);
 		goto done;
 	}
 	if (o->channels == CLI_CHANNELS_GRAY && imf_image_channels(img) > 1) {
@@ -231,6 +303,7 @@ int cli_run_file(const cli_opts *o, const imf_chain *chain)
 		print_stats(o, res, fmt);
 	rc = cli_emit(o, res, fmt);
 done:
+	imf_reader_free(reader);
 	if (in && in != stdin)
 		fclose(in);
 	imf_image_free(res);

@@ -8,6 +8,12 @@
  * (the seeds are ordinary images) and mutations that change the length walk
  * the parameters.  What is written must read back: PNG, PNM and PFM with
  * the same size, PFM and text (when every value is finite) bit for bit.
+ *
+ * The same input also goes through the band API the CLI streams with:
+ * imf_reader_read in bands of a size picked from the input, the engine's
+ * imf_conv_stream_run band by band, imf_writer_write band by band.  It must
+ * give the very planes imf_read gave, the same verdict (and message) as the
+ * whole-image calls, and the same bytes as imf_write of the whole result.
  */
 #include "fuzz_common.h"
 
@@ -97,6 +103,141 @@ static void same_values(const imf_image *a, const imf_image *b, const char *what
 		}
 }
 
+/* imf_write of img as fmt into memory: the bytes (malloc'd) or NULL on failure. */
+static char *write_mem(const imf_image *img, imf_format fmt, const imf_write_opts *wo, size_t *len)
+{
+	imf_error err = { 0 };
+	char *buf = NULL;
+	FILE *mem = open_memstream(&buf, len);
+	if (!mem)
+		abort();
+	imf_status st = imf_write(mem, img, fmt, wo, &err);
+	fclose(mem);
+	if (st != IMF_OK) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void same_planes(const imf_image *a, const imf_image *b, const char *what)
+{
+	if (imf_image_width(a) != imf_image_width(b) || imf_image_height(a) != imf_image_height(b) ||
+	    imf_image_channels(a) != imf_image_channels(b))
+		fuzz_fail(what, "another geometry");
+	for (int c = 0; c < imf_image_channels(a); c++)
+		for (size_t y = 0; y < imf_image_height(a); y++)
+			if (memcmp(imf_image_row_const(a, c, y), imf_image_row_const(b, c, y),
+			           imf_image_width(a) * sizeof(float)) != 0)
+				fuzz_fail(what, "different values");
+}
+
+/*
+ * The band path against the whole-image one: img/res are imf_read's image
+ * and imf_conv_run's result (NULL when they failed, with their messages).
+ */
+static void band_check(const uint8_t *data, size_t size, const imf_read_opts *ro,
+                       const imf_image *img, const imf_kernel *k, const imf_conv_params *p,
+                       const imf_write_opts *wo, const imf_image *res, const char *conv_msg,
+                       size_t band)
+{
+	imf_reader *r = NULL;
+	imf_conv_stream *s = NULL;
+	imf_writer *w = NULL;
+	imf_image *in = NULL, *out = NULL;
+	imf_error err = { 0 };
+	imf_info info;
+	void *copy;
+	FILE *fp = fuzz_fopen(data, size, &copy), *mem = NULL;
+	char *bytes = NULL, *want = NULL;
+	size_t len = 0, want_len = 0, ow, oh;
+	int och, oa;
+	imf_status st;
+
+	if (!fp)
+		abort();
+	st = imf_reader_open(fp, ro, &r, &err);
+	fuzz_check_error(st, &err, 1, "imf_reader_open");
+	if (st != IMF_OK) {
+		if (img)
+			fuzz_fail("imf_reader_open", "refused what imf_read accepted");
+		goto done;
+	}
+	imf_reader_info(r, &info);
+	if (imf_image_new(info.width, info.height, info.channels, info.has_alpha, NULL, &in, &err) !=
+	    IMF_OK)
+		goto done; /* (only within imf_read's own limits) */
+	for (size_t y = 0; y < info.height;) {
+		size_t n = info.height - y < band ? info.height - y : band;
+		st = imf_reader_read(r, in, y, n, &err);
+		fuzz_check_error(st, &err, 1, "imf_reader_read");
+		if (st != IMF_OK) {
+			if (img)
+				fuzz_fail("imf_reader_read", "failed where imf_read succeeded");
+			goto done;
+		}
+		y += n;
+	}
+	if (!img)
+		fuzz_fail("imf_reader_read", "read every band of what imf_read refused");
+	same_planes(in, img, "imf_reader_read");
+
+	st = imf_conv_stream_new(k, p, info.width, info.height, info.channels, info.has_alpha, &s,
+	                         &err);
+	fuzz_check_error(st, &err, 1, "imf_conv_stream_new");
+	if ((st == IMF_OK) != (res != NULL) || (st != IMF_OK && strcmp(err.msg, conv_msg) != 0))
+		fuzz_fail("imf_conv_stream_new", "a verdict other than imf_conv_run's");
+	if (st != IMF_OK)
+		goto done;
+	imf_conv_stream_output(s, &ow, &oh, &och, &oa);
+	if (imf_image_new(ow, oh, och, oa, NULL, &out, &err) != IMF_OK)
+		goto done;
+	for (size_t y = 0; y < oh;) {
+		size_t n = oh - y < band ? oh - y : band;
+		imf_image *b = NULL;
+		if (imf_image_new(ow, n, och, oa, NULL, &b, &err) != IMF_OK)
+			goto done;
+		if (imf_conv_stream_run(s, in, 0, b, y, n, &err) != IMF_OK)
+			fuzz_fail("imf_conv_stream_run", err.msg);
+		for (int c = 0; c < och; c++)
+			for (size_t i = 0; i < n; i++)
+				memcpy(imf_image_row(out, c, y + i), imf_image_row_const(b, c, i),
+				       ow * sizeof(float));
+		imf_image_free(b);
+		y += n;
+	}
+	same_planes(out, res, "imf_conv_stream_run");
+
+	/* The writer in bands: PNM bytes equal imf_write's. */
+	if (!(want = write_mem(res, IMF_FORMAT_PNM, wo, &want_len)))
+		goto done;
+	if (!(mem = open_memstream(&bytes, &len)))
+		abort();
+	st = imf_writer_open(mem, IMF_FORMAT_PNM, ow, oh, och, oa, info.format, info.depth, wo, &w,
+	                     &err);
+	for (size_t y = 0; st == IMF_OK && y < oh; y += band)
+		st = imf_writer_write(w, out, y, oh - y < band ? oh - y : band, &err);
+	if (st == IMF_OK)
+		st = imf_writer_finish(w, &err);
+	fclose(mem);
+	mem = NULL;
+	if (st != IMF_OK)
+		fuzz_fail("imf_writer", err.msg);
+	if (len != want_len || memcmp(bytes, want, len) != 0)
+		fuzz_fail("imf_writer", "band-by-band bytes differ from imf_write's");
+done:
+	if (mem)
+		fclose(mem);
+	free(bytes);
+	free(want);
+	imf_writer_free(w);
+	imf_conv_stream_free(s);
+	imf_image_free(in);
+	imf_image_free(out);
+	imf_reader_free(r);
+	fuzz_fclose(fp, copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	imf_read_opts ro;
@@ -137,12 +278,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.limits.max_side = FUZZ_MAX_SIDE;
 	st = imf_conv_run(gray ? gray : img, k, &p, &res, &err);
 	fuzz_check_error(st, &err, 1, "imf_conv_run");
+	imf_write_opts_default(&wo);
+	wo.map = (imf_map_mode)(sel % 4);
+	wo.depth = (sel >> 2) & 1 ? 16 : 0;
+	wo.quality = 1 + (int)(size % 100);
+	/* The band path, unless the whole path converted to luma first. */
+	if (!gray || imf_image_channels(img) == 1)
+		band_check(data, size, &ro, img, k, &p, &wo, res, err.msg, 1 + (size * 7) % 13);
 	if (st == IMF_OK) {
-		imf_write_opts_default(&wo);
-		wo.map = (imf_map_mode)(sel % 4);
-		wo.depth = (sel >> 2) & 1 ? 16 : 0;
-		wo.quality = 1 + (int)(size % 100);
-
 		back = round_trip(res, IMF_FORMAT_PNG, &wo);
 		imf_image_free(back);
 		back = round_trip(res, IMF_FORMAT_PNM, &wo);

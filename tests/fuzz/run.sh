@@ -64,6 +64,8 @@ else
 	what=$(grep -m1 -o 'ERROR: [A-Za-z]*: [^ ]*\|fuzz contract broken: .*\|ERROR: libFuzzer: [a-z-]*' "$log")
 	result="FOUND (exit $rc): ${what:-see $log}; reproducers: $(find "$B/crashes" -name "$n-*" | tr '\n' ' ')"
 fi
-line="fuzz_$n: ${runs:-?} runs in ${secs} s (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, peak RSS ${rss:-?} MB: $result"
+# The time it really ran: -runs may end it before SECONDS.
+took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
+line="fuzz_$n: ${runs:-?} runs in ${took:-$secs} s (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, peak RSS ${rss:-?} MB: $result"
 echo "$line" | tee "$B/logs/$n.summary"
 [ "$result" = ok ]

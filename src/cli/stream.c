@@ -1,0 +1,437 @@
+/*
+ * stream.c - read -> intensity -> convolve -> write in bands of rows.
+ *
+ * A single convolution (-k) needs only the input rows under the kernel to
+ * make a row of output, so a file goes through in bands of output rows.
+ * For band i the reader fills an input window with the rows the band reads
+ * (the rows it shares with band i-1 are copied from that band's window, the
+ * rest decoded, and turned into luma when asked), the engine makes the
+ * band's output rows (its threads splitting the band), and the writer
+ * encodes them.  Memory depends on the width and the kernel, not on the
+ * height.
+ *
+ * The steps are tasks for -j N worker threads (the calling thread is one):
+ * reading is one band at a time in order, writing too, and any number of
+ * bands may be computed at once, each on its worker's own engine buffers.
+ * A worker that is free writes the next band if it is ready, else reads
+ * the next if a window is free, else computes the next read band; so the
+ * decoder and the encoder never wait for a core while there is work for
+ * them, and the rest goes to the arithmetic.  With -j 1 the one worker does
+ * read, compute, write, band after band.  Every band is computed by the
+ * same code from the same rows whoever runs it, so the output is identical,
+ * byte for byte, for every -j, and identical to the whole-image path's; the
+ * tests hold them together.
+ *
+ * Formats that cannot stream are held whole by their reader or writer (the
+ * library says which); --verbose says so.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Output rows per band: about this many bytes, at least BAND_MIN_ROWS. */
+#define BAND_BYTES (1u << 20)
+#define BAND_MIN_ROWS 16
+
+typedef struct window {
+	imf_image *img;
+	size_t lo, hi; /* it holds input rows lo .. hi-1 (from row 0) */
+} window;
+
+typedef struct pipe_state {
+	const cli_opts *o;
+	const char *in_name, *out_name;
+	imf_reader *r;
+	imf_info info;
+	imf_conv_stream *s;
+	imf_writer *w;
+	cli_output *dst;
+	size_t ow, oh, band, nbands;
+	size_t read_rows;    /* input rows decoded so far */
+	imf_image *raw;      /* gray from colour: the reader's rows before luma (else NULL) */
+	size_t nthreads;
+	size_t nin, nout;    /* windows (nthreads + 2) and output bands (nthreads + 1) */
+	window *in;
+	imf_image **out;
+
+	/* The pipeline's progress, under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t nread, next_comp, nwritten; /* bands read, claimed for computing, written */
+	unsigned char *computed;           /* per band */
+	int reading, writing;              /* a worker is at it */
+	int failed; /* some step failed and reported it: everyone stops */
+	int rc;     /* the exit status of the failure */
+} pipe_state;
+
+static void band_rows(const pipe_state *ps, size_t i, size_t *oy, size_t *n)
+{
+	*oy = i * ps->band;
+	*n = ps->oh - *oy < ps->band ? ps->oh - *oy : ps->band;
+}
+
+/*
+ * Decode the next n input rows into rows at .. at+n-1 of dst (which has room
+ * for them), through raw when making luma.
+ */
+static imf_status decode(pipe_state *ps, imf_image *dst, size_t at, size_t n, imf_error *err)
+{
+	imf_status st;
+	if (n == 0)
+		return IMF_OK;
+	if (ps->raw) {
+		if ((st = imf_reader_read(ps->r, ps->raw, 0, n, err)) != IMF_OK)
+			return st;
+		imf_image_luma_rows(ps->raw, 0, dst, at, n);
+	} else if ((st = imf_reader_read(ps->r, dst, at, n, err)) != IMF_OK) {
+		return st;
+	}
+	ps->read_rows += n;
+	return IMF_OK;
+}
+
+/* Decode and drop the input rows up to row end, using dst as scratch. */
+static imf_status skip_to(pipe_state *ps, imf_image *dst, size_t end, imf_error *err)
+{
+	imf_status st;
+	while (ps->read_rows < end) {
+		size_t m = end - ps->read_rows, cap = imf_image_height(dst);
+		if ((st = decode(ps, dst, 0, m < cap ? m : cap, err)) != IMF_OK)
+			return st;
+	}
+	return IMF_OK;
+}
+
+/*
+ * Fill band i's window: the rows it shares with band i-1's window are
+ * copied from there, rows no band reads (strides) are decoded into the
+ * window and dropped, the rest decoded.  Bands move down the image, so the
+ * rows wanted never go back.
+ */
+static imf_status fill_window(pipe_state *ps, size_t i, imf_error *err)
+{
+	window *win = &ps->in[i % ps->nin];
+	const window *prev = i > 0 ? &ps->in[(i - 1) % ps->nin] : NULL;
+	size_t oy, n, lo, hi, at = 0;
+	imf_status st;
+
+	band_rows(ps, i, &oy, &n);
+	imf_conv_stream_input_rows(ps->s, oy, n, &lo, &hi);
+	if (hi <= lo) { /* only zero padding under this band */
+		win->lo = win->hi = ps->read_rows;
+		return IMF_OK;
+	}
+	if (hi < ps->read_rows)
+		hi = ps->read_rows;
+	if (prev && lo < prev->lo)
+		return imf_error_set(err, IMF_EINVAL, "internal: band window moved backwards");
+	if (prev && lo < prev->hi) {
+		at = prev->hi - lo;
+		for (int c = 0; c < imf_image_channels(win->img); c++)
+			for (size_t y = 0; y < at; y++)
+				memcpy(imf_image_row(win->img, c, y),
+				       imf_image_row_const(prev->img, c, prev->hi - prev->lo - at + y),
+				       imf_image_width(win->img) * sizeof(float));
+	}
+	/* Rows between windows (strides) are decoded, not kept. */
+	if ((st = skip_to(ps, win->img, lo, err)) != IMF_OK)
+		return st;
+	if ((st = decode(ps, win->img, at, hi - ps->read_rows, err)) != IMF_OK)
+		return st;
+	win->lo = lo;
+	win->hi = hi;
+	return IMF_OK;
+}
+
+static imf_status compute_band(pipe_state *ps, size_t i, size_t slot, imf_error *err)
+{
+	const window *win = &ps->in[i % ps->nin];
+	size_t oy, n;
+	band_rows(ps, i, &oy, &n);
+	return imf_conv_stream_run_part(ps->s, slot, win->img, win->lo, ps->out[i % ps->nout], oy,
+	                                n, err);
+}
+
+static imf_status write_band(pipe_state *ps, size_t i, imf_error *err)
+{
+	size_t oy, n;
+	band_rows(ps, i, &oy, &n);
+	return imf_writer_write(ps->w, ps->out[i % ps->nout], 0, n, err);
+}
+
+/* Report a failed step once (call with mu held); later failures stay quiet. */
+static void fail_locked(pipe_state *ps, const char *who, const imf_error *err, int rc, int quiet)
+{
+	if (!ps->failed) {
+		ps->failed = 1;
+		ps->rc = rc;
+		if (!quiet)
+			cli_error(who, "%s", err->msg);
+	}
+	pthread_cond_broadcast(&ps->cv);
+}
+
+/* A reader that went away (EPIPE, when SIGPIPE is ignored) is a quiet failure. */
+static int write_quiet(const pipe_state *ps)
+{
+	return errno == EPIPE && ferror(cli_output_file(ps->dst));
+}
+
+/* ---- the pipeline -------------------------------------------------------------- */
+
+typedef struct worker_arg {
+	pipe_state *ps;
+	size_t slot; /* the engine buffers this worker computes with */
+} worker_arg;
+
+/* Band i's window slot is free once band i - nin is computed. */
+static int can_read(const pipe_state *ps)
+{
+	return !ps->reading && ps->nread < ps->nbands &&
+	       (ps->nread < ps->nin || ps->computed[ps->nread - ps->nin]);
+}
+
+/* The next band is read, and its output slot written out. */
+static int can_compute(const pipe_state *ps)
+{
+	return ps->next_comp < ps->nread && ps->next_comp - ps->nwritten < ps->nout;
+}
+
+static int can_write(const pipe_state *ps)
+{
+	return !ps->writing && ps->nwritten < ps->nbands && ps->computed[ps->nwritten];
+}
+
+/* One worker: write, else read, else compute, until every band is written. */
+static void *worker_main(void *arg)
+{
+	pipe_state *ps = ((worker_arg *)arg)->ps;
+	const size_t slot = ((worker_arg *)arg)->slot;
+	imf_error err = { 0 };
+
+	pthread_mutex_lock(&ps->mu);
+	while (!ps->failed && ps->nwritten < ps->nbands) {
+		size_t i;
+		if (cli_stop_signal()) {
+			fail_locked(ps, NULL, &err, EXIT_BAD_INPUT, 1);
+			break;
+		}
+		if (can_write(ps)) {
+			ps->writing = 1;
+			i = ps->nwritten;
+			pthread_mutex_unlock(&ps->mu);
+			imf_status st = write_band(ps, i, &err);
+			int quiet = st != IMF_OK && write_quiet(ps);
+			pthread_mutex_lock(&ps->mu);
+			ps->writing = 0;
+			if (st != IMF_OK)
+				fail_locked(ps, ps->out_name, &err, EXIT_BAD_INPUT, quiet);
+			ps->nwritten++;
+		} else if (can_read(ps)) {
+			ps->reading = 1;
+			i = ps->nread;
+			pthread_mutex_unlock(&ps->mu);
+			imf_status st = fill_window(ps, i, &err);
+			pthread_mutex_lock(&ps->mu);
+			ps->reading = 0;
+			if (st != IMF_OK)
+				fail_locked(ps, ps->in_name, &err, EXIT_BAD_INPUT, 0);
+			ps->nread++;
+		} else if (can_compute(ps)) {
+			i = ps->next_comp++;
+			pthread_mutex_unlock(&ps->mu);
+			imf_status st = compute_band(ps, i, slot, &err);
+			pthread_mutex_lock(&ps->mu);
+			if (st != IMF_OK)
+				fail_locked(ps, ps->in_name, &err, EXIT_BAD_INPUT, 0);
+			ps->computed[i] = 1;
+		} else {
+			pthread_cond_wait(&ps->cv, &ps->mu);
+			continue;
+		}
+		pthread_cond_broadcast(&ps->cv);
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return NULL;
+}
+
+/* Every band through read, compute and write; 0 after a failure (reported). */
+static int run_bands(pipe_state *ps)
+{
+	pthread_t tid[IMF_MAX_THREADS];
+	worker_arg args[IMF_MAX_THREADS];
+	size_t started = 0;
+
+	for (size_t t = 0; t < ps->nthreads; t++)
+		args[t] = (worker_arg){ ps, t };
+	/* Workers 1.. on new threads; one that cannot start leaves its share to the others. */
+	for (size_t t = 1; t < ps->nthreads; t++)
+		if (pthread_create(&tid[started], NULL, worker_main, &args[t]) == 0)
+			started++;
+	worker_main(&args[0]);
+	for (size_t t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	return !ps->failed;
+}
+
+/* ---- setup -------------------------------------------------------------------- */
+
+/* The most input rows one band reads. */
+static size_t window_rows(const pipe_state *ps)
+{
+	size_t most = 1;
+	for (size_t i = 0; i < ps->nbands; i++) {
+		size_t oy, n, lo, hi;
+		band_rows(ps, i, &oy, &n);
+		imf_conv_stream_input_rows(ps->s, oy, n, &lo, &hi);
+		if (hi > lo && hi - lo > most)
+			most = hi - lo;
+	}
+	return most;
+}
+
+/* How the file is processed, for --verbose; a batch keeps to one line a file. */
+static void verbose_line(const pipe_state *ps, const char *what)
+{
+	char line[1024];
+	if (!ps->o->verbose || ps->o->batch)
+		return;
+	snprintf(line, sizeof line, "%s: %s", ps->in_name, what);
+	cli_message(line);
+}
+
+int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_params *p,
+                    imf_reader *r, imf_format fmt, int *fallback)
+{
+	pipe_state ps;
+	imf_error err = { 0 };
+	size_t threads = p->threads ? p->threads : 1, row_bytes, wrows;
+	imf_conv_params pp = *p;
+	int och, oalpha, ich, ialpha, gray, rc = EXIT_BAD_INPUT;
+
+	memset(&ps, 0, sizeof ps);
+	*fallback = 0;
+	ps.o = o;
+	ps.in_name = strcmp(o->input, "-") == 0 ? "<stdin>" : o->input;
+	ps.out_name = strcmp(o->output, "-") == 0 ? "<stdout>" : o->output;
+	ps.r = r;
+	imf_reader_info(r, &ps.info);
+	gray = o->channels == CLI_CHANNELS_GRAY && ps.info.channels > 1;
+	ich = gray ? 1 : ps.info.channels;
+	ialpha = gray ? 0 : ps.info.has_alpha;
+	if (pthread_mutex_init(&ps.mu, NULL) != 0 || pthread_cond_init(&ps.cv, NULL) != 0) {
+		cli_error(ps.in_name, "cannot start threads");
+		return EXIT_BAD_INPUT; /* (no cleanup: neither exists on this path in practice) */
+	}
+	/* One engine slot per worker; each band runs on one worker. */
+	threads = threads > IMF_MAX_THREADS ? IMF_MAX_THREADS : threads;
+	pp.threads = threads;
+	if (imf_conv_stream_new(k, &pp, ps.info.width, ps.info.height, ich, ialpha, &ps.s, &err) !=
+	    IMF_OK) {
+		cli_error(ps.in_name, "%s", err.msg);
+		rc = err.code == IMF_EINVAL ? EXIT_USAGE : EXIT_BAD_INPUT;
+		goto done;
+	}
+	if (!imf_conv_stream_bounded(ps.s)) {
+		verbose_line(&ps, "holding the whole image: a wrap border (or padding past the "
+		                  "image) reads the far edge");
+		*fallback = 1;
+		goto done;
+	}
+	imf_conv_stream_output(ps.s, &ps.ow, &ps.oh, &och, &oalpha);
+	row_bytes = ps.ow * (size_t)och * sizeof(float);
+	ps.band = BAND_BYTES / row_bytes;
+	if (ps.band < BAND_MIN_ROWS)
+		ps.band = BAND_MIN_ROWS;
+	if (ps.band > ps.oh)
+		ps.band = ps.oh;
+	ps.nbands = (ps.oh + ps.band - 1) / ps.band;
+	wrows = window_rows(&ps);
+	/* More workers than bands would only wait. */
+	ps.nthreads = threads < ps.nbands ? threads : ps.nbands;
+	ps.nin = ps.nthreads + 2;
+	ps.nout = ps.nthreads + 1;
+	ps.in = calloc(ps.nin, sizeof *ps.in);
+	ps.out = calloc(ps.nout, sizeof *ps.out);
+	ps.computed = calloc(ps.nbands, 1);
+	if (!ps.in || !ps.out || !ps.computed) {
+		imf_error_set(&err, IMF_ENOMEM, "out of memory");
+		goto nomem;
+	}
+	for (size_t i = 0; i < ps.nin; i++)
+		if (imf_image_new(ps.info.width, wrows, ich, ialpha, &o->limits, &ps.in[i].img,
+		                  &err) != IMF_OK)
+			goto nomem;
+	for (size_t i = 0; i < ps.nout; i++)
+		if (imf_image_new(ps.ow, ps.band, och, oalpha, &o->limits, &ps.out[i], &err) != IMF_OK)
+			goto nomem;
+	if (gray && imf_image_new(ps.info.width, wrows, ps.info.channels, ps.info.has_alpha,
+	                          &o->limits, &ps.raw, &err) != IMF_OK)
+		goto nomem;
+
+	if (cli_output_open(o->output, &ps.dst) != 0)
+		goto done;
+	if (imf_writer_open(cli_output_file(ps.dst), fmt, ps.ow, ps.oh, och, oalpha, ps.info.format,
+	                    ps.info.depth, &o->write, &ps.w, &err) != IMF_OK) {
+		cli_error(ps.out_name, "%s", err.msg);
+		goto done;
+	}
+	if (o->verbose && !o->batch) {
+		char line[512];
+		snprintf(line, sizeof line,
+		         "streaming %zu output rows a band, %s; %zu thread%s; %s; reader %s, "
+		         "writer %s",
+		         ps.band,
+		         ps.nthreads > 1 ? "read, compute and write overlapped" : "one step at a time",
+		         ps.nthreads, ps.nthreads > 1 ? "s" : "", imf_conv_stream_method(ps.s),
+		         imf_reader_streams(r) ? "streams" : "holds the whole image",
+		         imf_writer_streams(ps.w) ? "streams" : "holds the whole image");
+		verbose_line(&ps, line);
+	}
+
+	if (!run_bands(&ps)) {
+		rc = ps.rc;
+		goto done;
+	}
+	/* Rows below the last window (valid padding, strides) must decode cleanly too. */
+	if (skip_to(&ps, ps.in[0].img, ps.info.height, &err) != IMF_OK) {
+		cli_error(ps.in_name, "%s", err.msg);
+		goto done;
+	}
+	if (imf_writer_finish(ps.w, &err) != IMF_OK) {
+		if (!write_quiet(&ps))
+			cli_error(ps.out_name, "%s", err.msg);
+		goto done;
+	}
+	if (cli_stop_signal())
+		goto done;
+	rc = cli_output_commit(ps.dst) == 0 ? EXIT_OK : EXIT_BAD_INPUT;
+	ps.dst = NULL;
+	if (rc == EXIT_OK && o->verbose) {
+		char line[2 * 4096 + 8];
+		snprintf(line, sizeof line, "%s -> %s", ps.in_name, ps.out_name);
+		cli_message(line);
+	}
+	goto done;
+nomem:
+	cli_error(ps.in_name, "%s", err.msg);
+done:
+	if (ps.dst)
+		cli_output_abort(ps.dst);
+	imf_writer_free(ps.w);
+	imf_conv_stream_free(ps.s);
+	for (size_t i = 0; ps.in && i < ps.nin; i++)
+		imf_image_free(ps.in[i].img);
+	for (size_t i = 0; ps.out && i < ps.nout; i++)
+		imf_image_free(ps.out[i]);
+	free(ps.in);
+	free(ps.out);
+	free(ps.computed);
+	imf_image_free(ps.raw);
+	pthread_cond_destroy(&ps.cv);
+	pthread_mutex_destroy(&ps.mu);
+	return rc;
+}
