@@ -3,17 +3,23 @@
 # The options come from the binary being completed ('imfilter
 # --dump-options': SHORT<TAB>LONG<TAB>ARG<TAB>HELP, "-" for none, ARG in
 # brackets when optional), so they follow its option table; an older binary
-# without it is read from --help.  Kernel names come from 'imfilter
+# without it is read from --help.  After 'imfilter learn' they come from
+# 'imfilter learn --dump-options'.  Kernel names come from 'imfilter
 # --list-kernels' at completion time.  Both are cached per binary for the
 # shell session.  Installed as share/bash-completion/completions/imfilter.
 
-# _imfilter_table BIN: set _imfilter_tab to BIN's option table (cached).
+# _imfilter_table BIN [SUB]: set _imfilter_tab to BIN's option table, or
+# to its subcommand SUB's ('imfilter learn --dump-options') (cached).
 _imfilter_table()
 {
-	if [[ ${_imfilter_tab_bin-} == "$1" && -n ${_imfilter_tab-} ]]; then
+	if [[ ${_imfilter_tab_bin-} == "$1 ${2-}" && -n ${_imfilter_tab-} ]]; then
 		return 0
 	fi
-	_imfilter_tab_bin=$1
+	_imfilter_tab_bin="$1 ${2-}"
+	if [[ -n ${2-} ]]; then
+		_imfilter_tab=$("$1" "$2" --dump-options 2>/dev/null)
+		return 0
+	fi
 	_imfilter_tab=$("$1" --dump-options 2>/dev/null) ||
 		_imfilter_tab=$("$1" --help 2>/dev/null | awk '
 			# "  -k, --kernel SPEC   help" or "      --stats[=json]   help"
@@ -49,7 +55,10 @@ _imfilter()
 	# The binary being completed: a path as typed, else the one in PATH.
 	[[ $bin == "~/"* ]] && bin=$HOME/${bin#"~/"}
 	type -P -- "$bin" >/dev/null 2>&1 || [[ -x $bin ]] || return 0
-	_imfilter_table "$bin"
+	# 'imfilter learn ...' has its own options.
+	local sub=""
+	[[ $COMP_CWORD -ge 2 && ${COMP_WORDS[1]} == learn ]] && sub=learn
+	_imfilter_table "$bin" "$sub"
 
 	# Which option is the current word the value of?  "--map=ab" arrives
 	# as "--map" "=" "ab" when '=' breaks words (the default), else whole.
@@ -89,7 +98,7 @@ _imfilter()
 		pad) words=$'same\nvalid\nfull' ;;
 		channels) words=$'gray\nrgb' ;;
 		stats) words=$'json\ntext' ;;
-		kernel | show-kernel)
+		kernel | show-kernel | init)
 			COMPREPLY=($(compgen -W "$(_imfilter_kernels "$bin")" -- "$cur")
 				$(compgen -f -- "$cur"))
 			compopt -o filenames 2>/dev/null
@@ -122,6 +131,8 @@ _imfilter()
 	fi
 
 	COMPREPLY=($(compgen -f -- "$cur"))
+	# The first word may also be the subcommand.
+	[[ $COMP_CWORD -eq 1 ]] && COMPREPLY+=($(compgen -W learn -- "$cur"))
 	compopt -o filenames 2>/dev/null
 	return 0
 }

@@ -14,7 +14,9 @@
 # DESCRIPTION).  They replace the lines @OPTIONS@ and @KERNELS@ of TEMPLATE,
 # and @VERSION@ becomes VERSION, so the man page lists exactly what the
 # binary was built with and cannot drift from --help.  IMFILTER may be any
-# command that answers those two options (tests use a fake one).
+# command that answers those two options (tests use a fake one).  A
+# TEMPLATE line @LEARN_OPTIONS@ (optional) becomes the option table of the
+# subcommand, 'IMFILTER learn --dump-options', formatted as OPTIONS is.
 set -u
 
 me=mkman.sh
@@ -71,6 +73,7 @@ function roff(s, name,    out, i, c, prev) {
 '
 
 # OPTIONS: one .TP entry per option, "-k, --kernel SPEC" in bold/italic.
+options_roff() {
 awk -F '\t' "$roff_awk"'
 function opt(s) {
 	sub(/^-+/, "", s)
@@ -112,7 +115,24 @@ END {
 		print "mkman.sh: --dump-options printed no options" > "/dev/stderr"
 		exit 1
 	}
-}' "$tmp/options.tsv" >"$tmp/options.roff" || exit 1
+}' "$1"
+}
+options_roff "$tmp/options.tsv" >"$tmp/options.roff" || exit 1
+
+# 'IMFILTER learn --dump-options' (its own table) replaces @LEARN_OPTIONS@,
+# when the template has that line.
+: >"$tmp/learn.roff"
+if grep -qx '@LEARN_OPTIONS@' "$template"; then
+	"$bin" learn --dump-options >"$tmp/learn.tsv" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -ne 0 ] || [ ! -s "$tmp/learn.tsv" ]; then
+		why=$(head -n 1 "$tmp/err")
+		echo "$me: '$bin learn --dump-options' failed (exit $rc${why:+: $why});" \
+			"the man page's LEARN OPTIONS are generated from it" >&2
+		exit 1
+	fi
+	options_roff "$tmp/learn.tsv" >"$tmp/learn.roff" || exit 1
+fi
 
 # KERNELS: "NAME SIZE DESCRIPTION" lines, as --list-kernels prints them.
 awk "$roff_awk"'
@@ -132,7 +152,8 @@ NF < 3 {
 }' "$tmp/kernels.txt" >"$tmp/kernels.roff" || exit 1
 
 # Merge at the markers; each must appear exactly once.
-awk -v version="$version" -v opts="$tmp/options.roff" -v kerns="$tmp/kernels.roff" '
+awk -v version="$version" -v opts="$tmp/options.roff" -v kerns="$tmp/kernels.roff" \
+	-v learn="$tmp/learn.roff" '
 function include(file,    line) {
 	while ((getline line < file) > 0)
 		print line
@@ -140,6 +161,7 @@ function include(file,    line) {
 }
 $0 == "@OPTIONS@" { include(opts); o++; next }
 $0 == "@KERNELS@" { include(kerns); k++; next }
+$0 == "@LEARN_OPTIONS@" { include(learn); next }
 { gsub(/@VERSION@/, version); print }
 END {
 	if (o != 1 || k != 1) {
