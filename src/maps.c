@@ -122,8 +122,8 @@ imf_status imf_image_plane(const imf_image *img, int c, imf_image **out, imf_err
 	if (!img)
 		return imf_error_set(err, IMF_EINVAL, "plane: missing image");
 	if (c < 0 || c >= img->channels)
-		return imf_error_set(err, IMF_EINVAL, "no plane %d in an image of %d planes", c,
-		                     img->channels);
+		return imf_error_set(err, IMF_EINVAL, "no plane %d in an image of %d plane%s", c,
+		                     img->channels, img->channels == 1 ? "" : "s");
 	st = imf_image_new(img->width, img->height, 1, 0, NULL, &res, err);
 	if (st != IMF_OK)
 		return st;

@@ -956,7 +956,7 @@ START_TEST(test_reader_arguments)
 	ck_assert_int_eq(imf_reader_read(r, band, 0, 4, &err), IMF_OK);
 	ck_assert_int_eq(imf_reader_read(r, band, 0, 4, &err), IMF_OK);
 	ck_assert_int_eq(imf_reader_read(r, band, 0, 1, &err), IMF_EINVAL);
-	ck_assert_str_eq(err.msg, "reader: 1 rows asked after row 8 of 8: past the last row");
+	ck_assert_str_eq(err.msg, "reader: 1 row asked after row 8 of 8: past the last row");
 	imf_reader_free(r);
 	imf_reader_free(NULL);
 

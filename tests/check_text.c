@@ -168,7 +168,7 @@ START_TEST(test_limits)
 		size_t max_side, max_pixels;
 		const char *key;
 	} cases[] = {
-		{ "1 2 3 4\n", 3, 100, "line 1 has more values than the limit of 3 (--max-side)" },
+		{ "1 2 3 4\n", 3, 100, "line 1 has more values than the --max-side limit of 3 (raise it with --max-side)" },
 		{ "1\n2\n3\n4\n", 3, 100, "--max-side" },         /* too many rows */
 		{ "1 2 3\n4 5 6\n", 3, 5, "--max-pixels" },       /* too many values */
 		{ "1 2\n3 4\n\n1 2 3 4\n", 3, 100, "--max-side" } /* block 2's row */

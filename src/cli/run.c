@@ -155,8 +155,9 @@ static void print_stats(const cli_opts *o, const imf_image *img, imf_format fmt)
 		cli_message(line);
 		return;
 	}
-	n = snprintf(line, sizeof line, "%s: stats: min %.6g, max %.6g, mean %.6g over %zu values",
-	             o->batch ? o->input : "imfilter", st.min, st.max, st.mean, st.count);
+	n = snprintf(line, sizeof line, "%s: stats: min %.6g, max %.6g, mean %.6g over %zu value%s",
+	             o->batch ? o->input : "imfilter", st.min, st.max, st.mean, st.count,
+	             st.count == 1 ? "" : "s");
 	if (n < 0 || (size_t)n >= sizeof line)
 		n = (int)strlen(line);
 	if (raw)
@@ -170,8 +171,9 @@ static void print_stats(const cli_opts *o, const imf_image *img, imf_format fmt)
 		         st.clipped_low, st.clipped_high);
 	cli_message(line);
 	if (st.nonfinite) {
-		snprintf(line, sizeof line, "%s: stats: %zu values are NaN or infinite",
-		         o->batch ? o->input : "imfilter", st.nonfinite);
+		snprintf(line, sizeof line, "%s: stats: %zu value%s NaN or infinite",
+		         o->batch ? o->input : "imfilter", st.nonfinite,
+		         st.nonfinite == 1 ? " is" : "s are");
 		cli_message(line);
 	}
 }

@@ -260,8 +260,8 @@ static void png_open_body(png_ctx *c, void *arg)
 	if (nch < 1 || nch > 4 || (depth != 8 && depth != 16) || (c->palette && nch != 1)) {
 		/* Cannot happen with the transforms above; refuse rather than guess. */
 		c->status = imf_error_set(c->err, IMF_ECORRUPT,
-		                          "PNG: unexpected layout after expansion (%d channels, %d bits)",
-		                          nch, depth);
+		                          "PNG: unexpected layout after expansion (%d channel%s, %d bits)",
+		                          nch, nch == 1 ? "" : "s", depth);
 		return;
 	}
 	if (c->palette)

@@ -208,8 +208,8 @@ imf_status imf_reader_read(imf_reader *r, imf_image *band, size_t first, size_t 
 		return st;
 	if (n > in->height - r->next)
 		return imf_error_set(err, IMF_EINVAL,
-		                     "reader: %zu rows asked after row %zu of %zu: past the last row", n,
-		                     r->next, in->height);
+		                     "reader: %zu row%s asked after row %zu of %zu: past the last row", n,
+		                     n == 1 ? "" : "s", r->next, in->height);
 	if (n == 0)
 		return IMF_OK;
 
@@ -345,8 +345,8 @@ imf_status imf_writer_write(imf_writer *w, const imf_image *band, size_t first, 
 		return st;
 	if (n > w->height - w->next)
 		return imf_error_set(err, IMF_EINVAL,
-		                     "writer: %zu rows given after row %zu of %zu: past the last row", n,
-		                     w->next, w->height);
+		                     "writer: %zu row%s given after row %zu of %zu: past the last row", n,
+		                     n == 1 ? "" : "s", w->next, w->height);
 	if (n == 0)
 		return IMF_OK;
 

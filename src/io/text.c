@@ -115,8 +115,9 @@ static imf_status end_token(parser *p)
 		/* The block's first row sets its width: bound it as it grows. */
 		if (p->nline > p->lim->max_side)
 			return imf_error_set(p->err, IMF_ELIMIT,
-			                     "text: line %zu has more values than the limit of %zu "
-			                     "(--max-side)", p->line, p->lim->max_side);
+			                     "text: line %zu has more values than the --max-side limit "
+			                     "of %zu (raise it with --max-side)",
+			                     p->line, p->lim->max_side);
 	} else if (p->nline > p->bcols) {
 		return IMF_OK; /* too long: counted, not stored, reported at its end */
 	}
