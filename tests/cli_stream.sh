@@ -115,7 +115,7 @@ expect_out "truncated: existing output kept" "$T/keep.pgm" keep
 awk 'BEGIN { printf "P5\n2000 600\n255\n" }' >"$T/wide.pgm"
 head -c 1200000 /dev/zero >>"$T/wide.pgm"
 run --verbose -j 2 -k sobel-x "$T/wide.pgm" "$T/v.pgm"
-grep -q "streaming .* output rows a band, read, compute and write overlapped; 2 threads; direct (exact float" "$T/err" &&
+grep -q "streaming .* output rows a band, bands read, computed and written at once; 2 threads; direct (exact float" "$T/err" &&
 	grep -q "reader streams, writer streams" "$T/err" && ok || bad "verbose streaming: $(cat "$T/err")"
 run --verbose -j 1 -k gaussian-5 -m normalize "$T/tall.pgm" "$T/v.pgm"
 grep -q "one step at a time; 1 thread; separable" "$T/err" && grep -q "writer holds the whole image" "$T/err" &&

@@ -10,17 +10,16 @@
  * encodes them.  Memory depends on the width and the kernel, not on the
  * height.
  *
- * The steps are tasks for -j N worker threads (the calling thread is one):
- * reading is one band at a time in order, writing too, and any number of
- * bands may be computed at once, each on its worker's own engine buffers.
- * A worker that is free writes the next band if it is ready, else reads
- * the next if a window is free, else computes the next read band; so the
- * decoder and the encoder never wait for a core while there is work for
- * them, and the rest goes to the arithmetic.  With -j 1 the one worker does
- * read, compute, write, band after band.  Every band is computed by the
- * same code from the same rows whoever runs it, so the output is identical,
- * byte for byte, for every -j, and identical to the whole-image path's; the
- * tests hold them together.
+ * With -j N, N workers (the calling thread is one) each take the next band
+ * and carry it through: read it when the band before has been read,
+ * compute it, write it when the band before has been written.  Reading and
+ * writing stay in order, one band at a time, while the other workers
+ * compute theirs, and a band's rows stay in the cache of the core that read
+ * them.  With -j 1 the one worker does read, compute, write, band after
+ * band.  Every band is computed by the same code from the same rows
+ * whoever runs it, so the output is identical, byte for byte, for every
+ * -j, and identical to the whole-image path's; the tests hold them
+ * together.
  *
  * Formats that cannot stream are held whole by their reader or writer (the
  * library says which); --verbose says so.
@@ -33,7 +32,7 @@
 #include <string.h>
 
 /* Output rows per band: about this many bytes, at least BAND_MIN_ROWS. */
-#define BAND_BYTES (1u << 20)
+#define BAND_BYTES (1u << 18)
 #define BAND_MIN_ROWS 16
 
 typedef struct window {
@@ -53,16 +52,14 @@ typedef struct pipe_state {
 	size_t read_rows;    /* input rows decoded so far */
 	imf_image *raw;      /* gray from colour: the reader's rows before luma (else NULL) */
 	size_t nthreads;
-	size_t nin, nout;    /* windows (nthreads + 2) and output bands (nthreads + 1) */
+	size_t nin;          /* windows: nthreads + 1 (see run_band) */
 	window *in;
-	imf_image **out;
+	imf_image **out;     /* one output band per worker */
 
 	/* The pipeline's progress, under mu. */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	size_t nread, next_comp, nwritten; /* bands read, claimed for computing, written */
-	unsigned char *computed;           /* per band */
-	int reading, writing;              /* a worker is at it */
+	size_t next, nread, nwritten; /* bands taken by a worker, read, written */
 	int failed; /* some step failed and reported it: everyone stops */
 	int rc;     /* the exit status of the failure */
 } pipe_state;
@@ -151,15 +148,14 @@ static imf_status compute_band(pipe_state *ps, size_t i, size_t slot, imf_error 
 	const window *win = &ps->in[i % ps->nin];
 	size_t oy, n;
 	band_rows(ps, i, &oy, &n);
-	return imf_conv_stream_run_part(ps->s, slot, win->img, win->lo, ps->out[i % ps->nout], oy,
-	                                n, err);
+	return imf_conv_stream_run_part(ps->s, slot, win->img, win->lo, ps->out[slot], oy, n, err);
 }
 
-static imf_status write_band(pipe_state *ps, size_t i, imf_error *err)
+static imf_status write_band(pipe_state *ps, size_t i, size_t slot, imf_error *err)
 {
 	size_t oy, n;
 	band_rows(ps, i, &oy, &n);
-	return imf_writer_write(ps->w, ps->out[i % ps->nout], 0, n, err);
+	return imf_writer_write(ps->w, ps->out[slot], 0, n, err);
 }
 
 /* Report a failed step once (call with mu held); later failures stay quiet. */
@@ -187,71 +183,67 @@ typedef struct worker_arg {
 	size_t slot; /* the engine buffers this worker computes with */
 } worker_arg;
 
-/* Band i's window slot is free once band i - nin is computed. */
-static int can_read(const pipe_state *ps)
+/* Wait (mu held) until *counter reaches i or the pipeline failed; 0 on failure. */
+static int wait_turn(pipe_state *ps, const size_t *counter, size_t i)
 {
-	return !ps->reading && ps->nread < ps->nbands &&
-	       (ps->nread < ps->nin || ps->computed[ps->nread - ps->nin]);
+	while (!ps->failed && *counter != i)
+		pthread_cond_wait(&ps->cv, &ps->mu);
+	return !ps->failed;
 }
 
-/* The next band is read, and its output slot written out. */
-static int can_compute(const pipe_state *ps)
-{
-	return ps->next_comp < ps->nread && ps->next_comp - ps->nwritten < ps->nout;
-}
-
-static int can_write(const pipe_state *ps)
-{
-	return !ps->writing && ps->nwritten < ps->nbands && ps->computed[ps->nwritten];
-}
-
-/* One worker: write, else read, else compute, until every band is written. */
+/*
+ * One worker: take the next band, read it in its turn, compute it, write it
+ * in its turn; until no band is left.  Windows are safe without more
+ * waiting: a worker takes band b only after finishing its last one, and
+ * band j is written only after every earlier band, so when b is taken all
+ * bands up to b - nthreads are written; the window b shares with band
+ * b - (nthreads + 1) is free, and band b-1's window (whose rows band b may
+ * copy) is not reused before band b is read.
+ */
 static void *worker_main(void *arg)
 {
 	pipe_state *ps = ((worker_arg *)arg)->ps;
 	const size_t slot = ((worker_arg *)arg)->slot;
 	imf_error err = { 0 };
+	imf_status st;
 
 	pthread_mutex_lock(&ps->mu);
-	while (!ps->failed && ps->nwritten < ps->nbands) {
-		size_t i;
+	while (!ps->failed && ps->next < ps->nbands) {
+		const size_t b = ps->next++;
 		if (cli_stop_signal()) {
 			fail_locked(ps, NULL, &err, EXIT_BAD_INPUT, 1);
 			break;
 		}
-		if (can_write(ps)) {
-			ps->writing = 1;
-			i = ps->nwritten;
-			pthread_mutex_unlock(&ps->mu);
-			imf_status st = write_band(ps, i, &err);
-			int quiet = st != IMF_OK && write_quiet(ps);
-			pthread_mutex_lock(&ps->mu);
-			ps->writing = 0;
-			if (st != IMF_OK)
-				fail_locked(ps, ps->out_name, &err, EXIT_BAD_INPUT, quiet);
-			ps->nwritten++;
-		} else if (can_read(ps)) {
-			ps->reading = 1;
-			i = ps->nread;
-			pthread_mutex_unlock(&ps->mu);
-			imf_status st = fill_window(ps, i, &err);
-			pthread_mutex_lock(&ps->mu);
-			ps->reading = 0;
-			if (st != IMF_OK)
-				fail_locked(ps, ps->in_name, &err, EXIT_BAD_INPUT, 0);
-			ps->nread++;
-		} else if (can_compute(ps)) {
-			i = ps->next_comp++;
-			pthread_mutex_unlock(&ps->mu);
-			imf_status st = compute_band(ps, i, slot, &err);
-			pthread_mutex_lock(&ps->mu);
-			if (st != IMF_OK)
-				fail_locked(ps, ps->in_name, &err, EXIT_BAD_INPUT, 0);
-			ps->computed[i] = 1;
-		} else {
-			pthread_cond_wait(&ps->cv, &ps->mu);
-			continue;
+		if (!wait_turn(ps, &ps->nread, b))
+			break;
+		pthread_mutex_unlock(&ps->mu);
+		st = fill_window(ps, b, &err);
+		pthread_mutex_lock(&ps->mu);
+		if (st != IMF_OK) {
+			fail_locked(ps, ps->in_name, &err, EXIT_BAD_INPUT, 0);
+			break;
 		}
+		ps->nread++;
+		pthread_cond_broadcast(&ps->cv);
+		pthread_mutex_unlock(&ps->mu);
+
+		st = compute_band(ps, b, slot, &err);
+		pthread_mutex_lock(&ps->mu);
+		if (st != IMF_OK) {
+			fail_locked(ps, ps->in_name, &err, EXIT_BAD_INPUT, 0);
+			break;
+		}
+		if (!wait_turn(ps, &ps->nwritten, b))
+			break;
+		pthread_mutex_unlock(&ps->mu);
+		st = write_band(ps, b, slot, &err);
+		int quiet = st != IMF_OK && write_quiet(ps);
+		pthread_mutex_lock(&ps->mu);
+		if (st != IMF_OK) {
+			fail_locked(ps, ps->out_name, &err, EXIT_BAD_INPUT, quiet);
+			break;
+		}
+		ps->nwritten++;
 		pthread_cond_broadcast(&ps->cv);
 	}
 	pthread_mutex_unlock(&ps->mu);
@@ -352,12 +344,10 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 	wrows = window_rows(&ps);
 	/* More workers than bands would only wait. */
 	ps.nthreads = threads < ps.nbands ? threads : ps.nbands;
-	ps.nin = ps.nthreads + 2;
-	ps.nout = ps.nthreads + 1;
+	ps.nin = ps.nthreads + 1;
 	ps.in = calloc(ps.nin, sizeof *ps.in);
-	ps.out = calloc(ps.nout, sizeof *ps.out);
-	ps.computed = calloc(ps.nbands, 1);
-	if (!ps.in || !ps.out || !ps.computed) {
+	ps.out = calloc(ps.nthreads, sizeof *ps.out);
+	if (!ps.in || !ps.out) {
 		imf_error_set(&err, IMF_ENOMEM, "out of memory");
 		goto nomem;
 	}
@@ -365,7 +355,7 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 		if (imf_image_new(ps.info.width, wrows, ich, ialpha, &o->limits, &ps.in[i].img,
 		                  &err) != IMF_OK)
 			goto nomem;
-	for (size_t i = 0; i < ps.nout; i++)
+	for (size_t i = 0; i < ps.nthreads; i++)
 		if (imf_image_new(ps.ow, ps.band, och, oalpha, &o->limits, &ps.out[i], &err) != IMF_OK)
 			goto nomem;
 	if (gray && imf_image_new(ps.info.width, wrows, ps.info.channels, ps.info.has_alpha,
@@ -385,7 +375,7 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 		         "streaming %zu output rows a band, %s; %zu thread%s; %s; reader %s, "
 		         "writer %s",
 		         ps.band,
-		         ps.nthreads > 1 ? "read, compute and write overlapped" : "one step at a time",
+		         ps.nthreads > 1 ? "bands read, computed and written at once" : "one step at a time",
 		         ps.nthreads, ps.nthreads > 1 ? "s" : "", imf_conv_stream_method(ps.s),
 		         imf_reader_streams(r) ? "streams" : "holds the whole image",
 		         imf_writer_streams(ps.w) ? "streams" : "holds the whole image");
@@ -425,11 +415,10 @@ done:
 	imf_conv_stream_free(ps.s);
 	for (size_t i = 0; ps.in && i < ps.nin; i++)
 		imf_image_free(ps.in[i].img);
-	for (size_t i = 0; ps.out && i < ps.nout; i++)
+	for (size_t i = 0; ps.out && i < ps.nthreads; i++)
 		imf_image_free(ps.out[i]);
 	free(ps.in);
 	free(ps.out);
-	free(ps.computed);
 	imf_image_free(ps.raw);
 	pthread_cond_destroy(&ps.cv);
 	pthread_mutex_destroy(&ps.mu);
