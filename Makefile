@@ -45,8 +45,8 @@ ZSHCOMPDIR   ?= $(PREFIX)/share/zsh/site-functions
 VERSION := $(shell sed -n 's/^\#define IMF_VERSION "\(.*\)"/\1/p' src/imfilter.h)
 
 # Expanded when a recipe runs, i.e. after 'deps' has installed pkg-config.
-IMG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpng libjpeg 2>/dev/null)
-IMG_LIBS   = $(shell $(PKG_CONFIG) --libs libpng libjpeg 2>/dev/null || echo -lpng -ljpeg)
+IMG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpng libjpeg zlib 2>/dev/null)
+IMG_LIBS   = $(shell $(PKG_CONFIG) --libs libpng libjpeg zlib 2>/dev/null || echo -lpng -ljpeg -lz)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
 

@@ -710,6 +710,25 @@ imf_status imf_writer_finish(imf_writer *w, imf_error *err);
 void imf_writer_free(imf_writer *w); /* NULL is a no-op; never closes fp */
 
 /*
+ * Encoding on several threads.  imf_writer_block_rows is 0 when the format
+ * encodes one row after the other (JPEG, PNM, text, and any writer that
+ * holds the whole image); otherwise (PNG) a band whose image rows start at
+ * a multiple of it and hold whole blocks of it (the last may end with the
+ * image) can be encoded by imf_writer_encode on any thread, at the same
+ * time as other bands (it reads nothing a later call changes), then
+ * appended with imf_writer_put in image order.  The file is the same, byte
+ * for byte, as imf_writer_write makes from the same rows.
+ */
+typedef struct imf_encoded imf_encoded;
+size_t imf_writer_block_rows(const imf_writer *w);
+/* Rows first .. first+n-1 of band are image rows y0 .. y0+n-1. */
+imf_status imf_writer_encode(const imf_writer *w, const imf_image *band, size_t first, size_t n,
+                             size_t y0, imf_encoded **out, imf_error *err);
+/* Appends e (whose rows must come next) and frees it, whatever happens. */
+imf_status imf_writer_put(imf_writer *w, imf_encoded *e, imf_error *err);
+void imf_encoded_free(imf_encoded *e); /* NULL is a no-op */
+
+/*
  * IMF_ELIMIT unless width x height x planes floats fit in max_memory bytes
  * (0: no limit; imf_limits.max_memory): "<what>: image needs 4 GiB as float planes (16384x16384,
  * 4 channels), over the --max-memory limit of 1 GiB (raise it with

@@ -757,6 +757,9 @@ static const write_case write_cases[] = {
 	{ "png rgb normalize", IMF_FORMAT_PNG, 27, 31, 3, 0, 0, IMF_MAP_NORMALIZE, 0, 90, 0 },
 	{ "png 5 maps normalize", IMF_FORMAT_PNG, 15, 13, 5, 0, 0, IMF_MAP_NORMALIZE, 16, 90, 0 },
 	{ "png 5 maps clamp", IMF_FORMAT_PNG, 15, 13, 5, 0, 0, IMF_MAP_CLAMP, 0, 90, 1 },
+	/* Several deflate blocks (about 128 KiB of rows each). */
+	{ "png rgb 16-bit, 5 blocks", IMF_FORMAT_PNG, 600, 150, 3, 0, 0, IMF_MAP_CLAMP, 16, 90, 1 },
+	{ "png gray, 4 blocks", IMF_FORMAT_PNG, 2000, 200, 1, 0, 1, IMF_MAP_ABS, 0, 90, 1 },
 	{ "jpeg gray", IMF_FORMAT_JPEG, 41, 37, 1, 0, 1, IMF_MAP_CLAMP, 0, 90, 1 },
 	{ "jpeg rgb 4:2:0", IMF_FORMAT_JPEG, 43, 35, 3, 0, 1, IMF_MAP_CLAMP, 0, 75, 1 },
 	{ "jpeg rgba normalize", IMF_FORMAT_JPEG, 30, 30, 4, 1, 0, IMF_MAP_NORMALIZE, 0, 95, 0 },
@@ -1134,6 +1137,90 @@ END_TEST
 /* ---- PNG options ---------------------------------------------------------------------------------- */
 
 /* Every level and filter writes a file that reads back to the same samples. */
+/*
+ * PNG bands encoded apart, in any order (as worker threads would), then put
+ * in order, give imf_write's bytes; misuse is refused.
+ */
+START_TEST(test_png_encode_apart)
+{
+	enum { W = 700, H = 200 };
+	imf_image *img = smooth_image(W, H, 3, 5);
+	imf_write_opts wo;
+	imf_error err = { 0 };
+	imf_writer *w = NULL;
+	imf_encoded *enc[64] = { 0 }, *e = NULL;
+	size_t rlen, len, block, nb = 0, starts[64];
+	FILE *fp = tmpfile();
+
+	imf_write_opts_default(&wo);
+	unsigned char *ref = tu_write_mem(img, IMF_FORMAT_PNG, &wo, &rlen);
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(imf_writer_open(fp, IMF_FORMAT_PNG, W, H, 3, 0, IMF_FORMAT_UNKNOWN, 8, &wo,
+	                                 &w, &err),
+	                 IMF_OK);
+	block = imf_writer_block_rows(w);
+	/* 128 KiB of filtered rows of 2101 bytes: 62 rows, so 4 blocks. */
+	ck_assert_uint_eq(block, 131072 / (W * 3 + 1));
+	/* Bands of 1, 2, 1 blocks and the rest, encoded last band first. */
+	for (size_t y = 0, k = 0; y < H; k++) {
+		size_t n = block * (k % 2 + 1);
+		starts[nb++] = y;
+		y += n < H - y ? n : H - y;
+	}
+	for (size_t i = nb; i-- > 0;) {
+		size_t n = (i + 1 < nb ? starts[i + 1] : H) - starts[i];
+		ck_assert_msg(imf_writer_encode(w, img, starts[i], n, starts[i], &enc[i], &err) == IMF_OK,
+		              "%s", err.msg);
+	}
+	/* Out of order, and not on a block boundary: refused. */
+	ck_assert_int_eq(imf_writer_put(w, enc[1], &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: encoded rows out of order");
+	enc[1] = NULL;
+	ck_assert_int_eq(imf_writer_encode(w, img, 3, block, 3, &e, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "PNG: a band to encode must hold whole blocks");
+	ck_assert_ptr_null(e);
+	/* Band 1 again (the refused put freed it), then everything in order. */
+	{
+		size_t n = starts[2] - starts[1];
+		ck_assert_int_eq(imf_writer_encode(w, img, starts[1], n, starts[1], &enc[1], &err),
+		                 IMF_OK);
+	}
+	for (size_t i = 0; i < nb; i++)
+		ck_assert_msg(imf_writer_put(w, enc[i], &err) == IMF_OK, "%s", err.msg);
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_OK);
+	imf_writer_free(w);
+	unsigned char *got = file_bytes(fp, &len);
+	fclose(fp);
+	ck_assert_msg(len == rlen && memcmp(got, ref, len) == 0, "%zu bytes, imf_write %zu", len, rlen);
+	free(got);
+	free(ref);
+
+	/* Formats that encode row after row say so, and refuse. */
+	static const imf_format seq[] = { IMF_FORMAT_JPEG, IMF_FORMAT_PNM, IMF_FORMAT_TEXT };
+	for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+		fp = tmpfile();
+		ck_assert_ptr_nonnull(fp);
+		ck_assert_int_eq(imf_writer_open(fp, seq[i], W, H, 3, 0, IMF_FORMAT_UNKNOWN, 8, &wo, &w,
+		                                 &err),
+		                 IMF_OK);
+		ck_assert_uint_eq(imf_writer_block_rows(w), 0);
+		ck_assert_int_eq(imf_writer_encode(w, img, 0, 1, 0, &e, &err), IMF_EINVAL);
+		imf_writer_free(w);
+		fclose(fp);
+	}
+	/* PNG with normalize holds the image: no encoding apart either. */
+	wo.map = IMF_MAP_NORMALIZE;
+	fp = tmpfile();
+	ck_assert_int_eq(imf_writer_open(fp, IMF_FORMAT_PNG, W, H, 3, 0, IMF_FORMAT_UNKNOWN, 8, &wo,
+	                                 &w, &err),
+	                 IMF_OK);
+	ck_assert_uint_eq(imf_writer_block_rows(w), 0);
+	imf_writer_free(w);
+	fclose(fp);
+	imf_image_free(img);
+}
+END_TEST
+
 START_TEST(test_png_levels_and_filters)
 {
 	imf_image *img = smooth_image(40, 30, 3, 8);
@@ -1155,6 +1242,24 @@ START_TEST(test_png_levels_and_filters)
 				sizes[level] = len;
 			free(d);
 		}
+	}
+	/* Every filter across several deflate blocks (a block's first row uses sub). */
+	{
+		imf_image *big = smooth_image(300, 400, 3, 4);
+		for (int f = IMF_PNG_FILTER_NONE; f <= IMF_PNG_FILTER_ALL; f++) {
+			imf_write_opts wo;
+			imf_write_opts_default(&wo);
+			wo.png_filter = (imf_png_filter)f;
+			size_t len;
+			unsigned char *d = tu_write_mem(big, IMF_FORMAT_PNG, &wo, &len);
+			imf_image *back = NULL;
+			imf_error err = { 0 };
+			ck_assert_int_eq(tu_read_mem(d, len, NULL, &back, &err), IMF_OK);
+			assert_same_image("png filter over blocks", big, back);
+			imf_image_free(back);
+			free(d);
+		}
+		imf_image_free(big);
 	}
 	/* Level 0 stores: the raw rows and more; level 9 compresses. */
 	ck_assert_uint_gt(sizes[0], 40 * 30 * 3);
@@ -1193,6 +1298,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_writer_arguments);
 	tcase_add_test(tc, test_write_failure_kept);
 	tcase_add_test(tc, test_png_levels_and_filters);
+	tcase_add_test(tc, test_png_encode_apart);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("memory");

@@ -12,7 +12,10 @@
  *
  * With -j N, N workers (the calling thread is one) each take the next band
  * and carry it through: read it when the band before has been read,
- * compute it, write it when the band before has been written.  Reading and
+ * compute it, write it when the band before has been written.  A writer
+ * that can encode bands apart (PNG: its deflate is most of the work) has
+ * the worker encode its band before its turn, so only appending the bytes
+ * waits for the order.  Reading and
  * writing stay in order, one band at a time, while the other workers
  * compute theirs, and a band's rows stay in the cache of the core that read
  * them.  With -j 1 the one worker does read, compute, write, band after
@@ -60,6 +63,7 @@ typedef struct pipe_state {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t next, nread, nwritten; /* bands taken by a worker, read, written */
+	size_t block;                 /* imf_writer_block_rows: encoded by the workers */
 	int failed; /* some step failed and reported it: everyone stops */
 	int rc;     /* the exit status of the failure */
 } pipe_state;
@@ -151,6 +155,15 @@ static imf_status compute_band(pipe_state *ps, size_t i, size_t slot, imf_error 
 	return imf_conv_stream_run_part(ps->s, slot, win->img, win->lo, ps->out[slot], oy, n, err);
 }
 
+/* The writer's encoding, on this worker (ps->block > 0). */
+static imf_status encode_band(pipe_state *ps, size_t i, size_t slot, imf_encoded **out,
+                              imf_error *err)
+{
+	size_t oy, n;
+	band_rows(ps, i, &oy, &n);
+	return imf_writer_encode(ps->w, ps->out[slot], 0, n, oy, out, err);
+}
+
 static imf_status write_band(pipe_state *ps, size_t i, size_t slot, imf_error *err)
 {
 	size_t oy, n;
@@ -204,6 +217,7 @@ static void *worker_main(void *arg)
 {
 	pipe_state *ps = ((worker_arg *)arg)->ps;
 	const size_t slot = ((worker_arg *)arg)->slot;
+	imf_encoded *enc = NULL;
 	imf_error err = { 0 };
 	imf_status st;
 
@@ -228,15 +242,25 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&ps->mu);
 
 		st = compute_band(ps, b, slot, &err);
+		const char *who = ps->in_name;
+		if (st == IMF_OK && ps->block > 0) {
+			st = encode_band(ps, b, slot, &enc, &err);
+			who = ps->out_name;
+		}
 		pthread_mutex_lock(&ps->mu);
 		if (st != IMF_OK) {
-			fail_locked(ps, ps->in_name, &err, EXIT_BAD_INPUT, 0);
+			fail_locked(ps, who, &err, EXIT_BAD_INPUT, 0);
 			break;
 		}
 		if (!wait_turn(ps, &ps->nwritten, b))
 			break;
 		pthread_mutex_unlock(&ps->mu);
-		st = write_band(ps, b, slot, &err);
+		if (enc) {
+			st = imf_writer_put(ps->w, enc, &err);
+			enc = NULL;
+		} else {
+			st = write_band(ps, b, slot, &err);
+		}
 		int quiet = st != IMF_OK && write_quiet(ps);
 		pthread_mutex_lock(&ps->mu);
 		if (st != IMF_OK) {
@@ -247,6 +271,7 @@ static void *worker_main(void *arg)
 		pthread_cond_broadcast(&ps->cv);
 	}
 	pthread_mutex_unlock(&ps->mu);
+	imf_encoded_free(enc); /* a band encoded, then abandoned */
 	return NULL;
 }
 
@@ -334,10 +359,21 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 		goto done;
 	}
 	imf_conv_stream_output(ps.s, &ps.ow, &ps.oh, &och, &oalpha);
+	if (cli_output_open(o->output, &ps.dst) != 0)
+		goto done;
+	if (imf_writer_open(cli_output_file(ps.dst), fmt, ps.ow, ps.oh, och, oalpha, ps.info.format,
+	                    ps.info.depth, &o->write, &ps.w, &err) != IMF_OK) {
+		cli_error(ps.out_name, "%s", err.msg);
+		goto done;
+	}
 	row_bytes = ps.ow * (size_t)och * sizeof(float);
 	ps.band = BAND_BYTES / row_bytes;
 	if (ps.band < BAND_MIN_ROWS)
 		ps.band = BAND_MIN_ROWS;
+	/* A writer that encodes on the workers (PNG) takes whole blocks of rows. */
+	ps.block = imf_writer_block_rows(ps.w);
+	if (ps.block > 0 && ps.band % ps.block != 0)
+		ps.band += ps.block - ps.band % ps.block;
 	if (ps.band > ps.oh)
 		ps.band = ps.oh;
 	ps.nbands = (ps.oh + ps.band - 1) / ps.band;
@@ -362,13 +398,6 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 	                          &o->limits, &ps.raw, &err) != IMF_OK)
 		goto nomem;
 
-	if (cli_output_open(o->output, &ps.dst) != 0)
-		goto done;
-	if (imf_writer_open(cli_output_file(ps.dst), fmt, ps.ow, ps.oh, och, oalpha, ps.info.format,
-	                    ps.info.depth, &o->write, &ps.w, &err) != IMF_OK) {
-		cli_error(ps.out_name, "%s", err.msg);
-		goto done;
-	}
 	if (o->verbose && !o->batch) {
 		char line[512];
 		snprintf(line, sizeof line,

@@ -212,6 +212,20 @@ struct imf_writer {
 	void *state;
 };
 
+/*
+ * A band encoded ahead of time (imf_writer_encode), waiting for its turn
+ * (imf_writer_put): the file's bytes for image rows y0 .. y0 + rows - 1,
+ * and what the format must carry across bands (PNG: the Adler-32 of the
+ * filtered data and its length).
+ */
+struct imf_encoded {
+	unsigned char *bytes;
+	size_t len;
+	size_t y0, rows;
+	uint32_t adler;
+	size_t raw_len;
+};
+
 struct imf_writer_ops {
 	/*
 	 * Check the geometry for the format, call imf_writer_hold first if the
@@ -228,6 +242,16 @@ struct imf_writer_ops {
 	imf_status (*finish)(imf_writer *w, imf_error *err);
 	/* Release w->state, whatever state it is in. */
 	void (*close)(imf_writer *w);
+	/*
+	 * Optional, for formats that can encode bands on several threads:
+	 * block_rows (encode takes whole blocks of this many rows, the last
+	 * may end with the image), encode (reads only what open fixed), put
+	 * (appends an encoded band, in order).
+	 */
+	size_t (*block_rows)(const imf_writer *w);
+	imf_status (*encode)(const imf_writer *w, const imf_image *band, size_t first, size_t n,
+	                     size_t y0, imf_encoded *out, imf_error *err);
+	imf_status (*put)(imf_writer *w, const imf_encoded *e, imf_error *err);
 };
 
 extern const imf_writer_ops imf_png_writer, imf_jpeg_writer, imf_pnm_writer, imf_pfm_writer,

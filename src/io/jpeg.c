@@ -570,5 +570,6 @@ static void jpeg_writer_close(imf_writer *w)
 	w->state = NULL;
 }
 
-const imf_writer_ops imf_jpeg_writer = { jpeg_writer_open, jpeg_writer_rows, jpeg_writer_finish,
-	                                 jpeg_writer_close };
+const imf_writer_ops imf_jpeg_writer = { .open = jpeg_writer_open, .rows = jpeg_writer_rows,
+	                                 .finish = jpeg_writer_finish,
+	                                 .close = jpeg_writer_close };

@@ -225,4 +225,5 @@ static void pfm_writer_close(imf_writer *w)
 	(void)w;
 }
 
-const imf_writer_ops imf_pfm_writer = { pfm_writer_open, pfm_writer_rows, NULL, pfm_writer_close };
+const imf_writer_ops imf_pfm_writer = { .open = pfm_writer_open, .rows = pfm_writer_rows,
+	                                .close = pfm_writer_close };

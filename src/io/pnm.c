@@ -541,4 +541,5 @@ static void pnm_writer_close(imf_writer *w)
 	w->state = NULL;
 }
 
-const imf_writer_ops imf_pnm_writer = { pnm_writer_open, pnm_writer_rows, NULL, pnm_writer_close };
+const imf_writer_ops imf_pnm_writer = { .open = pnm_writer_open, .rows = pnm_writer_rows,
+	                                .close = pnm_writer_close };

@@ -372,6 +372,74 @@ imf_status imf_writer_write(imf_writer *w, const imf_image *band, size_t first, 
 	return IMF_OK;
 }
 
+size_t imf_writer_block_rows(const imf_writer *w)
+{
+	if (!w || w->whole_only || !w->ops->encode || !w->ops->put || !w->ops->block_rows)
+		return 0;
+	return w->ops->block_rows(w);
+}
+
+void imf_encoded_free(imf_encoded *e)
+{
+	if (!e)
+		return;
+	free(e->bytes);
+	free(e);
+}
+
+imf_status imf_writer_encode(const imf_writer *w, const imf_image *band, size_t first, size_t n,
+                             size_t y0, imf_encoded **out, imf_error *err)
+{
+	imf_encoded *e;
+	imf_status st;
+	size_t block = imf_writer_block_rows(w);
+
+	*out = NULL;
+	if (block == 0)
+		return imf_error_set(err, IMF_EINVAL, "writer: %s cannot encode bands apart",
+		                     imf_format_name(w->fmt));
+	st = check_band("writer", band, w->width, w->channels, w->has_alpha, first, n, err);
+	if (st != IMF_OK)
+		return st;
+	if (y0 > w->height || n > w->height - y0 || n == 0)
+		return imf_error_set(err, IMF_EINVAL, "writer: rows %zu..%zu are not in the image", y0,
+		                     y0 + n);
+	if (!(e = calloc(1, sizeof *e)))
+		return imf_error_set(err, IMF_ENOMEM, "%s: out of memory", imf_format_name(w->fmt));
+	st = w->ops->encode(w, band, first, n, y0, e, err);
+	if (st != IMF_OK) {
+		free(e);
+		return st;
+	}
+	e->y0 = y0;
+	*out = e;
+	return IMF_OK;
+}
+
+imf_status imf_writer_put(imf_writer *w, imf_encoded *e, imf_error *err)
+{
+	imf_status st;
+
+	if (!e)
+		return imf_error_set(err, IMF_EINVAL, "writer: nothing to put");
+	if (w->failed != IMF_OK) {
+		imf_encoded_free(e);
+		return repeat_failure(w->failed, &w->failure, err);
+	}
+	if (w->finished || e->y0 != w->next || e->rows > w->height - w->next ||
+	    imf_writer_block_rows(w) == 0) {
+		imf_encoded_free(e);
+		return imf_error_set(err, IMF_EINVAL, "writer: encoded rows out of order");
+	}
+	st = w->ops->put(w, e, err);
+	if (st == IMF_OK)
+		w->next += e->rows;
+	imf_encoded_free(e);
+	if (st != IMF_OK)
+		return keep_failure(st, w->fmt, &w->failed, &w->failure, err);
+	return IMF_OK;
+}
+
 imf_status imf_writer_finish(imf_writer *w, imf_error *err)
 {
 	imf_status st = IMF_OK;

@@ -386,5 +386,5 @@ static void text_writer_close(imf_writer *w)
 	(void)w;
 }
 
-const imf_writer_ops imf_text_writer = { text_writer_open, text_writer_rows, NULL,
-	                                 text_writer_close };
+const imf_writer_ops imf_text_writer = { .open = text_writer_open, .rows = text_writer_rows,
+	                                 .close = text_writer_close };

@@ -34,8 +34,8 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 # Recursive (=): pkg-config runs when a recipe does, after 'deps'.
 FUZZ_CFLAGS   = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -O1 -g \
 	-fno-omit-frame-pointer $(FUZZ_SAN) -pthread -Isrc \
-	$(shell $(PKG_CONFIG) --cflags libpng libjpeg 2>/dev/null)
-FUZZ_LIBS     = $(shell $(PKG_CONFIG) --libs libpng libjpeg 2>/dev/null || echo -lpng -ljpeg) -lm
+	$(shell $(PKG_CONFIG) --cflags libpng libjpeg zlib 2>/dev/null)
+FUZZ_LIBS     = $(shell $(PKG_CONFIG) --libs libpng libjpeg zlib 2>/dev/null || echo -lpng -ljpeg -lz) -lm
 FUZZ_LIB_SRC := $(wildcard src/*.c src/io/*.c)
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/builtin_kernels.o
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
