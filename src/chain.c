@@ -169,27 +169,7 @@ static int parse_real(const char *s, double *out)
 imf_numstr imf_chain_num(double v, int is_float)
 {
 	imf_numstr n;
-	char *buf = n.s;
-	size_t len = sizeof n.s;
-	int prec, maxp = is_float ? 9 : 17;
-	const char *e;
-
-	if (!isfinite(v)) {
-		snprintf(buf, len, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-		return n;
-	}
-	for (prec = 1; prec < maxp; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		double back = strtod(buf, NULL);
-		if (is_float ? (float)back == (float)v : back == v)
-			break;
-	}
-	snprintf(buf, len, "%.*g", prec, v);
-	if ((e = strchr(buf, 'e')) != NULL) {
-		long x = strtol(e + 1, NULL, 10);
-		if (x >= prec && x < 16)
-			snprintf(buf, len, "%.*g", (int)x + 1, v);
-	}
+	imf_number_str(n.s, sizeof n.s, v, is_float);
 	return n;
 }
 

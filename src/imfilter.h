@@ -52,6 +52,13 @@ imf_status imf_error_set(imf_error *err, imf_status code, const char *fmt, ...)
 /* A short name for a status code ("out of memory", "bad input", ...). */
 const char *imf_status_str(imf_status code);
 
+/*
+ * v as the shortest decimal that reads back as the same double (or, with
+ * is_float, the same float): "0.1", "114" (no exponent below 1e16), "nan",
+ * "inf", "-0".  40 bytes always suffice.  Returns buf.
+ */
+char *imf_number_str(char *buf, size_t len, double v, int is_float);
+
 /* ---- limits ------------------------------------------------------------ */
 
 /* Checked from a file's header before any allocation it could influence. */

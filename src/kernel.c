@@ -1058,26 +1058,10 @@ imf_status imf_kernel_parse_limited(const char *spec, const imf_limits *lim, imf
 
 /* ---- printing ------------------------------------------------------------ */
 
-/*
- * The fewest significant digits that read back as exactly v, in %g form,
- * except that numbers below 1e16 are never written with an exponent:
- * "10" rather than "1e+01".
- */
+/* The fewest significant digits that read back as exactly v (numstr.c). */
 static void format_double(char *buf, size_t len, double v)
 {
-	int prec;
-	for (prec = 1; prec < 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	snprintf(buf, len, "%.*g", prec, v);
-	const char *exp = strchr(buf, 'e');
-	if (exp) {
-		long x = strtol(exp + 1, NULL, 10);
-		if (x >= prec && x < 16)
-			snprintf(buf, len, "%.*g", (int)x + 1, v);
-	}
+	imf_number_str(buf, len, v, 0);
 }
 
 /* "1/16" or "-1/256" when the scale is exactly 1/n, else the shortest decimal. */

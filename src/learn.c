@@ -1136,37 +1136,11 @@ cleanup:
 
 /* ---- explain ------------------------------------------------------------------- */
 
-/*
- * v in %g form with the fewest significant digits (up to max) that read back
- * as v (as a float when is_float), never with an exponent below 1e16: "60",
- * not "6e+01".
- */
-static const char *shortest(char *buf, size_t len, double v, int max, int is_float)
-{
-	int prec;
-	const char *e;
-
-	if (v == 0)
-		v = 0; /* no "-0" */
-	for (prec = 1; prec < max; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		double back = strtod(buf, NULL);
-		if (is_float ? (float)back == (float)v : back == v)
-			break;
-	}
-	snprintf(buf, len, "%.*g", prec, v);
-	if ((e = strchr(buf, 'e')) != NULL) {
-		long x = strtol(e + 1, NULL, 10);
-		if (x >= prec && x < 16)
-			snprintf(buf, len, "%.*g", (int)x + 1, v);
-	}
-	return buf;
-}
 
 /* A float value (an input or target value) as the shortest decimal that reads back. */
 static const char *fnum(char *buf, size_t len, double v)
 {
-	return shortest(buf, len, v, 9, 1);
+	return imf_number_str(buf, len, v == 0 ? 0.0 : v, 1); /* no "-0" */
 }
 
 /* A computed value: 6 significant digits. */
@@ -1179,7 +1153,7 @@ static const char *gnum(char *buf, size_t len, double v)
 /* A weight or bias as given: the shortest decimal that reads back exactly. */
 static const char *dnum(char *buf, size_t len, double v)
 {
-	return shortest(buf, len, v, 17, 0);
+	return imf_number_str(buf, len, v == 0 ? 0.0 : v, 0); /* no "-0" */
 }
 
 /* How values are named: x_ij, x2_ij for plane 2, x_-1,3 when an index leaves 0..9. */

@@ -400,26 +400,6 @@ static void clean_name(const char *s, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
-/* The shortest decimal that reads back as v, without an exponent below 1e16. */
-static void shortest(char *buf, size_t len, double v)
-{
-	int prec;
-	const char *e;
-
-	if (v == 0)
-		v = 0; /* no "-0" */
-	for (prec = 1; prec < 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	snprintf(buf, len, "%.*g", prec, v);
-	if ((e = strchr(buf, 'e')) != NULL) {
-		long x = strtol(e + 1, NULL, 10);
-		if (x >= prec && x < 16)
-			snprintf(buf, len, "%.*g", (int)x + 1, v);
-	}
-}
 
 /* The options that reproduce the geometry, as -p/-s/-b/--flip/--channels or chain words. */
 static void geometry_words(const learn_cli *o, int chain, char *buf, size_t len)
@@ -465,7 +445,7 @@ static int write_kernel(FILE *fp, const learn_cli *o, const imf_learn_result *r)
 	clean_name(o->output ? o->output : "KERNEL.txt", kname, sizeof kname);
 	geometry_words(o, 0, geo, sizeof geo);
 	geometry_words(o, 1, cgeo, sizeof cgeo);
-	shortest(bias, sizeof bias, r->bias);
+	imf_number_str(bias, sizeof bias, r->bias == 0 ? 0.0 : r->bias, 0); /* no "-0" */
 
 	fprintf(fp, "# learned from %s -> %s: %zux%zu", in, tg, rows, cols);
 	if (depth > 1)
