@@ -718,8 +718,9 @@ void imf_writer_free(imf_writer *w); /* NULL is a no-op; never closes fp */
 
 /*
  * Encoding on several threads.  imf_writer_block_rows is 0 when the format
- * encodes one row after the other (JPEG, PNM, text, and any writer that
- * holds the whole image); otherwise (PNG) a band whose image rows start at
+ * encodes one row after the other (JPEG, text, and any writer that holds
+ * the whole image); otherwise (PNG; PNM, with blocks of 1 row) a band whose
+ * image rows start at
  * a multiple of it and hold whole blocks of it (the last may end with the
  * image) can be encoded by imf_writer_encode on any thread, at the same
  * time as other bands (it reads nothing a later call changes), then

@@ -497,6 +497,11 @@ static imf_status pnm_writer_open(imf_writer *w, imf_error *err)
 	/* Normalize needs the whole image's range before the first row. */
 	if (w->opts.map == IMF_MAP_NORMALIZE && (st = imf_writer_hold(w, err)) != IMF_OK)
 		return st;
+	if (w->opts.map != IMF_MAP_NORMALIZE) {
+		/* Fixed from here on, so bands can be encoded on any thread. */
+		imf_mapper_init(&p->map, NULL, w->opts.map, p->depth == 16 ? 65535u : 255u);
+		p->map_ready = 1;
+	}
 	if (!imf_size_mul(w->width, (size_t)p->nch, &nvals))
 		return imf_error_set(err, IMF_ELIMIT, "PNM: row too large");
 	/* Room for 16-bit values at either depth (imf_io_map_row). */
@@ -531,6 +536,41 @@ static imf_status pnm_writer_rows(imf_writer *w, const imf_image *band, size_t f
 	return IMF_OK;
 }
 
+/* Any band can be encoded apart: its rows' bytes, nothing carried over. */
+static size_t pnm_block_rows(const imf_writer *w)
+{
+	(void)w;
+	return 1;
+}
+
+static imf_status pnm_encode(const imf_writer *w, const imf_image *band, size_t first, size_t n,
+                             size_t y0, imf_encoded *out, imf_error *err)
+{
+	const pnm_writer *p = w->state;
+	size_t len;
+
+	(void)y0;
+	memset(out, 0, sizeof *out);
+	if (!imf_size_mul(n, p->rowbytes, &len))
+		return imf_error_set(err, IMF_ENOMEM, "PNM: band too large");
+	/* rowbytes is even at 16 bits, so every row stays aligned for imf_io_map_row. */
+	out->bytes = imf_alloc_array(len ? len : 1, 1, err);
+	if (!out->bytes)
+		return IMF_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		imf_io_map_row(&p->map, band, first + i, p->nch, p->depth,
+		               out->bytes + i * p->rowbytes);
+	out->len = len;
+	out->rows = n;
+	return IMF_OK;
+}
+
+static imf_status pnm_put(imf_writer *w, const imf_encoded *e, imf_error *err)
+{
+	int x = imf_io_write(w->fp, e->bytes, e->len);
+	return x ? imf_io_write_error(err, "PNM", x) : IMF_OK;
+}
+
 static void pnm_writer_close(imf_writer *w)
 {
 	pnm_writer *p = w->state;
@@ -542,4 +582,5 @@ static void pnm_writer_close(imf_writer *w)
 }
 
 const imf_writer_ops imf_pnm_writer = { .open = pnm_writer_open, .rows = pnm_writer_rows,
-	                                .close = pnm_writer_close };
+	                                .close = pnm_writer_close, .block_rows = pnm_block_rows,
+	                                .encode = pnm_encode, .put = pnm_put };
