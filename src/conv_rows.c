@@ -91,6 +91,8 @@ struct conv_worker {
 	const double **act_dsrc;
 	double *hcache;       /* separable: nfilt * ring row-pass results, ow wide */
 	double *dpad;         /* separable: the padded row, widened once */
+	const double **tapsrc; /* separable: the row pass's non-zero taps: columns, */
+	double *tapw;          /* and weights */
 	size_t *tag;          /* ring slot -> padded row it holds, SIZE_MAX for none */
 	unsigned char *exact; /* ring slot: its row qualifies for exact float */
 	float *zero;          /* pw zeros: the rows the zero border supplies */
@@ -106,31 +108,78 @@ struct conv_worker {
 
 /* ---- inner loops ------------------------------------------------------------- */
 
-/* The exact float loops: integers below 2^24 throughout, so order is free. */
-SIMD static void axpy1_f(float *restrict acc, const float *restrict a, const float *w,
-                         size_t n)
-{
-	const float w0 = w[0];
-	for (size_t x = 0; x < n; x++)
-		acc[x] = acc[x] + w0 * a[x];
-}
+/*
+ * The inner loops: acc[x] = START + w0 a[x] + w1 b[x] + ... for one, two or
+ * four taps a pass, each sum formed left to right as the reference adds its
+ * taps.  START is acc[x], or 0 for the first pass (no separate pass to
+ * clear acc; 0 + v is what the reference computes first, -0 included).
+ * Float loops run only where every sum is an exact integer below 2^24, so
+ * their order is free; double loops read rows widened exactly from float,
+ * so they round as the reference does.
+ */
+#define TAP_LOOPS(T, SFX, START, P)                                                         \
+	SIMD static void P##1_##SFX(T *restrict acc, const T *restrict a, const T *w,          \
+	                            size_t n)                                                  \
+	{                                                                                      \
+		const T w0 = w[0];                                                             \
+		for (size_t x = 0; x < n; x++)                                                 \
+			acc[x] = START + w0 * a[x];                                            \
+	}                                                                                      \
+	SIMD static void P##2_##SFX(T *restrict acc, const T *restrict a,                      \
+	                            const T *restrict b, const T *w, size_t n)                 \
+	{                                                                                      \
+		const T w0 = w[0], w1 = w[1];                                                  \
+		for (size_t x = 0; x < n; x++)                                                 \
+			acc[x] = START + w0 * a[x] + w1 * b[x];                                \
+	}                                                                                      \
+	SIMD static void P##4_##SFX(T *restrict acc, const T *restrict a,                      \
+	                            const T *restrict b, const T *restrict c,                  \
+	                            const T *restrict d, const T *w, size_t n)                 \
+	{                                                                                      \
+		const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];                            \
+		for (size_t x = 0; x < n; x++)                                                 \
+			acc[x] = START + w0 * a[x] + w1 * b[x] + w2 * c[x] + w3 * d[x];        \
+	}
 
-SIMD static void axpy2_f(float *restrict acc, const float *restrict a,
-                         const float *restrict b, const float *w, size_t n)
-{
-	const float w0 = w[0], w1 = w[1];
-	for (size_t x = 0; x < n; x++)
-		acc[x] = acc[x] + w0 * a[x] + w1 * b[x];
-}
+TAP_LOOPS(float, f, acc[x], axpy)
+TAP_LOOPS(float, f, 0.0f, set)
+TAP_LOOPS(double, d, acc[x], axpy)
+TAP_LOOPS(double, d, 0.0, set)
 
-SIMD static void axpy4_f(float *restrict acc, const float *restrict a,
-                         const float *restrict b, const float *restrict c,
-                         const float *restrict d, const float *w, size_t n)
-{
-	const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-	for (size_t x = 0; x < n; x++)
-		acc[x] = acc[x] + w0 * a[x] + w1 * b[x] + w2 * c[x] + w3 * d[x];
-}
+/*
+ * acc[0..n) = sum over taps t of w[t] * src[t][off + x], in tap order: the
+ * first pass sets acc, the others add, four taps a pass while they last.
+ */
+#define SUM_TAPS(T, SFX)                                                                    \
+	static void sum_taps_##SFX(T *acc, const T *const *src, size_t off, const T *w,        \
+	                           size_t nt, size_t n)                                        \
+	{                                                                                      \
+		size_t t = 0;                                                                  \
+		if (nt == 0) {                                                                 \
+			memset(acc, 0, n * sizeof *acc);                                       \
+			return;                                                                \
+		}                                                                              \
+		if (nt >= 4) {                                                                 \
+			set4_##SFX(acc, src[0] + off, src[1] + off, src[2] + off, src[3] + off, w, n); \
+			t = 4;                                                                 \
+		} else if (nt >= 2) {                                                          \
+			set2_##SFX(acc, src[0] + off, src[1] + off, w, n);                     \
+			t = 2;                                                                 \
+		} else {                                                                       \
+			set1_##SFX(acc, src[0] + off, w, n);                                   \
+			t = 1;                                                                 \
+		}                                                                              \
+		for (; t + 4 <= nt; t += 4)                                                    \
+			axpy4_##SFX(acc, src[t] + off, src[t + 1] + off, src[t + 2] + off,     \
+			            src[t + 3] + off, w + t, n);                               \
+		for (; t + 2 <= nt; t += 2)                                                    \
+			axpy2_##SFX(acc, src[t] + off, src[t + 1] + off, w + t, n);            \
+		for (; t < nt; t++)                                                            \
+			axpy1_##SFX(acc, src[t] + off, w + t, n);                              \
+	}
+
+SUM_TAPS(float, f)
+SUM_TAPS(double, d)
 
 /* acc[x] += w * a[x * s], for strides above 1 */
 static void axpy_strided(double *restrict acc, const float *restrict a, double w, size_t n,
@@ -138,33 +187,6 @@ static void axpy_strided(double *restrict acc, const float *restrict a, double w
 {
 	for (size_t x = 0; x < n; x++)
 		acc[x] = acc[x] + w * (double)a[x * s];
-}
-
-/*
- * acc[x] += w * a[x] over rows of doubles (float samples widened exactly),
- * for one, two or four taps a pass, each sum formed left to right as the
- * reference adds its taps, so these loops round as the reference does.
- */
-SIMD static void axpy1_dd(double *restrict acc, const double *restrict a, double w0, size_t n)
-{
-	for (size_t x = 0; x < n; x++)
-		acc[x] = acc[x] + w0 * a[x];
-}
-
-SIMD static void axpy2_dd(double *restrict acc, const double *restrict a,
-                          const double *restrict b, double w0, double w1, size_t n)
-{
-	for (size_t x = 0; x < n; x++)
-		acc[x] = acc[x] + w0 * a[x] + w1 * b[x];
-}
-
-SIMD static void axpy4_dd(double *restrict acc, const double *restrict a,
-                          const double *restrict b, const double *restrict c,
-                          const double *restrict d, const double *w, size_t n)
-{
-	const double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-	for (size_t x = 0; x < n; x++)
-		acc[x] = acc[x] + w0 * a[x] + w1 * b[x] + w2 * c[x] + w3 * d[x];
 }
 
 /* dst[x] = (float)(scale * acc[x] + bias): the reference's last two steps */
@@ -500,6 +522,8 @@ void conv_worker_free(conv_worker *w)
 	free(w->act_dsrc);
 	free(w->hcache);
 	free(w->dpad);
+	free(w->tapsrc);
+	free(w->tapw);
 	free(w->tag);
 	free(w->exact);
 	free(w->zero);
@@ -563,11 +587,13 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	if (p->sep) {
 		w->hcache = imf_alloc_array(hcache_len, sizeof *w->hcache, err);
 		w->dpad = imf_alloc_array(p->pw, sizeof *w->dpad, err);
+		w->tapsrc = imf_alloc_array(g->fc, sizeof *w->tapsrc, err);
+		w->tapw = imf_alloc_array(g->fc, sizeof *w->tapw, err);
 		w->hrows = imf_alloc_array(nrows, sizeof *w->hrows, err);
 	}
 	if (!w->cache || !w->tag || !w->exact || !w->zero || !w->rows || !w->act ||
 	    !w->act_src || !w->act_w || !w->act_wf || !w->acc || !w->total || !w->facc ||
-	    (p->sep && (!w->hcache || !w->hrows || !w->dpad))) {
+	    (p->sep && (!w->hcache || !w->hrows || !w->dpad || !w->tapsrc || !w->tapw))) {
 		conv_worker_free(w);
 		return IMF_ENOMEM;
 	}
@@ -609,30 +635,14 @@ static void conv_span(float *restrict dst, const conv_plan *p, const conv_active
 			const float *wf = act[q].wf;
 			if (p->exact_direct)
 				facc = dst; /* (float)(scale * sum + 0) is scale * sum, exactly */
-			memset(facc, 0, n * sizeof *facc);
-			for (; t + 4 <= nt; t += 4)
-				axpy4_f(facc, src[t] + off, src[t + 1] + off, src[t + 2] + off,
-				        src[t + 3] + off, wf + t, n);
-			for (; t + 2 <= nt; t += 2)
-				axpy2_f(facc, src[t] + off, src[t + 1] + off, wf + t, n);
-			for (; t < nt; t++)
-				axpy1_f(facc, src[t] + off, wf + t, n);
+			sum_taps_f(facc, src, off, wf, nt, n);
 			if (p->exact_direct) {
 				scale_row(dst, (float)k->m[0].scale, n);
 				return;
 			}
 			widen(acc, facc, n);
 		} else if (s == 1) {
-			const double *wd = act[q].w;
-			const double *const *ds = act[q].dsrc;
-			memset(acc, 0, n * sizeof *acc);
-			for (; t + 4 <= nt; t += 4)
-				axpy4_dd(acc, ds[t] + off, ds[t + 1] + off, ds[t + 2] + off,
-				         ds[t + 3] + off, wd + t, n);
-			for (; t + 2 <= nt; t += 2)
-				axpy2_dd(acc, ds[t] + off, ds[t + 1] + off, wd[t], wd[t + 1], n);
-			for (; t < nt; t++)
-				axpy1_dd(acc, ds[t] + off, wd[t], n);
+			sum_taps_d(acc, act[q].dsrc, off, act[q].w, nt, n);
 		} else {
 			memset(acc, 0, n * sizeof *acc);
 			for (; t < nt; t++)
@@ -778,21 +788,24 @@ static void separable_hpass(conv_worker *w, const float *src, double *h)
 	pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0);
 	widen(w->dpad, w->cache, p->pw);
 	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
-		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN, j = 0;
+		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN, nt = 0;
 		const double *base = pad + x0 * g->stride;
 		double *acc = h + x0;
-		memset(acc, 0, n * sizeof *acc);
+		/* Zero weights are skipped, as everywhere (0 * inf would be NaN). */
+		for (size_t j = 0; j < g->fc; j++) {
+			if (p->sep_r[j] == 0)
+				continue;
+			w->tapsrc[nt] = base + j * g->dil;
+			w->tapw[nt++] = p->sep_r[j];
+		}
 		if (g->stride != 1) {
-			for (; j < g->fc; j++)
+			memset(acc, 0, n * sizeof *acc);
+			for (size_t t = 0; t < nt; t++)
 				for (size_t x = 0; x < n; x++)
-					acc[x] = acc[x] + p->sep_r[j] * base[j * g->dil + x * g->stride];
+					acc[x] = acc[x] + w->tapw[t] * w->tapsrc[t][x * g->stride];
 			continue;
 		}
-		for (; j + 4 <= g->fc; j += 4)
-			axpy4_dd(acc, base + j * g->dil, base + (j + 1) * g->dil,
-			         base + (j + 2) * g->dil, base + (j + 3) * g->dil, p->sep_r + j, n);
-		for (; j < g->fc; j++)
-			axpy1_dd(acc, base + j * g->dil, p->sep_r[j], n);
+		sum_taps_d(acc, w->tapsrc, 0, w->tapw, nt, n);
 	}
 }
 
@@ -824,16 +837,9 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 		const double *cw = w->act_w;
 		float *dst = imf_image_row(o, c, orow);
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
-			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN, i = 0;
+			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
 			double *acc = w->acc;
-			memset(acc, 0, n * sizeof *acc);
-			for (; i + 4 <= nt; i += 4)
-				axpy4_dd(acc, hr[i] + x0, hr[i + 1] + x0, hr[i + 2] + x0, hr[i + 3] + x0,
-				         cw + i, n);
-			for (; i + 2 <= nt; i += 2)
-				axpy2_dd(acc, hr[i] + x0, hr[i + 1] + x0, cw[i], cw[i + 1], n);
-			for (; i < nt; i++)
-				axpy1_dd(acc, hr[i] + x0, cw[i], n);
+			sum_taps_d(acc, hr, x0, cw, nt, n);
 			finish_row(dst + x0, acc, scale, g->bias, n);
 		}
 	}

@@ -333,6 +333,31 @@ START_TEST(test_separable_detection)
 	b.w[100] *= 1.001;
 	ck_assert_ptr_null(strstr(method_of(&b.k, &p, 200, 40), "separable"));
 
+	/*
+	 * Zero weights add nothing, even under infinities and NaN (0 * inf would
+	 * be NaN): a separable kernel with zero rows and columns agrees with the
+	 * reference on such data.
+	 */
+	{
+		static const double c5[5] = {1, 0, 2, 0, 1}, r5[5] = {0, 1, 0, -3, 0};
+		imf_image *bad = rand_image(60, 20, 1, 0, 1, &rng);
+		imf_image_row(bad, 0, 4)[10] = INFINITY;
+		imf_image_row(bad, 0, 9)[31] = -INFINITY;
+		imf_image_row(bad, 0, 15)[45] = NAN;
+		bk_init(&b, 5, 5, 1);
+		outer(&b, c5, r5);
+		ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, 60, 20), "separable"));
+		for (int border = 0; border < 5; border++) {
+			char what[64];
+			p.border = (imf_border)border;
+			snprintf(what, sizeof what, "separable, zeros under inf, %s",
+			         imf_border_name(p.border));
+			check_against_reference(bad, &b.k, &p, 1, what);
+		}
+		p.border = IMF_BORDER_ZERO;
+		imf_image_free(bad);
+	}
+
 	/* 3x3 is cheaper direct even when separable. */
 	bk_init(&b, 3, 3, 1);
 	outer(&b, binom + 1, binom + 1);
