@@ -22,7 +22,7 @@ if [ "${1:-}" = --summary ]; then
 	for n in "$@"; do
 		if [ -f "$B/logs/$n.summary" ]; then
 			sed 's/^/  /' "$B/logs/$n.summary"
-			grep -q ': ok$' "$B/logs/$n.summary" || status=1
+			grep -q ': ok($| (slow units)' "$B/logs/$n.summary" || status=1
 		else
 			echo "  fuzz_$n: not run"
 			status=1
@@ -37,8 +37,12 @@ shift 2
 bin=$B/fuzz_$n
 mkdir -p "$B/corpus/$n" "$B/seeds/$n" "$B/crashes" "$B/logs"
 log=$B/logs/$n.log
-count() { find "$B/crashes" -name "$n-*" | wc -l; }
+# Slow units (libFuzzer's -report_slow_units) are not failures: they are
+# listed apart, with the time each takes when run again, since a machine
+# that was busy or paused makes any input look slow.
+count() { find "$B/crashes" -name "$n-*" ! -name "$n-slow-unit-*" | wc -l; }
 before=$(count)
+touch "$B/logs/$n.started"
 
 # stdin from /dev/null: a kernel spec is tried as a path, and must never
 # wait on a terminal.  Leaks are findings (detect_leaks is libFuzzer's default).
@@ -66,6 +70,14 @@ else
 fi
 # The time it really ran: -runs may end it before SECONDS.
 took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
+slow=
+for f in $(find "$B/crashes" -name "$n-slow-unit-*" -newer "$B/logs/$n.started" 2>/dev/null); do
+	t0=$(date +%s%N)
+	"$bin" "$f" >/dev/null 2>&1
+	t1=$(date +%s%N)
+	slow="$slow $(( (t1 - t0) / 1000000 )) ms"
+done
+[ -n "$slow" ] && result="$result (slow units reported, run again:$slow)"
 line="fuzz_$n: ${runs:-?} runs in ${took:-$secs} s (${rate:-?}/s), cov ${cov:-?}, ft ${ft:-?}, corpus ${corp:-?}, peak RSS ${rss:-?} MB: $result"
 echo "$line" | tee "$B/logs/$n.summary"
 [ "$result" = ok ]
