@@ -22,7 +22,7 @@ if [ "${1:-}" = --summary ]; then
 	for n in "$@"; do
 		if [ -f "$B/logs/$n.summary" ]; then
 			sed 's/^/  /' "$B/logs/$n.summary"
-			grep -q ': ok($| (slow units)' "$B/logs/$n.summary" || status=1
+			grep -q -E ': ok($| \(slow units)' "$B/logs/$n.summary" || status=1
 		else
 			echo "  fuzz_$n: not run"
 			status=1
