@@ -62,6 +62,13 @@ same() {
 KERNELS="sobel-x sharpen sobel gaussian-5 box-5 log-5 identity roberts-x"
 KERNELS_RGB="sharpen sobel-y unsharp-5"
 OPTS_LIST="none|-b reflect|-p valid -s 2|-p 3 -b replicate|-b wrap|-p full -s 3|-b symmetric -s 2|-m abs|-m normalize|-b wrap -p valid"
+# IMF_QUICK (make valgrind): a cross-section, since every run is slow there.
+if [ -n "${IMF_QUICK:-}" ]; then
+	INPUTS="$S/shapes.png $S/blobs.jpg $T/tall.pgm"
+	KERNELS="sobel-x gaussian-5"
+	KERNELS_RGB="sharpen"
+	OPTS_LIST="none|-p valid -s 2|-m normalize"
+fi
 
 for f in $INPUTS; do
 	base=$(basename "$f")
