@@ -163,7 +163,7 @@ asan: check-deps
 
 valgrind: check-deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" \
-		TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+		TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite" \
 		IMF_NO_ULIMIT=1 IMF_QUICK=1 cli-tests
 
 # Compare with NumPy/SciPy when they are installed (not a dependency).
