@@ -54,7 +54,7 @@ done
 SRC_DIR=$(pwd)
 DIR=$ABS_BUILD/bench
 REPORT=$DIR/report.md
-mkdir -p "$DIR/in" "$DIR/out" "$DIR/kernels" "$DIR/res" || die "cannot create $DIR"
+mkdir -p "$DIR/in" "$DIR/kernels" "$DIR/res" || die "cannot create $DIR"
 rm -f "$DIR"/res/*
 # out/ is the outputs' folder: a link to BENCH_OUT or to a tmpfs folder.
 OUT_WHERE="$DIR/out (disk)"
