@@ -24,15 +24,6 @@
 
 /* ---- memory files and images ------------------------------------------------ */
 
-static FILE *mem_file(const void *data, size_t len)
-{
-	FILE *fp = tmpfile();
-	ck_assert_ptr_nonnull(fp);
-	if (len)
-		ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
-	rewind(fp);
-	return fp;
-}
 
 /* Everything written to fp, from its start. */
 static unsigned char *file_bytes(FILE *fp, size_t *len)
@@ -412,7 +403,7 @@ static void next_band(const schedule *s, size_t left, size_t cap, unsigned long 
 static imf_image *read_in_bands(const input *in, const imf_read_opts *opts, const schedule *s,
                                 imf_status *st, imf_error *err)
 {
-	FILE *fp = mem_file(in->data, in->len);
+	FILE *fp = tu_mem_file(in->data, in->len);
 	imf_reader *r = NULL;
 	imf_image *img = NULL, *band = NULL;
 	unsigned long long seed = 1234;
@@ -480,7 +471,7 @@ START_TEST(test_read_bands_equal_read)
 
 	ck_assert_msg(tu_read_mem(in.data, in.len, &opts, &ref, &err) == IMF_OK, "%s: %s", in.name,
 	              err.msg);
-	FILE *fp = mem_file(in.data, in.len);
+	FILE *fp = tu_mem_file(in.data, in.len);
 	ck_assert_int_eq(imf_read_info(fp, &opts, &info, &err), IMF_OK);
 	fclose(fp);
 	ck_assert_uint_eq(info.width, imf_image_width(ref));
@@ -614,7 +605,7 @@ START_TEST(test_palette_index_out_of_range)
 		ck_assert_str_eq(err.msg, want);
 
 		/* One row at a time: rows 0..5 come out, row 6 fails. */
-		FILE *fp = mem_file(f, len);
+		FILE *fp = tu_mem_file(f, len);
 		imf_reader *r = NULL;
 		ck_assert_int_eq(imf_reader_open(fp, &opts, &r, &err), IMF_OK);
 		imf_image *band = new_image(21, 1, 3, 0);
@@ -940,7 +931,7 @@ START_TEST(test_reader_arguments)
 {
 	size_t len;
 	unsigned char *f = written(10, 8, 3, 0, 1, IMF_FORMAT_PNM, 0, 90, &len);
-	FILE *fp = mem_file(f, len);
+	FILE *fp = tu_mem_file(f, len);
 	imf_reader *r = NULL;
 	imf_error err = { 0 };
 	ck_assert_int_eq(imf_reader_open(fp, NULL, &r, &err), IMF_OK);
@@ -975,13 +966,13 @@ START_TEST(test_reader_arguments)
 	imf_error rerr = { 0 };
 	imf_image *img = NULL;
 	fclose(fp);
-	fp = mem_file("P6 0 5 255\n", 11);
+	fp = tu_mem_file("P6 0 5 255\n", 11);
 	ck_assert_int_eq(imf_reader_open(fp, NULL, &r, &err), IMF_ECORRUPT);
 	ck_assert_ptr_null(r);
 	ck_assert_int_eq(tu_read_mem("P6 0 5 255\n", 11, NULL, &img, &rerr), IMF_ECORRUPT);
 	ck_assert_str_eq(err.msg, rerr.msg);
 	fclose(fp);
-	fp = mem_file("", 0);
+	fp = tu_mem_file("", 0);
 	ck_assert_int_eq(imf_reader_open(fp, NULL, &r, &err), IMF_ECORRUPT);
 	ck_assert_str_eq(err.msg, "input is empty");
 	fclose(fp);

@@ -80,14 +80,20 @@ unsigned char *tu_read_file(const char *path, size_t *len)
 	return buf;
 }
 
-imf_status tu_read_mem(const void *data, size_t len, const imf_read_opts *opts, imf_image **out,
-                       imf_error *err)
+FILE *tu_mem_file(const void *data, size_t len)
 {
 	FILE *fp = tmpfile();
 	ck_assert_ptr_nonnull(fp);
 	if (len)
 		ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
 	rewind(fp);
+	return fp;
+}
+
+imf_status tu_read_mem(const void *data, size_t len, const imf_read_opts *opts, imf_image **out,
+                       imf_error *err)
+{
+	FILE *fp = tu_mem_file(data, len);
 	imf_read_opts def;
 	if (!opts) {
 		imf_read_opts_default(&def);

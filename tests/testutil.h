@@ -22,6 +22,8 @@ const char *tu_path(const char *name);
 void tu_write_file(const char *path, const void *data, size_t len);
 /* Read a whole file (malloc'd, NUL-terminated); *len gets its size. */
 unsigned char *tu_read_file(const char *path, size_t *len);
+/* A temporary FILE holding len bytes of data, at its start. */
+FILE *tu_mem_file(const void *data, size_t len);
 /* Read an image from memory through imf_read (via a temporary FILE). */
 imf_status tu_read_mem(const void *data, size_t len, const imf_read_opts *opts, imf_image **out,
                        imf_error *err);
