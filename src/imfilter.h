@@ -692,6 +692,12 @@ int imf_reader_streams(const imf_reader *r);
 imf_status imf_reader_read(imf_reader *r, imf_image *band, size_t first, size_t n,
                            imf_error *err);
 void imf_reader_free(imf_reader *r); /* NULL is a no-op; never closes fp */
+/*
+ * Every row of a reader that has not read any yet, as one new image (the
+ * source format and depth set): what imf_read returns, within
+ * limits.max_memory and with its messages.
+ */
+imf_status imf_reader_read_image(imf_reader *r, imf_image **out, imf_error *err);
 
 typedef struct imf_writer imf_writer;
 

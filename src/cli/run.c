@@ -178,34 +178,6 @@ static void print_stats(const cli_opts *o, const imf_image *img, imf_format fmt)
 	}
 }
 
-/*
- * The rest of r's image, whole (the path for chains that need it): the
- * memory budget applies, as it does to imf_read.
- */
-static imf_status read_whole(imf_reader *r, const imf_limits *lim, imf_image **out,
-                             imf_error *err)
-{
-	imf_info info;
-	imf_image *img = NULL;
-	imf_status st;
-
-	*out = NULL;
-	imf_reader_info(r, &info);
-	st = imf_check_memory(info.width, info.height, info.channels, lim->max_memory, "input", err);
-	if (st == IMF_OK)
-		st = imf_image_new(info.width, info.height, info.channels, info.has_alpha, lim, &img,
-		                   err);
-	if (st == IMF_OK)
-		st = imf_reader_read(r, img, 0, info.height, err);
-	if (st != IMF_OK) {
-		imf_image_free(img);
-		return st;
-	}
-	imf_image_set_source(img, info.format, info.depth);
-	*out = img;
-	return IMF_OK;
-}
-
 /* Does this run go through the band pipeline (stream.c)? */
 static int streamable(const cli_opts *o, const imf_chain *chain, const imf_kernel **k,
                       const imf_conv_params **p)
@@ -267,7 +239,7 @@ int cli_run_file(const cli_opts *o, const imf_chain *chain)
 		                    : "a --chain runs stage after stage on whole images");
 		cli_message(line);
 	}
-	if (read_whole(reader, &ropts.limits, &img, &err) != IMF_OK) {
+	if (imf_reader_read_image(reader, &img, &err) != IMF_OK) {
 		cli_error(in_name, "%s", err.msg);
 		goto done;
 	}

@@ -155,13 +155,23 @@ imf_status imf_io_detect(FILE *fp, imf_src *src, imf_format *fmt, imf_error *err
 imf_status imf_read(FILE *fp, const imf_read_opts *opts, imf_image **out, imf_error *err)
 {
 	imf_reader *r = NULL;
+	imf_status st;
+
+	*out = NULL;
+	if ((st = imf_reader_start(fp, opts, 0, &r, err)) != IMF_OK)
+		return st;
+	st = imf_reader_read_image(r, out, err);
+	imf_reader_free(r);
+	return st;
+}
+
+imf_status imf_reader_read_image(imf_reader *r, imf_image **out, imf_error *err)
+{
 	imf_image *img = NULL;
 	imf_status st;
 	imf_info in;
 
 	*out = NULL;
-	if ((st = imf_reader_start(fp, opts, 0, &r, err)) != IMF_OK)
-		return st;
 	imf_reader_info(r, &in);
 	st = imf_check_memory(in.width, in.height, in.channels, r->opts.limits.max_memory,
 	                      imf_format_name(in.format), err);
@@ -174,7 +184,6 @@ imf_status imf_read(FILE *fp, const imf_read_opts *opts, imf_image **out, imf_er
 		imf_image_set_source(img, in.format, in.depth);
 		st = imf_reader_read(r, img, 0, in.height, err);
 	}
-	imf_reader_free(r);
 	if (st != IMF_OK) {
 		imf_image_free(img);
 		return st;
