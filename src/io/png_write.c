@@ -61,24 +61,26 @@ static void be32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)v;
 }
 
-/* One chunk: length, type, data, CRC over type and data. */
+/* One chunk into dst (len + 12 bytes): length, type, data, CRC over type and data. */
+static void frame_chunk(unsigned char *dst, const char *type, const unsigned char *data,
+                        size_t len)
+{
+	be32(dst, (uint32_t)len);
+	memcpy(dst + 4, type, 4);
+	if (len)
+		memcpy(dst + 8, data, len);
+	be32(dst + 8 + len, (uint32_t)crc32(0L, dst + 4, (uInt)(len + 4)));
+}
+
+/* A small chunk (IHDR, the Adler-32's IDAT, IEND) written at once. */
 static imf_status put_chunk(imf_writer *w, const char *type, const unsigned char *data,
                             size_t len, imf_error *err)
 {
-	unsigned char head[8], tail[4];
-	uLong crc;
+	unsigned char buf[13 + 12];
 	int e;
 
-	if (len > 0x7fffffffu)
-		return imf_error_set(err, IMF_EINVAL, "PNG: chunk of %zu bytes is too long", len);
-	be32(head, (uint32_t)len);
-	memcpy(head + 4, type, 4);
-	crc = crc32(0L, head + 4, 4);
-	if (len)
-		crc = crc32(crc, data, (uInt)len);
-	be32(tail, (uint32_t)crc);
-	if ((e = imf_io_write(w->fp, head, 8)) != 0 || (e = imf_io_write(w->fp, data, len)) != 0 ||
-	    (e = imf_io_write(w->fp, tail, 4)) != 0)
+	frame_chunk(buf, type, data, len); /* len <= 13 here */
+	if ((e = imf_io_write(w->fp, buf, len + 12)) != 0)
 		return imf_io_write_error(err, "PNG", e);
 	return IMF_OK;
 }
@@ -270,21 +272,6 @@ done:
 	return st;
 }
 
-/* Append an encoded block: its IDAT chunk, and its share of the Adler-32. */
-static imf_status put_block(imf_writer *w, const imf_encoded *e, imf_error *err)
-{
-	pngw *p = w->state;
-	imf_status st;
-
-	if (!p->header_done && (st = put_header(w, err)) != IMF_OK)
-		return st;
-	if ((st = put_chunk(w, "IDAT", e->bytes, e->len, err)) != IMF_OK)
-		return st;
-	p->adler = (uint32_t)adler32_combine(p->adler, e->adler, (z_off_t)e->raw_len);
-	p->put_rows += e->rows;
-	return IMF_OK;
-}
-
 /* ---- the writer ops ------------------------------------------------------------- */
 
 static size_t png_block_rows(const imf_writer *w)
@@ -319,14 +306,7 @@ static imf_status png_encode(const imf_writer *w, const imf_image *band, size_t 
 			break;
 		}
 		acc.bytes = grown;
-		{
-			unsigned char *c = acc.bytes + acc.len;
-			uLong crc = crc32(crc32(0L, (const unsigned char *)"IDAT", 4), b.bytes, (uInt)b.len);
-			be32(c, (uint32_t)b.len);
-			memcpy(c + 4, "IDAT", 4);
-			memcpy(c + 8, b.bytes, b.len);
-			be32(c + 8 + b.len, (uint32_t)crc);
-		}
+		frame_chunk(acc.bytes + acc.len, "IDAT", b.bytes, b.len);
 		acc.len += b.len + 12;
 		acc.adler = acc.rows ? (uint32_t)adler32_combine(acc.adler, b.adler, (z_off_t)b.raw_len)
 		                     : b.adler;
@@ -359,6 +339,18 @@ static imf_status png_put(imf_writer *w, const imf_encoded *e, imf_error *err)
 	return IMF_OK;
 }
 
+/* imf_writer_write's path: the same encode and put, on the caller's thread. */
+static imf_status emit(imf_writer *w, const imf_image *band, size_t first, size_t n, size_t y0,
+                       imf_error *err)
+{
+	imf_encoded e;
+	imf_status st = png_encode(w, band, first, n, y0, &e, err);
+	if (st == IMF_OK)
+		st = png_put(w, &e, err);
+	free(e.bytes);
+	return st;
+}
+
 static void png_writer_close(imf_writer *w)
 {
 	pngw *p = w->state;
@@ -373,7 +365,6 @@ static imf_status png_writer_open(imf_writer *w, imf_error *err)
 {
 	pngw *p;
 	size_t values;
-	imf_status st;
 
 	if (w->width > 0x7fffffffu || w->height > 0x7fffffffu)
 		return imf_error_set(err, IMF_EINVAL,
@@ -408,9 +399,7 @@ static imf_status png_writer_open(imf_writer *w, imf_error *err)
 		return imf_writer_hold(w, err);
 	imf_mapper_init(&p->map, NULL, w->opts.map, p->depth == 16 ? 65535u : 255u);
 	p->map_ready = 1;
-	st = imf_image_new(w->width, p->block_rows, w->channels, w->has_alpha, NULL, &p->pending,
-	                   err);
-	return st;
+	return IMF_OK; /* the partial-block buffer comes when a band needs it */
 }
 
 /*
@@ -422,7 +411,6 @@ static imf_status png_writer_rows(imf_writer *w, const imf_image *band, size_t f
                                   imf_error *err)
 {
 	pngw *p = w->state;
-	imf_encoded e;
 	imf_status st;
 
 	if (!p->map_ready) { /* normalize: band is the whole image, given at finish */
@@ -431,14 +419,10 @@ static imf_status png_writer_rows(imf_writer *w, const imf_image *band, size_t f
 	}
 	while (n > 0) {
 		size_t y0 = p->put_rows + p->npending;
-		/* A whole block straight from the caller's band, when there is no partial one. */
+		/* Whole blocks straight from the caller's band, when there is no partial one. */
 		if (p->npending == 0 && (n >= p->block_rows || y0 + n == w->height)) {
-			size_t m = n < p->block_rows ? n : p->block_rows;
-			if ((st = encode_block(w, band, first, m, y0, &e, err)) != IMF_OK)
-				return st;
-			st = put_block(w, &e, err);
-			encoded_clear(&e);
-			if (st != IMF_OK)
+			size_t m = n < p->block_rows ? n : n - n % p->block_rows;
+			if ((st = emit(w, band, first, m, y0, err)) != IMF_OK)
 				return st;
 			first += m;
 			n -= m;
@@ -457,19 +441,13 @@ static imf_status png_writer_rows(imf_writer *w, const imf_image *band, size_t f
 		first += m;
 		n -= m;
 		if (p->npending == p->block_rows || p->put_rows + p->npending == w->height) {
-			if ((st = encode_block(w, p->pending, 0, p->npending, p->put_rows, &e, err)) !=
-			    IMF_OK)
-				return st;
-			st = put_block(w, &e, err);
-			encoded_clear(&e);
-			if (st != IMF_OK)
+			if ((st = emit(w, p->pending, 0, p->npending, p->put_rows, err)) != IMF_OK)
 				return st;
 			p->npending = 0;
 		}
 	}
 	return IMF_OK;
 }
-
 static imf_status png_writer_finish(imf_writer *w, imf_error *err)
 {
 	pngw *p = w->state;
