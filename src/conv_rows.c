@@ -109,37 +109,57 @@ struct conv_worker {
 /* ---- inner loops ------------------------------------------------------------- */
 
 /*
- * The inner loops: acc[x] = START + w0 a[x] + w1 b[x] + ... for one, two or
- * four taps a pass, each sum formed left to right as the reference adds its
- * taps.  START is acc[x], or 0 for the first pass (no separate pass to
+ * The inner loops: acc[x] = START + w0 s0[x] + w1 s1[x] + ... for up to
+ * TAPS_MAX taps a pass, each sum formed left to right as the reference adds
+ * its taps.  START is acc[x], or 0 for the first pass (no separate pass to
  * clear acc; 0 + v is what the reference computes first, -0 included).
  * Float loops run only where every sum is an exact integer below 2^24, so
  * their order is free; double loops read rows widened exactly from float,
- * so they round as the reference does.
+ * so they round as the reference does.  Many taps a pass keep acc's loads
+ * and stores few: a 3x3 kernel is one pass.
  */
-#define TAP_LOOPS(T, SFX, START, P)                                                         \
-	SIMD static void P##1_##SFX(T *restrict acc, const T *restrict a, const T *w,          \
-	                            size_t n)                                                  \
+#define TAPS_MAX 9
+
+/* the terms of the first N taps, in order */
+#define TERMS1 + w0 * s0[x]
+#define TERMS2 TERMS1 + w1 * s1[x]
+#define TERMS3 TERMS2 + w2 * s2[x]
+#define TERMS4 TERMS3 + w3 * s3[x]
+#define TERMS5 TERMS4 + w4 * s4[x]
+#define TERMS6 TERMS5 + w5 * s5[x]
+#define TERMS7 TERMS6 + w6 * s6[x]
+#define TERMS8 TERMS7 + w7 * s7[x]
+#define TERMS9 TERMS8 + w8 * s8[x]
+
+/* tap i's row and weight; taps past N repeat tap 0 and go unused */
+#define TAP(T, N, i)                                                                        \
+	const T *restrict s##i = src[(i) < (N) ? (i) : 0] + off;                            \
+	const T w##i = w[(i) < (N) ? (i) : 0];                                              \
+	(void)s##i;                                                                         \
+	(void)w##i
+
+#define TAP_LOOP(T, SFX, N, START, P)                                                       \
+	SIMD static void P##N##_##SFX(T *restrict acc, const T *const *src, size_t off,        \
+	                              const T *w, size_t n)                                    \
 	{                                                                                      \
-		const T w0 = w[0];                                                             \
+		TAP(T, N, 0); TAP(T, N, 1); TAP(T, N, 2);                                      \
+		TAP(T, N, 3); TAP(T, N, 4); TAP(T, N, 5);                                      \
+		TAP(T, N, 6); TAP(T, N, 7); TAP(T, N, 8);                                      \
 		for (size_t x = 0; x < n; x++)                                                 \
-			acc[x] = START + w0 * a[x];                                            \
-	}                                                                                      \
-	SIMD static void P##2_##SFX(T *restrict acc, const T *restrict a,                      \
-	                            const T *restrict b, const T *w, size_t n)                 \
-	{                                                                                      \
-		const T w0 = w[0], w1 = w[1];                                                  \
-		for (size_t x = 0; x < n; x++)                                                 \
-			acc[x] = START + w0 * a[x] + w1 * b[x];                                \
-	}                                                                                      \
-	SIMD static void P##4_##SFX(T *restrict acc, const T *restrict a,                      \
-	                            const T *restrict b, const T *restrict c,                  \
-	                            const T *restrict d, const T *w, size_t n)                 \
-	{                                                                                      \
-		const T w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];                            \
-		for (size_t x = 0; x < n; x++)                                                 \
-			acc[x] = START + w0 * a[x] + w1 * b[x] + w2 * c[x] + w3 * d[x];        \
+			acc[x] = START TERMS##N;                                               \
 	}
+
+#define TAP_LOOPS(T, SFX, START, P)                                                         \
+	TAP_LOOP(T, SFX, 1, START, P) TAP_LOOP(T, SFX, 2, START, P)                            \
+	TAP_LOOP(T, SFX, 3, START, P) TAP_LOOP(T, SFX, 4, START, P)                            \
+	TAP_LOOP(T, SFX, 5, START, P) TAP_LOOP(T, SFX, 6, START, P)                            \
+	TAP_LOOP(T, SFX, 7, START, P) TAP_LOOP(T, SFX, 8, START, P)                            \
+	TAP_LOOP(T, SFX, 9, START, P)                                                          \
+	typedef void (*P##_fn_##SFX)(T *restrict, const T *const *, size_t, const T *,        \
+	                             size_t);                                                  \
+	static const P##_fn_##SFX P##_##SFX[TAPS_MAX + 1] = {                                  \
+	        NULL, P##1_##SFX, P##2_##SFX, P##3_##SFX, P##4_##SFX,                          \
+	        P##5_##SFX, P##6_##SFX, P##7_##SFX, P##8_##SFX, P##9_##SFX};
 
 TAP_LOOPS(float, f, acc[x], axpy)
 TAP_LOOPS(float, f, 0.0f, set)
@@ -148,34 +168,24 @@ TAP_LOOPS(double, d, 0.0, set)
 
 /*
  * acc[0..n) = sum over taps t of w[t] * src[t][off + x], in tap order: the
- * first pass sets acc, the others add, four taps a pass while they last.
+ * first pass sets acc, the others add, the taps split into as few passes of
+ * at most TAPS_MAX as they can and as even as they can be.
  */
 #define SUM_TAPS(T, SFX)                                                                    \
 	static void sum_taps_##SFX(T *acc, const T *const *src, size_t off, const T *w,        \
 	                           size_t nt, size_t n)                                        \
 	{                                                                                      \
-		size_t t = 0;                                                                  \
 		if (nt == 0) {                                                                 \
 			memset(acc, 0, n * sizeof *acc);                                       \
 			return;                                                                \
 		}                                                                              \
-		if (nt >= 4) {                                                                 \
-			set4_##SFX(acc, src[0] + off, src[1] + off, src[2] + off, src[3] + off, w, n); \
-			t = 4;                                                                 \
-		} else if (nt >= 2) {                                                          \
-			set2_##SFX(acc, src[0] + off, src[1] + off, w, n);                     \
-			t = 2;                                                                 \
-		} else {                                                                       \
-			set1_##SFX(acc, src[0] + off, w, n);                                   \
-			t = 1;                                                                 \
+		size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX;                                \
+		for (size_t t = 0, p = 0; p < passes; p++) {                                   \
+			size_t m = (nt - t) / (passes - p) +                                   \
+			           ((nt - t) % (passes - p) != 0);                             \
+			(t == 0 ? set_##SFX : axpy_##SFX)[m](acc, src + t, off, w + t, n);     \
+			t += m;                                                                \
 		}                                                                              \
-		for (; t + 4 <= nt; t += 4)                                                    \
-			axpy4_##SFX(acc, src[t] + off, src[t + 1] + off, src[t + 2] + off,     \
-			            src[t + 3] + off, w + t, n);                               \
-		for (; t + 2 <= nt; t += 2)                                                    \
-			axpy2_##SFX(acc, src[t] + off, src[t + 1] + off, w + t, n);            \
-		for (; t < nt; t++)                                                            \
-			axpy1_##SFX(acc, src[t] + off, w + t, n);                              \
 	}
 
 SUM_TAPS(float, f)
