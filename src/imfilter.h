@@ -693,6 +693,19 @@ imf_status imf_reader_read(imf_reader *r, imf_image *band, size_t first, size_t 
                            imf_error *err);
 void imf_reader_free(imf_reader *r); /* NULL is a no-op; never closes fp */
 /*
+ * Reading rows at their place, on several threads.  imf_reader_random_access
+ * is 1 when the input is a regular file holding a raw raster whose rows can
+ * be read at any place and in any order without changing what is found
+ * (binary netpbm: bits, maxval 255 or 65535), all of it present.  Then
+ * imf_reader_read_at reads image rows y .. y+n-1 into rows first.. of band
+ * with pread: any thread may call it at any time, for any rows, apart from
+ * imf_reader_read's order (which it neither uses nor moves).  Its errors
+ * (a file cut short since it was opened, a failed read) are not kept.
+ */
+int imf_reader_random_access(const imf_reader *r);
+imf_status imf_reader_read_at(const imf_reader *r, imf_image *band, size_t first, size_t y,
+                              size_t n, imf_error *err);
+/*
  * Every row of a reader that has not read any yet, as one new image (the
  * source format and depth set): what imf_read returns, within
  * limits.max_memory and with its messages.
@@ -741,6 +754,19 @@ imf_status imf_writer_encode(const imf_writer *w, const imf_image *band, size_t 
 /* Appends e (whose rows must come next) and frees it, whatever happens. */
 imf_status imf_writer_put(imf_writer *w, imf_encoded *e, imf_error *err);
 void imf_encoded_free(imf_encoded *e); /* NULL is a no-op */
+/*
+ * Writing encoded bands at their place, on several threads.
+ * imf_writer_random_access is 1 when every row encodes to the same number of
+ * bytes with nothing after the last (PNM), fp is a regular file not opened
+ * for appending, and no rows have gone out in order yet.  Then
+ * imf_writer_put_at writes e where its rows belong (pwrite), from any
+ * thread, in any order, and frees it.  Each row must be put once (a row
+ * put again is refused); finish, once every put_at has returned, checks that
+ * all were put and moves fp to the end.  Do not mix with imf_writer_write
+ * or imf_writer_put.
+ */
+int imf_writer_random_access(const imf_writer *w);
+imf_status imf_writer_put_at(imf_writer *w, imf_encoded *e, imf_error *err);
 
 /*
  * IMF_ELIMIT unless width x height x planes floats fit in max_memory bytes

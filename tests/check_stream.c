@@ -13,14 +13,19 @@
 #include "testutil.h"
 
 #include "internal.h"
+#include "io/io.h" /* imf_reader_start: a reader for the header only */
 
+#include <fcntl.h>
 #include <jpeglib.h>
 #include <math.h>
 #include <png.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- memory files and images ------------------------------------------------ */
 
@@ -1295,6 +1300,792 @@ START_TEST(test_png_levels_and_filters)
 }
 END_TEST
 
+/* ---- rows at their place --------------------------------------------------------------- */
+
+/*
+ * A raw netpbm raster in a regular file can be read at any row, in any
+ * order, from any thread (imf_reader_read_at), and a PNM written to a
+ * regular file can take its encoded bands in any order (imf_writer_put_at).
+ * The reference is again the in-order path: imf_read's planes (checked
+ * against the raw bytes by the definitions) and imf_write's bytes.
+ */
+
+/* A FILE reading a pipe that holds data and is closed (data must fit the pipe's buffer). */
+static FILE *pipe_holding(const void *data, size_t len)
+{
+	int fd[2];
+	ck_assert_uint_le(len, 4096); /* a page: no pipe holds less */
+	ck_assert_int_eq(pipe(fd), 0);
+	ck_assert_int_eq(write(fd[1], data, len), (ssize_t)len);
+	ck_assert_int_eq(close(fd[1]), 0);
+	FILE *fp = fdopen(fd[0], "rb");
+	ck_assert_ptr_nonnull(fp);
+	return fp;
+}
+
+/* bytes copied into a new buffer of len + extra bytes (extra bytes 'x'). */
+static unsigned char *with_tail(const unsigned char *data, size_t len, size_t extra)
+{
+	unsigned char *d = malloc(len + extra + 1);
+	ck_assert_ptr_nonnull(d);
+	memcpy(d, data, len);
+	memset(d + len, 'x', extra);
+	return d;
+}
+
+typedef struct access_case {
+	int input;     /* make_input index */
+	long change;   /* bytes cut from the end (< 0) or added after the raster (> 0) */
+	int want;      /* imf_reader_random_access */
+} access_case;
+
+static const access_case access_cases[] = {
+	{ 17, 0, 1 },  /* P5, maxval 255 */
+	{ 19, 0, 1 },  /* P5, maxval 65535 */
+	{ 18, 0, 1 },  /* P6, maxval 255 */
+	{ 20, 0, 1 },  /* P6, maxval 65535 */
+	{ 23, 0, 1 },  /* P4 */
+	{ 24, 0, 1 },  /* P7 RGB_ALPHA, maxval 255 */
+	{ 17, 9, 1 },  /* something after the raster (a second image) */
+	{ 17, -1, 0 }, /* the raster cut short by one byte */
+	{ 23, -1, 0 },
+	{ 19, -25 * 2, 0 }, /* one row short */
+	{ 21, 0, 0 },  /* P5, maxval 100: every sample is checked, in order */
+	{ 22, 0, 0 },  /* P6, maxval 1000 */
+	{ 25, 0, 0 },  /* P1 */
+	{ 26, 0, 0 },  /* P2 */
+	{ 27, 0, 0 },  /* P3 */
+	{ 0, 0, 0 },   /* PNG */
+	{ 10, 0, 0 },  /* JPEG */
+	{ 28, 0, 0 },  /* PFM */
+	{ 30, 0, 0 },  /* text */
+};
+
+START_TEST(test_reader_random_access_when)
+{
+	const access_case *ac = &access_cases[_i];
+	input in = make_input(ac->input);
+	size_t len = ac->change < 0 ? in.len - (size_t)-ac->change : in.len + (size_t)ac->change;
+	unsigned char *data = with_tail(in.data, in.len, ac->change > 0 ? (size_t)ac->change : 0);
+	FILE *fp = tu_mem_file(data, len);
+	imf_reader *r = NULL;
+	imf_error err = { 0 };
+	imf_info info;
+
+	ck_assert_msg(imf_reader_open(fp, NULL, &r, &err) == IMF_OK, "%s: %s", in.name, err.msg);
+	imf_reader_info(r, &info);
+	ck_assert_msg(imf_reader_random_access(r) == ac->want, "%s%+ld bytes: random access %d",
+	              in.name, ac->change, imf_reader_random_access(r));
+	imf_image *band = new_image(info.width, 2, info.channels, info.has_alpha);
+	if (!ac->want) {
+		ck_assert_int_eq(imf_reader_read_at(r, band, 0, 0, 1, &err), IMF_EINVAL);
+		ck_assert_str_eq(err.msg, "reader: rows cannot be read at their place");
+	} else {
+		ck_assert_msg(imf_reader_read_at(r, band, 0, 0, 2, &err) == IMF_OK, "%s", err.msg);
+	}
+	/* In order, a cut raster still fails where it ends, with imf_read's message. */
+	imf_image *img = NULL;
+	imf_status st = imf_reader_read_image(r, &img, &err);
+	if (ac->change < 0) {
+		ck_assert_int_eq(st, IMF_ECORRUPT);
+		ck_assert_str_eq(err.msg, "PNM: truncated pixel data");
+	} else {
+		ck_assert_msg(st == IMF_OK, "%s: %s", in.name, err.msg);
+	}
+	imf_image_free(img);
+	imf_image_free(band);
+	imf_reader_free(r);
+	fclose(fp);
+	free(data);
+	free(in.data);
+}
+END_TEST
+
+/* Not a regular file, or not reading rows at all: no random access. */
+START_TEST(test_reader_random_access_not_file)
+{
+	input in = make_input(17); /* P5 37x23, 866 bytes */
+	imf_reader *r = NULL;
+	imf_image *img = NULL, *ref = NULL;
+	imf_error err = { 0 };
+
+	ck_assert_int_eq(tu_read_mem(in.data, in.len, NULL, &ref, &err), IMF_OK);
+	FILE *fp = pipe_holding(in.data, in.len);
+	ck_assert_int_eq(imf_reader_open(fp, NULL, &r, &err), IMF_OK);
+	ck_assert_int_eq(imf_reader_random_access(r), 0);
+	imf_image *band = new_image(37, 1, 1, 0);
+	ck_assert_int_eq(imf_reader_read_at(r, band, 0, 0, 1, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "reader: rows cannot be read at their place");
+	/* ... and it reads in order as ever. */
+	ck_assert_int_eq(imf_reader_read_image(r, &img, &err), IMF_OK);
+	assert_same_image("P5 from a pipe", ref, img);
+	imf_image_free(img);
+	imf_reader_free(r);
+	fclose(fp);
+
+	/* A reader for the header only (imf_read_info's) reads no rows, here neither. */
+	fp = tu_mem_file(in.data, in.len);
+	ck_assert_int_eq(imf_reader_start(fp, NULL, 1, &r, &err), IMF_OK);
+	ck_assert_int_eq(imf_reader_random_access(r), 0);
+	ck_assert_int_eq(imf_reader_read_at(r, band, 0, 0, 1, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "reader: rows cannot be read at their place");
+	imf_reader_free(r);
+	fclose(fp);
+
+	imf_image_free(band);
+	imf_image_free(ref);
+	free(in.data);
+}
+END_TEST
+
+/* Raw files whose rows are read at their place. */
+typedef struct place_input {
+	const char *name;
+	int input;       /* make_input index, or -1 for the wide P5 below */
+	size_t rowbytes; /* of the raster, which ends the file */
+	int kind;        /* 8: one byte a sample, 16: two, 1: P4 bits */
+} place_input;
+
+static const place_input place_inputs[] = {
+	{ "P5 8-bit", 17, 37, 8 },
+	{ "P5 16-bit", 19, 25 * 2, 16 },
+	{ "P6 8-bit", 18, 29 * 3, 8 },
+	{ "P6 16-bit 300x150", 20, 300 * 3 * 2, 16 },
+	{ "P4", 23, 3, 1 },
+	{ "P7 RGB_ALPHA", 24, 36, 8 },
+	/* 3000-byte rows: a read_at of more than 87 rows takes several preads. */
+	{ "P5 3000x200", -1, 3000, 8 },
+};
+
+static unsigned char *place_data(const place_input *pi, size_t *len)
+{
+	if (pi->input >= 0) {
+		input in = make_input(pi->input);
+		*len = in.len;
+		return in.data;
+	}
+	return raw_pnm("P5\n3000 200\n255\n", 200, 3000, 0xFF, 0, len);
+}
+
+/* Every sample of ref, by the definitions, from the raster at the end of data. */
+static void check_raw_values(const place_input *pi, const unsigned char *data, size_t len,
+                             const imf_image *ref)
+{
+	size_t w = imf_image_width(ref), h = imf_image_height(ref);
+	int ch = imf_image_channels(ref);
+	const unsigned char *raster = data + len - h * pi->rowbytes;
+	for (size_t y = 0; y < h; y++)
+		for (int c = 0; c < ch; c++)
+			for (size_t x = 0; x < w; x++) {
+				const unsigned char *row = raster + y * pi->rowbytes;
+				size_t i = x * (size_t)ch + (size_t)c;
+				float want = pi->kind == 1  ? ((row[x / 8] >> (7 - x % 8)) & 1 ? 0.0f : 255.0f)
+				           : pi->kind == 8 ? (float)row[i]
+				                           : (float)((unsigned)row[2 * i] << 8 | row[2 * i + 1]) /
+				                                 257.0f;
+				ck_assert_msg(imf_image_row_const(ref, c, y)[x] == want,
+				              "%s: plane %d (%zu, %zu) is %g, the file says %g", pi->name, c, x,
+				              y, (double)imf_image_row_const(ref, c, y)[x], (double)want);
+			}
+}
+
+/* Rows first .. first+n-1 of band are rows y .. y+n-1 of ref, bit for bit. */
+static void assert_rows(const char *name, const imf_image *band, size_t first,
+                        const imf_image *ref, size_t y, size_t n)
+{
+	for (int c = 0; c < imf_image_channels(ref); c++)
+		for (size_t i = 0; i < n; i++)
+			ck_assert_msg(memcmp(imf_image_row_const(band, c, first + i),
+			                     imf_image_row_const(ref, c, y + i),
+			                     imf_image_width(ref) * sizeof(float)) == 0,
+			              "%s: plane %d, image row %zu differs", name, c, y + i);
+}
+
+/* Every sample of img set to a value no reader gives (0x7f7f7f7f, about 3.4e38). */
+static void spoil(imf_image *img)
+{
+	for (int c = 0; c < imf_image_channels(img); c++)
+		for (size_t y = 0; y < imf_image_height(img); y++)
+			memset(imf_image_row(img, c, y), 0x7f, imf_image_width(img) * sizeof(float));
+}
+
+typedef struct read_at_job {
+	const imf_reader *r;
+	imf_image *img;   /* every row, read at its place */
+	int backwards;    /* last row first */
+	imf_status st;
+	imf_error err;
+} read_at_job;
+
+/* Read img's rows 3 at a time (forwards or backwards) with read_at. */
+static void *read_at_thread(void *arg)
+{
+	read_at_job *j = arg;
+	size_t h = imf_image_height(j->img);
+	j->st = IMF_OK;
+	for (size_t k = 0; k < h && j->st == IMF_OK; k += 3) {
+		size_t n = h - k < 3 ? h - k : 3;
+		size_t y = j->backwards ? h - k - n : k;
+		j->st = imf_reader_read_at(j->r, j->img, y, y, n, &j->err);
+	}
+	return NULL;
+}
+
+/*
+ * read_at gives imf_read's rows for bands of random sizes (0 included) at
+ * random places, in random order, on two threads at once, and leaves the
+ * in-order reading where it was.
+ */
+START_TEST(test_read_at_equals_read)
+{
+	const place_input *pi = &place_inputs[_i];
+	size_t len;
+	unsigned char *data = place_data(pi, &len);
+	imf_image *ref = NULL, *img = NULL;
+	imf_reader *r = NULL;
+	imf_error err = { 0 };
+	imf_info info;
+	unsigned long long seed = 42 + (unsigned long long)_i;
+
+	ck_assert_msg(tu_read_mem(data, len, NULL, &ref, &err) == IMF_OK, "%s: %s", pi->name,
+	              err.msg);
+	check_raw_values(pi, data, len, ref);
+	FILE *fp = tu_mem_file(data, len);
+	ck_assert_int_eq(imf_reader_open(fp, NULL, &r, &err), IMF_OK);
+	ck_assert_int_eq(imf_reader_random_access(r), 1);
+	imf_reader_info(r, &info);
+	const size_t h = info.height, cap = 20;
+	imf_image *band = new_image(info.width, cap, info.channels, info.has_alpha);
+	img = new_image(info.width, h, info.channels, info.has_alpha);
+
+	/* A few rows in order first: read_at must not move that order. */
+	ck_assert_int_eq(imf_reader_read(r, img, 0, 3, &err), IMF_OK);
+	for (int k = 0; k < 60; k++) {
+		size_t n = (size_t)(tu_rand(&seed) * 14.0); /* 0 .. 13 */
+		n = n > h ? h : n;
+		size_t y = (size_t)(tu_rand(&seed) * (double)(h - n + 1));
+		size_t first = (size_t)(tu_rand(&seed) * (double)(cap - n + 1));
+		ck_assert_msg(imf_reader_read_at(r, band, first, y, n, &err) == IMF_OK, "%s: %s",
+		              pi->name, err.msg);
+		assert_rows(pi->name, band, first, ref, y, n);
+	}
+	/* The last row alone, then nothing at the end and at the start. */
+	ck_assert_int_eq(imf_reader_read_at(r, band, cap - 1, h - 1, 1, &err), IMF_OK);
+	assert_rows(pi->name, band, cap - 1, ref, h - 1, 1);
+	ck_assert_int_eq(imf_reader_read_at(r, band, 0, h, 0, &err), IMF_OK);
+	ck_assert_int_eq(imf_reader_read_at(r, band, cap, 0, 0, &err), IMF_OK);
+	/* The rest in order, from row 3. */
+	ck_assert_int_eq(imf_reader_read(r, img, 3, h - 3, &err), IMF_OK);
+	assert_same_image(pi->name, ref, img);
+
+	/* Every row at once, and on two threads in opposite orders. */
+	imf_image *all = new_image(info.width, h, info.channels, info.has_alpha);
+	ck_assert_int_eq(imf_reader_read_at(r, all, 0, 0, h, &err), IMF_OK);
+	assert_same_image(pi->name, ref, all);
+	read_at_job jobs[2] = { { r, all, 1, IMF_OK, { 0 } }, { r, img, 0, IMF_OK, { 0 } } };
+	spoil(all);
+	spoil(img);
+	pthread_t tid;
+	ck_assert_int_eq(pthread_create(&tid, NULL, read_at_thread, &jobs[0]), 0);
+	read_at_thread(&jobs[1]);
+	ck_assert_int_eq(pthread_join(tid, NULL), 0);
+	ck_assert_msg(jobs[0].st == IMF_OK && jobs[1].st == IMF_OK, "%s / %s", jobs[0].err.msg,
+	              jobs[1].err.msg);
+	assert_same_image(pi->name, ref, all);
+	assert_same_image(pi->name, ref, img);
+
+	imf_image_free(all);
+	imf_image_free(img);
+	imf_image_free(band);
+	imf_image_free(ref);
+	imf_reader_free(r);
+	fclose(fp);
+	free(data);
+}
+END_TEST
+
+/*
+ * The raster's place when the image does not start the file: bytes before
+ * it skipped with fseek, or read through stdio (which reads ahead), before
+ * the reader opens.  Then the file cut short after open, and rows asked
+ * outside the image.
+ */
+START_TEST(test_read_at_place_in_file)
+{
+	static const size_t junk_sizes[] = { 7, 5000 };
+	input in = make_input(17); /* P5 37x23 */
+	const size_t W = 37, H = 23;
+	imf_image *ref = NULL, *img = new_image(W, H, 1, 0), *band = new_image(W, 4, 1, 0);
+	imf_reader *r = NULL;
+	imf_error err = { 0 };
+	const char *path = tu_path("junk.pgm");
+
+	ck_assert_int_eq(tu_read_mem(in.data, in.len, NULL, &ref, &err), IMF_OK);
+	for (size_t j = 0; j < 2; j++)
+		for (int by_read = 0; by_read <= 1; by_read++) {
+			size_t junk = junk_sizes[j];
+			unsigned char *d = malloc(junk + in.len + 3);
+			ck_assert_ptr_nonnull(d);
+			memset(d, 'P', junk); /* looks like the start of a netpbm file */
+			memcpy(d + junk, in.data, in.len);
+			memcpy(d + junk + in.len, "xyz", 3);
+			tu_write_file(path, d, junk + in.len + 3);
+			free(d);
+			FILE *fp = fopen(path, "r+b"); /* writable, to be cut below */
+			ck_assert_ptr_nonnull(fp);
+			if (by_read) {
+				unsigned char *skip = malloc(junk);
+				ck_assert_ptr_nonnull(skip);
+				ck_assert_uint_eq(fread(skip, 1, junk, fp), junk);
+				free(skip);
+			} else {
+				ck_assert_int_eq(fseek(fp, (long)junk, SEEK_SET), 0);
+			}
+			ck_assert_int_eq(imf_reader_open(fp, NULL, &r, &err), IMF_OK);
+			ck_assert_int_eq(imf_reader_random_access(r), 1);
+			ck_assert_int_eq(imf_reader_read_at(r, img, 0, 0, H, &err), IMF_OK);
+			assert_same_image(by_read ? "after junk read" : "after junk skipped", ref, img);
+			ck_assert_int_eq(imf_reader_read_at(r, band, 1, H - 3, 3, &err), IMF_OK);
+			assert_rows("last rows after junk", band, 1, ref, H - 3, 3);
+
+			/* Cut in the middle of the last row: only reads that reach it fail. */
+			ck_assert_int_eq(ftruncate(fileno(fp), (off_t)(junk + in.len - W / 2)), 0);
+			ck_assert_int_eq(imf_reader_read_at(r, band, 0, H - 2, 2, &err), IMF_ECORRUPT);
+			ck_assert_str_eq(err.msg, "PNM: truncated pixel data");
+			ck_assert_int_eq(imf_reader_read_at(r, band, 0, 0, 4, &err), IMF_OK); /* not kept */
+			assert_rows("rows before the cut", band, 0, ref, 0, 4);
+			ck_assert_int_eq(imf_reader_read_at(r, band, 3, H - 1, 1, &err), IMF_ECORRUPT);
+			ck_assert_str_eq(err.msg, "PNM: truncated pixel data");
+			/* Cut before the raster: every row fails. */
+			ck_assert_int_eq(ftruncate(fileno(fp), (off_t)junk), 0);
+			ck_assert_int_eq(imf_reader_read_at(r, band, 0, 0, 1, &err), IMF_ECORRUPT);
+			ck_assert_str_eq(err.msg, "PNM: truncated pixel data");
+			imf_reader_free(r);
+			fclose(fp);
+		}
+
+	/* Rows outside the image, and bands that cannot hold them. */
+	FILE *fp = tu_mem_file(in.data, in.len);
+	ck_assert_int_eq(imf_reader_open(fp, NULL, &r, &err), IMF_OK);
+	static const struct { size_t y, n; } outside[] = { { 23, 1 }, { 22, 2 }, { 24, 0 },
+		                                           { 0, 24 }, { SIZE_MAX, 2 } };
+	for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+		imf_image *big = new_image(W, 30, 1, 0);
+		ck_assert_int_eq(imf_reader_read_at(r, big, 0, outside[i].y, outside[i].n, &err),
+		                 IMF_EINVAL);
+		tu_expect_message("rows outside", IMF_EINVAL, IMF_EINVAL, &err, "reader: rows ",
+		                  "are not in the image");
+		if (outside[i].y == 22)
+			ck_assert_str_eq(err.msg,
+			                 "reader: rows from 22, 2 of them, are not in the image (23 rows)");
+		if (outside[i].y == SIZE_MAX) { /* no wrapped-around row number */
+			char want[96];
+			snprintf(want, sizeof want, "reader: rows from %zu, 2 of them,", (size_t)SIZE_MAX);
+			ck_assert_ptr_nonnull(strstr(err.msg, want));
+		}
+		imf_image_free(big);
+	}
+	ck_assert_int_eq(imf_reader_read_at(r, band, 2, 0, 3, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "reader: rows 2..4 are past the band's 4 rows");
+	imf_image *narrow = new_image(W - 1, 4, 1, 0), *rgb = new_image(W, 4, 3, 0);
+	ck_assert_int_eq(imf_reader_read_at(r, narrow, 0, 0, 1, &err), IMF_EINVAL);
+	ck_assert_int_eq(imf_reader_read_at(r, rgb, 0, 0, 1, &err), IMF_EINVAL);
+	ck_assert_int_eq(imf_reader_read_at(r, NULL, 0, 0, 1, &err), IMF_EINVAL);
+	/* None of that touched the order. */
+	ck_assert_int_eq(imf_reader_read(r, img, 0, H, &err), IMF_OK);
+	assert_same_image("in order after refused reads", ref, img);
+	imf_reader_free(r);
+	fclose(fp);
+
+	imf_image_free(narrow);
+	imf_image_free(rgb);
+	imf_image_free(band);
+	imf_image_free(img);
+	imf_image_free(ref);
+	free(in.data);
+}
+END_TEST
+
+/* ---- writing at the place ---------------------------------------------------------------- */
+
+/* A writer of fmt for img (its geometry and source) on fp; asserts it opened. */
+static imf_writer *open_writer(FILE *fp, const imf_image *img, const imf_write_opts *wo,
+                              imf_format fmt)
+{
+	imf_writer *w = NULL;
+	imf_error err = { 0 };
+	ck_assert_msg(imf_writer_open(fp, fmt, imf_image_width(img), imf_image_height(img),
+	                              imf_image_channels(img), imf_image_has_alpha(img),
+	                              imf_image_source_format(img), imf_image_source_depth(img), wo,
+	                              &w, &err) == IMF_OK,
+	              "%s", err.msg);
+	return w;
+}
+
+START_TEST(test_writer_random_access_when)
+{
+	imf_image *img = random_image(10, 8, 1, 0, 3, 0);
+	imf_write_opts wo;
+	imf_error err = { 0 };
+	imf_encoded *e = NULL;
+	imf_writer *w;
+	size_t rlen;
+	imf_write_opts_default(&wo);
+	unsigned char *ref = tu_write_mem(img, IMF_FORMAT_PNM, &wo, &rlen);
+
+	/* PNM to a regular file, new (tmpfile) or named. */
+	FILE *fp = tmpfile();
+	w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_random_access(w), 1);
+	imf_writer_free(w);
+	fclose(fp);
+	fp = fopen(tu_path("named.pgm"), "wb");
+	ck_assert_ptr_nonnull(fp);
+	w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_random_access(w), 1);
+	/* ... until a row goes out in order; then bands cannot go to their place. */
+	ck_assert_int_eq(imf_writer_write(w, img, 0, 1, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_random_access(w), 0);
+	ck_assert_int_eq(imf_writer_encode(w, img, 1, 2, 1, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_EINVAL); /* frees e */
+	ck_assert_str_eq(err.msg, "writer: rows cannot be written at their place");
+	ck_assert_int_eq(imf_writer_write(w, img, 1, 7, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_OK);
+	imf_writer_free(w);
+	fclose(fp);
+	size_t len;
+	unsigned char *got = tu_read_file(tu_path("named.pgm"), &len);
+	ck_assert_msg(len == rlen && memcmp(got, ref, len) == 0, "in order after a refused put_at");
+	free(got);
+
+	/* Appending: every pwrite would land at the end.  Rows go in order, after what was there. */
+	static const char *const append_modes[] = { "ab", "a+b" };
+	for (size_t m = 0; m < 2; m++) {
+		tu_write_file(tu_path("append.pgm"), "old", 3);
+		fp = fopen(tu_path("append.pgm"), append_modes[m]);
+		ck_assert_ptr_nonnull(fp);
+		w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+		ck_assert_msg(imf_writer_random_access(w) == 0, "mode %s", append_modes[m]);
+		ck_assert_int_eq(imf_writer_encode(w, img, 0, 8, 0, &e, &err), IMF_OK);
+		ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_EINVAL);
+		ck_assert_int_eq(imf_writer_write(w, img, 0, 8, &err), IMF_OK);
+		ck_assert_int_eq(imf_writer_finish(w, &err), IMF_OK);
+		imf_writer_free(w);
+		fclose(fp);
+		got = tu_read_file(tu_path("append.pgm"), &len);
+		ck_assert_msg(len == rlen + 3 && memcmp(got, "old", 3) == 0 &&
+		                  memcmp(got + 3, ref, rlen) == 0,
+		              "appended (%s): %zu bytes", append_modes[m], len);
+		free(got);
+	}
+
+	/* A pipe: rows in order, read back whole. */
+	int fd[2];
+	ck_assert_int_eq(pipe(fd), 0);
+	fp = fdopen(fd[1], "wb");
+	ck_assert_ptr_nonnull(fp);
+	w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_random_access(w), 0);
+	ck_assert_int_eq(imf_writer_write(w, img, 0, 8, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_OK); /* ~100 bytes: the pipe holds them */
+	imf_writer_free(w);
+	fclose(fp);
+	got = malloc(rlen + 1);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(read(fd[0], got, rlen + 1), (ssize_t)rlen);
+	ck_assert_int_eq(memcmp(got, ref, rlen), 0);
+	close(fd[0]);
+	free(got);
+
+	/* A device is not a regular file either. */
+	fp = fopen("/dev/null", "wb");
+	if (fp) {
+		w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+		ck_assert_int_eq(imf_writer_random_access(w), 0);
+		imf_writer_free(w);
+		fclose(fp);
+	}
+
+	/* Normalize holds the image; other formats have a trailer or rows of any size. */
+	static const struct { imf_format fmt; imf_map_mode map; } never[] = {
+		{ IMF_FORMAT_PNM, IMF_MAP_NORMALIZE }, { IMF_FORMAT_PNG, IMF_MAP_CLAMP },
+		{ IMF_FORMAT_JPEG, IMF_MAP_CLAMP },    { IMF_FORMAT_PFM, IMF_MAP_CLAMP },
+		{ IMF_FORMAT_TEXT, IMF_MAP_CLAMP },
+	};
+	for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
+		wo.map = never[i].map;
+		fp = tmpfile();
+		ck_assert_ptr_nonnull(fp);
+		w = open_writer(fp, img, &wo, never[i].fmt);
+		ck_assert_msg(imf_writer_random_access(w) == 0, "%s, %s", imf_format_name(never[i].fmt),
+		              imf_map_name(never[i].map));
+		if (imf_writer_block_rows(w) > 0) { /* PNG encodes apart, but in order */
+			ck_assert_int_eq(imf_writer_encode(w, img, 0, 8, 0, &e, &err), IMF_OK);
+			ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_EINVAL);
+			ck_assert_str_eq(err.msg, "writer: rows cannot be written at their place");
+		}
+		imf_writer_free(w);
+		fclose(fp);
+	}
+	free(ref);
+	imf_image_free(img);
+}
+END_TEST
+
+typedef struct put_case {
+	const char *name;
+	size_t w, h;
+	int ch, alpha;
+	int depth;
+	imf_map_mode map;
+	size_t band;    /* rows a band; 0: random sizes 1..13 */
+	size_t prefix;  /* bytes in the FILE before the writer opens */
+	int threads;    /* 1: encode all, then put in another order; 2: two threads */
+} put_case;
+
+static const put_case put_cases[] = {
+	{ "gray, 1-row bands", 31, 25, 1, 0, 0, IMF_MAP_CLAMP, 1, 0, 1 },
+	{ "gray, 7-row bands, after 10 bytes", 31, 25, 1, 0, 0, IMF_MAP_ABS, 7, 10, 1 },
+	{ "rgb 16-bit, random bands", 300, 150, 3, 0, 16, IMF_MAP_ABS, 0, 0, 1 },
+	{ "rgba as P6, one band, after 3 bytes", 17, 21, 4, 1, 0, IMF_MAP_OFFSET, 21, 3, 1 },
+	{ "gray 16-bit, 2 threads, after 5000 bytes", 200, 90, 1, 0, 16, IMF_MAP_CLAMP, 0, 5000, 2 },
+	{ "rgb, 5-row bands, 2 threads", 64, 101, 3, 0, 0, IMF_MAP_CLAMP, 5, 0, 2 },
+};
+
+typedef struct put_job {
+	imf_writer *w;
+	const imf_image *img;
+	imf_image *band;      /* scratch, as tall as the tallest band */
+	const size_t *y0, *n; /* the bands, in the order to take them */
+	size_t nbands;
+	atomic_size_t *next;  /* the next band to take, shared */
+	imf_status st;
+	imf_error err;
+} put_job;
+
+/*
+ * Take bands until none is left: encode each from the scratch band (at its
+ * bottom, so rows are not where they are in the image), put it.  No
+ * assertions here: the thread only reports.
+ */
+static void *put_thread(void *arg)
+{
+	put_job *j = arg;
+	imf_image *band = j->band;
+	size_t w = imf_image_width(j->img);
+	int ch = imf_image_channels(j->img);
+	size_t b;
+	j->st = IMF_OK;
+	while (j->st == IMF_OK && (b = atomic_fetch_add(j->next, 1)) < j->nbands) {
+		size_t first = imf_image_height(band) - j->n[b];
+		imf_encoded *e = NULL;
+		for (int c = 0; c < ch; c++)
+			for (size_t i = 0; i < j->n[b]; i++)
+				memcpy(imf_image_row(band, c, first + i),
+				       imf_image_row_const(j->img, c, j->y0[b] + i), w * sizeof(float));
+		j->st = imf_writer_encode(j->w, band, first, j->n[b], j->y0[b], &e, &j->err);
+		if (j->st == IMF_OK)
+			j->st = imf_writer_put_at(j->w, e, &j->err);
+	}
+	return NULL;
+}
+
+/* Shuffle idx[0..n-1] (Fisher-Yates). */
+static void shuffle(size_t *idx, size_t n, unsigned long long *seed)
+{
+	for (size_t i = n; i > 1; i--) {
+		size_t k = (size_t)(tu_rand(seed) * (double)i), t = idx[i - 1];
+		idx[i - 1] = idx[k];
+		idx[k] = t;
+	}
+}
+
+/*
+ * Bands put at their place in a shuffled order (or by two threads) make
+ * imf_write's file, byte for byte, after whatever the FILE held; after
+ * finish the FILE stands at the image's end.
+ */
+START_TEST(test_put_at_equals_write)
+{
+	const put_case *pc = &put_cases[_i];
+	imf_image *img = random_image(pc->w, pc->h, pc->ch, pc->alpha, 31 + (unsigned)_i, 0);
+	imf_write_opts wo;
+	imf_error err = { 0 };
+	unsigned long long seed = 5 + (unsigned long long)_i;
+	size_t rlen, len, nb = 0, tallest = 0;
+	size_t *y0 = calloc(pc->h, sizeof *y0), *n = calloc(pc->h, sizeof *n);
+	size_t *order = calloc(pc->h, sizeof *order);
+	imf_encoded **enc = calloc(pc->h, sizeof *enc);
+
+	ck_assert(y0 && n && order && enc);
+	imf_write_opts_default(&wo);
+	wo.depth = pc->depth;
+	wo.map = pc->map;
+	unsigned char *ref = tu_write_mem(img, IMF_FORMAT_PNM, &wo, &rlen);
+	for (size_t y = 0; y < pc->h; nb++) {
+		size_t k = pc->band ? pc->band : 1 + (size_t)(tu_rand(&seed) * 13.0);
+		y0[nb] = y;
+		n[nb] = k < pc->h - y ? k : pc->h - y;
+		order[nb] = nb;
+		tallest = n[nb] > tallest ? n[nb] : tallest;
+		y += n[nb];
+	}
+	shuffle(order, nb, &seed);
+	size_t *oy0 = calloc(nb, sizeof *oy0), *on = calloc(nb, sizeof *on);
+	ck_assert(oy0 && on);
+	for (size_t i = 0; i < nb; i++) {
+		oy0[i] = y0[order[i]];
+		on[i] = n[order[i]];
+	}
+
+	unsigned char *prefix = malloc(pc->prefix + 1);
+	ck_assert_ptr_nonnull(prefix);
+	for (size_t i = 0; i < pc->prefix; i++)
+		prefix[i] = (unsigned char)('a' + i % 26);
+	const char *path = tu_path("placed.pnm");
+	FILE *fp = fopen(path, "w+b");
+	ck_assert_ptr_nonnull(fp);
+	/* Still in stdio's buffer (if it fits) when the writer opens. */
+	ck_assert_uint_eq(fwrite(prefix, 1, pc->prefix, fp), pc->prefix);
+	imf_writer *w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_random_access(w), 1);
+
+	if (pc->threads == 2) {
+		atomic_size_t next = 0;
+		put_job jobs[2];
+		for (int t = 0; t < 2; t++)
+			jobs[t] = (put_job){ w, img, new_image(pc->w, tallest, pc->ch, pc->alpha), oy0, on,
+			                     nb, &next, IMF_OK, { 0 } };
+		pthread_t tid;
+		ck_assert_int_eq(pthread_create(&tid, NULL, put_thread, &jobs[0]), 0);
+		put_thread(&jobs[1]);
+		ck_assert_int_eq(pthread_join(tid, NULL), 0);
+		ck_assert_msg(jobs[0].st == IMF_OK && jobs[1].st == IMF_OK, "%s / %s", jobs[0].err.msg,
+		              jobs[1].err.msg);
+		imf_image_free(jobs[0].band);
+		imf_image_free(jobs[1].band);
+	} else {
+		/* Encoded in one shuffled order, put in another. */
+		for (size_t i = 0; i < nb; i++)
+			ck_assert_int_eq(imf_writer_encode(w, img, oy0[i], on[i], oy0[i], &enc[order[i]],
+			                                   &err),
+			                 IMF_OK);
+		shuffle(order, nb, &seed);
+		for (size_t i = 0; i < nb; i++) {
+			ck_assert_msg(imf_writer_put_at(w, enc[order[i]], &err) == IMF_OK, "%s", err.msg);
+			ck_assert_int_eq(imf_writer_random_access(w), 1);
+		}
+	}
+	ck_assert_msg(imf_writer_finish(w, &err) == IMF_OK, "%s: %s", pc->name, err.msg);
+	ck_assert_int_eq(imf_writer_random_access(w), 0);
+	imf_writer_free(w);
+	/* The FILE stands at the end of the image: what follows lands there. */
+	ck_assert_int_eq(ftello(fp), (off_t)(pc->prefix + rlen));
+	ck_assert_int_eq(fputc('Z', fp), 'Z');
+	ck_assert_int_eq(fclose(fp), 0);
+
+	unsigned char *got = tu_read_file(path, &len);
+	ck_assert_msg(len == pc->prefix + rlen + 1, "%s: %zu bytes, want %zu", pc->name, len,
+	              pc->prefix + rlen + 1);
+	ck_assert_msg(memcmp(got, prefix, pc->prefix) == 0, "%s: the bytes before changed", pc->name);
+	ck_assert_msg(memcmp(got + pc->prefix, ref, rlen) == 0, "%s: differs from imf_write",
+	              pc->name);
+	ck_assert_int_eq(got[len - 1], 'Z');
+
+	free(got);
+	free(prefix);
+	free(ref);
+	free(oy0);
+	free(on);
+	free(y0);
+	free(n);
+	free(order);
+	free(enc);
+	imf_image_free(img);
+}
+END_TEST
+
+/* finish counts the rows; put_at does not mix with the in-order calls. */
+START_TEST(test_put_at_misuse)
+{
+	imf_image *img = random_image(12, 20, 3, 0, 9, 1), *gray = random_image(12, 20, 1, 0, 9, 1);
+	imf_write_opts wo;
+	imf_error err = { 0 };
+	imf_encoded *e = NULL;
+	imf_write_opts_default(&wo);
+
+	/* Bands of 5 rows; the one at row 10 never put. */
+	FILE *fp = tmpfile();
+	imf_writer *w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_put_at(w, NULL, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: nothing to put");
+	static const size_t put[] = { 15, 0, 5 };
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(imf_writer_encode(w, img, put[i], 5, put[i], &e, &err), IMF_OK);
+		ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_OK);
+	}
+	/* In-order calls after put_at are refused, and write nothing. */
+	ck_assert_int_eq(imf_writer_write(w, img, 10, 5, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: rows were written at their place");
+	ck_assert_int_eq(imf_writer_encode(w, img, 10, 5, 10, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put(w, e, &err), IMF_EINVAL); /* frees e */
+	ck_assert_str_eq(err.msg, "writer: encoded rows out of order");
+	/* A band encoded for another geometry (a gray writer's rows) is refused. */
+	FILE *gfp = tmpfile();
+	imf_writer *gw = open_writer(gfp, gray, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_encode(gw, gray, 10, 5, 10, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: rows cannot be written at their place");
+	imf_writer_free(gw);
+	fclose(gfp);
+
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: finished after 15 of 20 rows");
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: finished after 15 of 20 rows");
+	imf_writer_free(w);
+	fclose(fp);
+
+	/* A row put twice is refused before it is written (helper review: bands 0-1
+	 * twice and 2-3 never used to finish with a short file). */
+	fp = tmpfile();
+	w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_encode(w, img, 0, 10, 0, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_encode(w, img, 8, 4, 8, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: row 8 was already written");
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: finished after 10 of 20 rows");
+	imf_writer_free(w);
+	fclose(fp);
+
+	/* No row put at all. */
+	fp = tmpfile();
+	w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: finished after 0 of 20 rows");
+	imf_writer_free(w);
+	fclose(fp);
+
+	/* After a finish that counted every row, nothing more goes in. */
+	fp = tmpfile();
+	w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_encode(w, img, 0, 20, 0, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_encode(w, img, 0, 1, 0, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_EINVAL);
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "writer: the image is already finished");
+	imf_writer_free(w);
+	fclose(fp);
+
+	imf_image_free(img);
+	imf_image_free(gray);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("stream");
@@ -1318,6 +2109,20 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_write_failure_kept);
 	tcase_add_test(tc, test_png_levels_and_filters);
 	tcase_add_test(tc, test_png_encode_apart);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("place");
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, test_reader_random_access_when, 0,
+	                    (int)(sizeof access_cases / sizeof access_cases[0]));
+	tcase_add_test(tc, test_reader_random_access_not_file);
+	tcase_add_loop_test(tc, test_read_at_equals_read, 0,
+	                    (int)(sizeof place_inputs / sizeof place_inputs[0]));
+	tcase_add_test(tc, test_read_at_place_in_file);
+	tcase_add_test(tc, test_writer_random_access_when);
+	tcase_add_loop_test(tc, test_put_at_equals_write, 0,
+	                    (int)(sizeof put_cases / sizeof put_cases[0]));
+	tcase_add_test(tc, test_put_at_misuse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("memory");

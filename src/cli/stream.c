@@ -24,6 +24,14 @@
  * -j, and identical to the whole-image path's; the tests hold them
  * together.
  *
+ * Where the file allows it, the turns go: a reader with random access (a
+ * raw netpbm raster in a regular file) lets every worker read its band's
+ * whole window where it lies, at once (rows a band shares with the next
+ * are read twice, which costs less than waiting); a writer with random
+ * access too (netpbm out to a regular file) takes each encoded band at its
+ * place, one worker writing at a time while the others queue their bands
+ * for it and go on computing.  The bytes are the same either way.
+ *
  * Formats that cannot stream are held whole by their reader or writer (the
  * library says which); --verbose says so.
  */
@@ -33,6 +41,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Encoded bands waiting for the writer, per worker, before workers wait too. */
+#define PUT_QUEUE_PER_WORKER 2
 
 /* Output rows per band: about this many bytes, at least BAND_MIN_ROWS. */
 #define BAND_BYTES (1u << 18)
@@ -53,9 +64,12 @@ typedef struct pipe_state {
 	cli_output *dst;
 	size_t ow, oh, band, nbands;
 	size_t read_rows;    /* input rows decoded so far */
-	imf_image *raw;      /* gray from colour: the reader's rows before luma (else NULL) */
+	imf_image **raw;     /* gray from colour: the reader's rows before luma (else NULL),
+	                        one per worker when reading at the place */
 	size_t nthreads;
-	size_t nin;          /* windows: nthreads + 1 (see run_band) */
+	size_t nin;          /* windows: nthreads + 1 in order (see worker_main), else one a worker */
+	int at_place_in;     /* bands read at their place (imf_reader_read_at), no turns */
+	int at_place_out;    /* bands written at their place (imf_writer_put_at), no turns */
 	window *in;
 	imf_image **out;     /* one output band per worker */
 
@@ -64,6 +78,14 @@ typedef struct pipe_state {
 	pthread_cond_t cv;
 	size_t next, nread, nwritten; /* bands taken by a worker, read, written */
 	size_t block;                 /* imf_writer_block_rows: encoded by the workers */
+	/*
+	 * Writing at the place: one worker at a time writes (two would only
+	 * queue on the file's lock, spinning); bands finished meanwhile wait
+	 * in queue for it, and the others go on computing.
+	 */
+	int writing;
+	imf_encoded **queue; /* PUT_QUEUE_PER_WORKER * nthreads */
+	size_t queued, queue_cap;
 	int failed; /* some step failed and reported it: everyone stops */
 	int rc;     /* the exit status of the failure */
 } pipe_state;
@@ -84,9 +106,9 @@ static imf_status decode(pipe_state *ps, imf_image *dst, size_t at, size_t n, im
 	if (n == 0)
 		return IMF_OK;
 	if (ps->raw) {
-		if ((st = imf_reader_read(ps->r, ps->raw, 0, n, err)) != IMF_OK)
+		if ((st = imf_reader_read(ps->r, ps->raw[0], 0, n, err)) != IMF_OK)
 			return st;
-		imf_image_luma_rows(ps->raw, 0, dst, at, n);
+		imf_image_luma_rows(ps->raw[0], 0, dst, at, n);
 	} else if ((st = imf_reader_read(ps->r, dst, at, n, err)) != IMF_OK) {
 		return st;
 	}
@@ -147,9 +169,42 @@ static imf_status fill_window(pipe_state *ps, size_t i, imf_error *err)
 	return IMF_OK;
 }
 
+/*
+ * Fill worker slot's window with every input row band i reads, at their
+ * place in the file: no order, no rows shared with other windows.
+ */
+static imf_status fill_window_at(pipe_state *ps, size_t i, size_t slot, imf_error *err)
+{
+	window *win = &ps->in[slot];
+	size_t oy, n, lo, hi;
+	imf_status st;
+
+	band_rows(ps, i, &oy, &n);
+	imf_conv_stream_input_rows(ps->s, oy, n, &lo, &hi);
+	win->lo = win->hi = 0;
+	if (hi <= lo) /* only zero padding under this band */
+		return IMF_OK;
+	if (ps->raw) {
+		if ((st = imf_reader_read_at(ps->r, ps->raw[slot], 0, lo, hi - lo, err)) != IMF_OK)
+			return st;
+		imf_image_luma_rows(ps->raw[slot], 0, win->img, 0, hi - lo);
+	} else if ((st = imf_reader_read_at(ps->r, win->img, 0, lo, hi - lo, err)) != IMF_OK) {
+		return st;
+	}
+	win->lo = lo;
+	win->hi = hi;
+	return IMF_OK;
+}
+
+/* Band i's input window: worker slot's own when reading at the place. */
+static window *band_window(pipe_state *ps, size_t i, size_t slot)
+{
+	return &ps->in[ps->at_place_in ? slot : i % ps->nin];
+}
+
 static imf_status compute_band(pipe_state *ps, size_t i, size_t slot, imf_error *err)
 {
-	const window *win = &ps->in[i % ps->nin];
+	const window *win = band_window(ps, i, slot);
 	size_t oy, n;
 	band_rows(ps, i, &oy, &n);
 	return imf_conv_stream_run_part(ps->s, slot, win->img, win->lo, ps->out[slot], oy, n, err);
@@ -191,6 +246,43 @@ static int write_quiet(const pipe_state *ps)
 
 /* ---- the pipeline -------------------------------------------------------------- */
 
+/*
+ * Write enc at its place (called with mu held, returned with it held).  If
+ * another worker is writing, leave enc in its queue and go on; otherwise
+ * write it, and then whatever the others queued meanwhile.  0 after a
+ * failure (reported).
+ */
+static int put_at_place(pipe_state *ps, imf_encoded *enc)
+{
+	imf_error err = { 0 };
+
+	/* A full queue waits; the writer may finish meanwhile, and then this one writes. */
+	while (!ps->failed && ps->writing && ps->queued == ps->queue_cap)
+		pthread_cond_wait(&ps->cv, &ps->mu);
+	if (ps->failed) {
+		imf_encoded_free(enc);
+		return 0;
+	}
+	if (ps->writing) {
+		ps->queue[ps->queued++] = enc;
+		return 1;
+	}
+	ps->writing = 1;
+	while (enc) {
+		pthread_mutex_unlock(&ps->mu);
+		imf_status st = imf_writer_put_at(ps->w, enc, &err);
+		pthread_mutex_lock(&ps->mu);
+		if (st != IMF_OK) {
+			fail_locked(ps, ps->out_name, &err, EXIT_BAD_INPUT, 0);
+			break;
+		}
+		enc = ps->queued > 0 ? ps->queue[--ps->queued] : NULL;
+		pthread_cond_broadcast(&ps->cv);
+	}
+	ps->writing = 0;
+	return !ps->failed;
+}
+
 typedef struct worker_arg {
 	pipe_state *ps;
 	size_t slot; /* the engine buffers this worker computes with */
@@ -211,7 +303,8 @@ static int wait_turn(pipe_state *ps, const size_t *counter, size_t i)
  * band j is written only after every earlier band, so when b is taken all
  * bands up to b - nthreads are written; the window b shares with band
  * b - (nthreads + 1) is free, and band b-1's window (whose rows band b may
- * copy) is not reused before band b is read.
+ * copy) is not reused before band b is read.  Reading at the place, each
+ * worker has a window of its own, and nothing depends on the order.
  */
 static void *worker_main(void *arg)
 {
@@ -228,18 +321,26 @@ static void *worker_main(void *arg)
 			fail_locked(ps, NULL, &err, EXIT_BAD_INPUT, 1);
 			break;
 		}
-		if (!wait_turn(ps, &ps->nread, b))
-			break;
-		pthread_mutex_unlock(&ps->mu);
-		st = fill_window(ps, b, &err);
-		pthread_mutex_lock(&ps->mu);
+		if (ps->at_place_in) {
+			pthread_mutex_unlock(&ps->mu);
+			st = fill_window_at(ps, b, slot, &err);
+		} else {
+			if (!wait_turn(ps, &ps->nread, b))
+				break;
+			pthread_mutex_unlock(&ps->mu);
+			st = fill_window(ps, b, &err);
+			pthread_mutex_lock(&ps->mu);
+			if (st == IMF_OK) {
+				ps->nread++;
+				pthread_cond_broadcast(&ps->cv);
+			}
+			pthread_mutex_unlock(&ps->mu);
+		}
 		if (st != IMF_OK) {
+			pthread_mutex_lock(&ps->mu);
 			fail_locked(ps, ps->in_name, &err, EXIT_BAD_INPUT, 0);
 			break;
 		}
-		ps->nread++;
-		pthread_cond_broadcast(&ps->cv);
-		pthread_mutex_unlock(&ps->mu);
 
 		st = compute_band(ps, b, slot, &err);
 		const char *who = ps->in_name;
@@ -248,6 +349,14 @@ static void *worker_main(void *arg)
 			who = ps->out_name;
 		}
 		pthread_mutex_lock(&ps->mu);
+		if (st == IMF_OK && ps->at_place_out) {
+			/* No turn: the band goes to its place, now or from the queue. */
+			int ok = put_at_place(ps, enc);
+			enc = NULL;
+			if (!ok)
+				break;
+			continue;
+		}
 		if (st != IMF_OK) {
 			fail_locked(ps, who, &err, EXIT_BAD_INPUT, 0);
 			break;
@@ -380,10 +489,20 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 	wrows = window_rows(&ps);
 	/* More workers than bands would only wait. */
 	ps.nthreads = threads < ps.nbands ? threads : ps.nbands;
-	ps.nin = ps.nthreads + 1;
+	/*
+	 * A raw netpbm file in, rows read where they lie: no turns to read.
+	 * Written at their place too (PNM out to a file), no turns at all; that
+	 * needs the reading apart too, as windows are then per worker.
+	 */
+	ps.at_place_in = imf_reader_random_access(r);
+	ps.at_place_out = ps.at_place_in && ps.block > 0 && imf_writer_random_access(ps.w);
+	ps.nin = ps.at_place_in ? ps.nthreads : ps.nthreads + 1;
 	ps.in = calloc(ps.nin, sizeof *ps.in);
 	ps.out = calloc(ps.nthreads, sizeof *ps.out);
-	if (!ps.in || !ps.out) {
+	ps.raw = gray ? calloc(ps.nthreads, sizeof *ps.raw) : NULL;
+	ps.queue_cap = PUT_QUEUE_PER_WORKER * ps.nthreads;
+	ps.queue = ps.at_place_out ? calloc(ps.queue_cap, sizeof *ps.queue) : NULL;
+	if (!ps.in || !ps.out || (gray && !ps.raw) || (ps.at_place_out && !ps.queue)) {
 		imf_error_set(&err, IMF_ENOMEM, "out of memory");
 		goto nomem;
 	}
@@ -394,9 +513,10 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 	for (size_t i = 0; i < ps.nthreads; i++)
 		if (imf_image_new(ps.ow, ps.band, och, oalpha, &o->limits, &ps.out[i], &err) != IMF_OK)
 			goto nomem;
-	if (gray && imf_image_new(ps.info.width, wrows, ps.info.channels, ps.info.has_alpha,
-	                          &o->limits, &ps.raw, &err) != IMF_OK)
-		goto nomem;
+	for (size_t i = 0; gray && i < (ps.at_place_in ? ps.nthreads : 1); i++)
+		if (imf_image_new(ps.info.width, wrows, ps.info.channels, ps.info.has_alpha,
+		                  &o->limits, &ps.raw[i], &err) != IMF_OK)
+			goto nomem;
 
 	if (o->verbose && !o->batch) {
 		char line[512];
@@ -406,8 +526,10 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 		         ps.band,
 		         ps.nthreads > 1 ? "bands read, computed and written at once" : "one step at a time",
 		         ps.nthreads, ps.nthreads > 1 ? "s" : "", imf_conv_stream_method(ps.s),
-		         imf_reader_streams(r) ? "streams" : "holds the whole image",
-		         imf_writer_streams(ps.w) ? "streams" : "holds the whole image");
+		         ps.at_place_in ? "reads rows at their place"
+		         : imf_reader_streams(r) ? "streams" : "holds the whole image",
+		         ps.at_place_out ? "writes rows at their place"
+		         : imf_writer_streams(ps.w) ? "streams" : "holds the whole image");
 		verbose_line(&ps, line);
 	}
 
@@ -415,8 +537,12 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 		rc = ps.rc;
 		goto done;
 	}
-	/* Rows below the last window (valid padding, strides) must decode cleanly too. */
-	if (skip_to(&ps, ps.in[0].img, ps.info.height, &err) != IMF_OK) {
+	/*
+	 * Rows below the last window (valid padding, strides) must decode
+	 * cleanly too; read at the place, every row is valid (the reader
+	 * says so).
+	 */
+	if (!ps.at_place_in && skip_to(&ps, ps.in[0].img, ps.info.height, &err) != IMF_OK) {
 		cli_error(ps.in_name, "%s", err.msg);
 		goto done;
 	}
@@ -446,9 +572,14 @@ done:
 		imf_image_free(ps.in[i].img);
 	for (size_t i = 0; ps.out && i < ps.nthreads; i++)
 		imf_image_free(ps.out[i]);
+	for (size_t i = 0; ps.raw && i < ps.nthreads; i++)
+		imf_image_free(ps.raw[i]);
 	free(ps.in);
 	free(ps.out);
-	imf_image_free(ps.raw);
+	free(ps.raw);
+	for (size_t i = 0; i < ps.queued; i++) /* after a failure */
+		imf_encoded_free(ps.queue[i]);
+	free(ps.queue);
 	pthread_cond_destroy(&ps.cv);
 	pthread_mutex_destroy(&ps.mu);
 	return rc;

@@ -24,6 +24,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -160,6 +161,11 @@ struct imf_reader {
 	imf_error failure;
 	const imf_reader_ops *ops;
 	void *state;      /* the format's own */
+	/* Set by imf_reader_place (a raw raster in a regular file): row y is
+	 * bytes place_row at file offset place_base + y * place_row. */
+	int placed;
+	long long place_base;
+	size_t place_row;
 };
 
 struct imf_reader_ops {
@@ -179,7 +185,23 @@ struct imf_reader_ops {
 	imf_status (*rows)(imf_reader *r, imf_image *band, size_t first, size_t n, imf_error *err);
 	/* Release r->state, whatever state it is in (also after a failed open). */
 	void (*close)(imf_reader *r);
+	/*
+	 * Optional, for a reader that called imf_reader_place: convert n raw
+	 * rows (n * place_row bytes at raw, image rows from y) into rows
+	 * first.. of band.  Reads only what open fixed: any thread may call it.
+	 */
+	imf_status (*convert)(const imf_reader *r, const unsigned char *raw, imf_image *band,
+	                      size_t first, size_t y, size_t n, imf_error *err);
 };
+
+/*
+ * For a format's open, when the input stands at a raster of height rows of
+ * rowbytes bytes, each row converted on its own (ops->convert): if the input
+ * is a regular file that holds the whole raster, rows can be read at any
+ * place by several threads at once (imf_reader_read_at).  Otherwise nothing
+ * changes and the rows are read in order.
+ */
+void imf_reader_place(imf_reader *r, size_t rowbytes);
 
 extern const imf_reader_ops imf_png_reader, imf_jpeg_reader, imf_pnm_reader, imf_pfm_reader,
 	imf_text_reader;
@@ -210,6 +232,15 @@ struct imf_writer {
 	imf_error failure;
 	const imf_writer_ops *ops;
 	void *state;
+	/* Set by imf_writer_place: image row y's bytes (place_row of them) go
+	 * at file offset place_base + y * place_row.  Under place_mu: which rows
+	 * were taken (a bit a row) and how many. */
+	int placed;
+	long long place_base;
+	size_t place_row;
+	pthread_mutex_t place_mu;
+	unsigned char *place_taken;
+	size_t place_done;
 };
 
 /*
@@ -263,6 +294,15 @@ extern const imf_writer_ops imf_png_writer, imf_jpeg_writer, imf_pnm_writer, imf
  * caller gives it whole (imf_write).
  */
 imf_status imf_writer_hold(imf_writer *w, imf_error *err);
+
+/*
+ * For a format's open, after writing its header, when every row encodes to
+ * rowbytes bytes and nothing follows the last: if the output is a regular
+ * file (not opened for appending), encoded bands may be written at their
+ * place by several threads at once (imf_writer_put_at).  The header is
+ * flushed first.  Otherwise nothing changes.
+ */
+void imf_writer_place(imf_writer *w, size_t rowbytes);
 
 /* imf_writer_open; whole_given for imf_write (no copy, no memory budget). */
 imf_status imf_writer_start(FILE *fp, imf_format fmt, size_t width, size_t height,

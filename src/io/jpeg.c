@@ -419,7 +419,8 @@ static void jpeg_reader_close(imf_reader *rd)
 	rd->state = NULL;
 }
 
-const imf_reader_ops imf_jpeg_reader = { jpeg_reader_open, jpeg_reader_rows, jpeg_reader_close };
+const imf_reader_ops imf_jpeg_reader = { .open = jpeg_reader_open, .rows = jpeg_reader_rows,
+	                                 .close = jpeg_reader_close };
 
 /* ---- writing ------------------------------------------------------------ */
 

@@ -162,7 +162,8 @@ static void pfm_reader_close(imf_reader *r)
 	r->state = NULL;
 }
 
-const imf_reader_ops imf_pfm_reader = { pfm_reader_open, pfm_reader_rows, pfm_reader_close };
+const imf_reader_ops imf_pfm_reader = { .open = pfm_reader_open, .rows = pfm_reader_rows,
+	                                 .close = pfm_reader_close };
 
 /*
  * Pf for one colour plane, PF for three (alpha dropped); little-endian,

@@ -414,4 +414,5 @@ static imf_status png_reader_rows(imf_reader *r, imf_image *band, size_t first, 
 	return png_guard(r->state, png_rows_body, &a, err);
 }
 
-const imf_reader_ops imf_png_reader = { png_reader_open, png_reader_rows, png_reader_close };
+const imf_reader_ops imf_png_reader = { .open = png_reader_open, .rows = png_reader_rows,
+	                                 .close = png_reader_close };

@@ -424,9 +424,17 @@ static imf_status pnm_reader_open(imf_reader *r, imf_error *err)
 		p->scale[v] = (float)((double)v * 255.0 / (double)p->info.maxval);
 	/* The raster is not header: no cap on plain data and its comments. */
 	p->s.cap = (size_t)-1;
-	if (p->info.kind == KIND_RAW || p->info.kind == KIND_RAW_BITS)
-		return imf_rowbuf_init(&p->raw, raw_rowbytes(&p->info), p->info.height, err);
-	return IMF_OK;
+	if (p->info.kind != KIND_RAW && p->info.kind != KIND_RAW_BITS)
+		return IMF_OK;
+	/*
+	 * Where every sample is valid (bits, maxval 255 or 65535), rows read at
+	 * their place meet the same errors as rows read in order: none past a
+	 * raster that is all there.  Other maxvals check every row, so they
+	 * are read in order, every row.
+	 */
+	if (p->info.kind == KIND_RAW_BITS || p->info.maxval == 255 || p->info.maxval == 65535)
+		imf_reader_place(r, raw_rowbytes(&p->info));
+	return imf_rowbuf_init(&p->raw, raw_rowbytes(&p->info), p->info.height, err);
 }
 
 static imf_status pnm_reader_rows(imf_reader *r, imf_image *band, size_t first, size_t n,
@@ -452,6 +460,19 @@ static imf_status pnm_reader_rows(imf_reader *r, imf_image *band, size_t first, 
 	return st;
 }
 
+static imf_status pnm_reader_convert(const imf_reader *r, const unsigned char *raw,
+                                     imf_image *band, size_t first, size_t y, size_t n,
+                                     imf_error *err)
+{
+	const pnm_reader *p = r->state;
+	imf_status st = IMF_OK;
+
+	(void)y;
+	for (size_t i = 0; i < n && st == IMF_OK; i++)
+		st = raw_row(raw + i * r->place_row, band, first + i, &p->info, p->scale, err);
+	return st;
+}
+
 static void pnm_reader_close(imf_reader *r)
 {
 	pnm_reader *p = r->state;
@@ -463,7 +484,9 @@ static void pnm_reader_close(imf_reader *r)
 	r->state = NULL;
 }
 
-const imf_reader_ops imf_pnm_reader = { pnm_reader_open, pnm_reader_rows, pnm_reader_close };
+const imf_reader_ops imf_pnm_reader = { .open = pnm_reader_open, .rows = pnm_reader_rows,
+	                                .close = pnm_reader_close,
+	                                .convert = pnm_reader_convert };
 
 /* ---- writing ------------------------------------------------------------- */
 
@@ -514,6 +537,9 @@ static imf_status pnm_writer_open(imf_writer *w, imf_error *err)
 	                 w->width, w->height, p->depth == 16 ? 65535u : 255u);
 	if ((e = imf_io_write(w->fp, header, (size_t)n)) != 0)
 		return imf_io_write_error(err, "PNM", e);
+	/* Every row is rowbytes bytes, nothing after the last: bands can go to their place. */
+	if (p->map_ready)
+		imf_writer_place(w, p->rowbytes);
 	return IMF_OK;
 }
 
@@ -549,8 +575,8 @@ static imf_status pnm_encode(const imf_writer *w, const imf_image *band, size_t 
 	const pnm_writer *p = w->state;
 	size_t len;
 
-	(void)y0;
 	memset(out, 0, sizeof *out);
+	out->y0 = y0;
 	if (!imf_size_mul(n, p->rowbytes, &len))
 		return imf_error_set(err, IMF_ENOMEM, "PNM: band too large");
 	/* rowbytes is even at 16 bits, so every row stays aligned for imf_io_map_row. */

@@ -20,8 +20,11 @@
  */
 #include "io.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const imf_reader_ops *const reader_ops[] = {
 	[IMF_FORMAT_PNG] = &imf_png_reader,
@@ -240,6 +243,101 @@ imf_status imf_reader_read(imf_reader *r, imf_image *band, size_t first, size_t 
 	return IMF_OK;
 }
 
+/* ---- rows read at their place ------------------------------------------------------ */
+
+/* Raw rows a read_at reads per system call: about 256 KiB, at least one. */
+#define PLACE_CHUNK_BYTES (1u << 18)
+
+void imf_reader_place(imf_reader *r, size_t rowbytes)
+{
+	struct stat sb;
+	size_t raster;
+	off_t at;
+	int fd;
+
+	if (r->header_only || !r->ops->convert || rowbytes == 0)
+		return;
+	fd = fileno(r->src.fp);
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return;
+	/* Where the raster starts: stdio's position less what detection peeked. */
+	at = ftello(r->src.fp);
+	if (at < 0 || (uintmax_t)at < r->src.len - r->src.pos)
+		return;
+	at -= (off_t)(r->src.len - r->src.pos);
+	/* A file cut short keeps the in-order path, which reports where it ends. */
+	if (!imf_size_mul(rowbytes, r->info.height, &raster) || sb.st_size < at ||
+	    (uintmax_t)(sb.st_size - at) < raster)
+		return;
+	r->placed = 1;
+	r->place_base = (long long)at;
+	r->place_row = rowbytes;
+}
+
+int imf_reader_random_access(const imf_reader *r)
+{
+	return r->placed && r->failed == IMF_OK;
+}
+
+/* n bytes at offset at into buf: 0, -1 at the end of the file, or the errno of a failure. */
+static int pread_all(int fd, unsigned char *buf, size_t n, off_t at)
+{
+	while (n > 0) {
+		ssize_t got = pread(fd, buf, n, at);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return errno ? errno : EIO;
+		if (got == 0)
+			return -1;
+		buf += got;
+		n -= (size_t)got;
+		at += got;
+	}
+	return 0;
+}
+
+imf_status imf_reader_read_at(const imf_reader *r, imf_image *band, size_t first, size_t y,
+                              size_t n, imf_error *err)
+{
+	const imf_info *in = &r->info;
+	const char *fmt = imf_format_name(in->format);
+	unsigned char *buf;
+	size_t chunk;
+	imf_status st;
+
+	if (!imf_reader_random_access(r))
+		return imf_error_set(err, IMF_EINVAL, "reader: rows cannot be read at their place");
+	st = check_band("reader", band, in->width, in->channels, in->has_alpha, first, n, err);
+	if (st != IMF_OK)
+		return st;
+	if (y > in->height || n > in->height - y)
+		return imf_error_set(err, IMF_EINVAL,
+		                     "reader: rows from %zu, %zu of them, are not in the image (%zu rows)",
+		                     y, n, in->height);
+	if (n == 0)
+		return IMF_OK;
+	chunk = PLACE_CHUNK_BYTES / r->place_row;
+	chunk = chunk < 1 ? 1 : chunk > n ? n : chunk;
+	/* chunk * place_row <= max(PLACE_CHUNK_BYTES, place_row): no overflow. */
+	if (!(buf = malloc(chunk * r->place_row)))
+		return imf_error_set(err, IMF_ENOMEM, "%s: out of memory", fmt);
+	for (size_t done = 0; done < n && st == IMF_OK; done += chunk) {
+		size_t m = n - done < chunk ? n - done : chunk;
+		/* y + done < height, so the offset is inside the raster imf_reader_place found. */
+		off_t at = (off_t)r->place_base + (off_t)(y + done) * (off_t)r->place_row;
+		int e = pread_all(fileno(r->src.fp), buf, m * r->place_row, at);
+		if (e < 0)
+			st = imf_error_set(err, IMF_ECORRUPT, "%s: truncated pixel data", fmt);
+		else if (e > 0)
+			st = imf_io_read_error(err, fmt, e);
+		else
+			st = r->ops->convert(r, buf, band, first + done, y + done, m, err);
+	}
+	free(buf);
+	return st;
+}
+
 void imf_reader_free(imf_reader *r)
 {
 	if (!r)
@@ -343,6 +441,8 @@ imf_status imf_writer_write(imf_writer *w, const imf_image *band, size_t first, 
 	st = check_band("writer", band, w->width, w->channels, w->has_alpha, first, n, err);
 	if (st != IMF_OK)
 		return st;
+	if (w->place_done > 0)
+		return imf_error_set(err, IMF_EINVAL, "writer: rows were written at their place");
 	if (n > w->height - w->next)
 		return imf_error_set(err, IMF_EINVAL,
 		                     "writer: %zu row%s given after row %zu of %zu: past the last row", n,
@@ -427,6 +527,7 @@ imf_status imf_writer_put(imf_writer *w, imf_encoded *e, imf_error *err)
 		return repeat_failure(w->failed, &w->failure, err);
 	}
 	if (w->finished || e->y0 != w->next || e->rows > w->height - w->next ||
+	    w->place_done > 0 ||
 	    imf_writer_block_rows(w) == 0) {
 		imf_encoded_free(e);
 		return imf_error_set(err, IMF_EINVAL, "writer: encoded rows out of order");
@@ -440,6 +541,93 @@ imf_status imf_writer_put(imf_writer *w, imf_encoded *e, imf_error *err)
 	return IMF_OK;
 }
 
+void imf_writer_place(imf_writer *w, size_t rowbytes)
+{
+	struct stat sb;
+	size_t raster;
+	off_t at;
+	int fd, fl;
+
+	if (w->whole_only || rowbytes == 0 || !w->ops->encode)
+		return;
+	fd = fileno(w->fp);
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return;
+	/* O_APPEND would put every pwrite at the end. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_APPEND) || fflush(w->fp) != 0 || (at = ftello(w->fp)) < 0)
+		return;
+	if (!imf_size_mul(rowbytes, w->height, &raster) || raster > (uintmax_t)INT64_MAX - (uintmax_t)at)
+		return;
+	/* A bit a row (height was checked against the limits): each is put once. */
+	if (!(w->place_taken = calloc(w->height / 8 + 1, 1)))
+		return;
+	if (pthread_mutex_init(&w->place_mu, NULL) != 0) {
+		free(w->place_taken);
+		w->place_taken = NULL;
+		return;
+	}
+	w->placed = 1;
+	w->place_base = (long long)at;
+	w->place_row = rowbytes;
+}
+
+int imf_writer_random_access(const imf_writer *w)
+{
+	return w->placed && w->next == 0 && w->failed == IMF_OK && !w->finished;
+}
+
+imf_status imf_writer_put_at(imf_writer *w, imf_encoded *e, imf_error *err)
+{
+	const char *fmt = imf_format_name(w->fmt);
+	const unsigned char *p;
+	size_t left;
+	off_t at;
+	imf_status st = IMF_OK;
+
+	if (!e)
+		return imf_error_set(err, IMF_EINVAL, "writer: nothing to put");
+	if (!imf_writer_random_access(w) || e->y0 > w->height || e->rows > w->height - e->y0 ||
+	    e->len != e->rows * w->place_row) {
+		imf_encoded_free(e);
+		return imf_error_set(err, IMF_EINVAL, "writer: rows cannot be written at their place");
+	}
+	/* Take the rows first: a row put twice is refused before it is written. */
+	pthread_mutex_lock(&w->place_mu);
+	for (size_t y = e->y0; y < e->y0 + e->rows && st == IMF_OK; y++)
+		if (w->place_taken[y / 8] & (1u << (y % 8)))
+			st = imf_error_set(err, IMF_EINVAL, "writer: row %zu was already written", y);
+	for (size_t y = e->y0; y < e->y0 + e->rows && st == IMF_OK; y++)
+		w->place_taken[y / 8] |= (unsigned char)(1u << (y % 8));
+	pthread_mutex_unlock(&w->place_mu);
+	if (st != IMF_OK) {
+		imf_encoded_free(e);
+		return st;
+	}
+	p = e->bytes;
+	left = e->len;
+	at = (off_t)w->place_base + (off_t)e->y0 * (off_t)w->place_row;
+	while (left > 0 && st == IMF_OK) {
+		ssize_t put = pwrite(fileno(w->fp), p, left, at);
+		if (put < 0 && errno == EINTR)
+			continue;
+		if (put <= 0) {
+			st = imf_io_write_error(err, fmt, put < 0 && errno ? errno : EIO);
+			break;
+		}
+		p += put;
+		left -= (size_t)put;
+		at += put;
+	}
+	if (st == IMF_OK) {
+		pthread_mutex_lock(&w->place_mu);
+		w->place_done += e->rows;
+		pthread_mutex_unlock(&w->place_mu);
+	}
+	imf_encoded_free(e);
+	return st;
+}
+
 imf_status imf_writer_finish(imf_writer *w, imf_error *err)
 {
 	imf_status st = IMF_OK;
@@ -449,6 +637,17 @@ imf_status imf_writer_finish(imf_writer *w, imf_error *err)
 		return repeat_failure(w->failed, &w->failure, err);
 	if (w->finished)
 		return imf_error_set(err, IMF_EINVAL, "writer: the image is already finished");
+	if (w->placed && w->next == 0 && w->place_done > 0) {
+		/* Rows written at their place: stdio's position goes to the end.
+		 * (Every put_at has returned: the caller finishes after them.) */
+		w->next = w->place_done;
+		if (w->next == w->height &&
+		    fseeko(w->fp, (off_t)w->place_base + (off_t)(w->height * w->place_row),
+		           SEEK_SET) != 0)
+			return keep_failure(imf_io_write_error(err, imf_format_name(w->fmt),
+			                                       errno ? errno : EIO),
+			                    w->fmt, &w->failed, &w->failure, err);
+	}
 	if (w->next != w->height)
 		return imf_error_set(err, IMF_EINVAL, "writer: finished after %zu of %zu rows",
 		                     w->next, w->height);
@@ -483,5 +682,9 @@ void imf_writer_free(imf_writer *w)
 	if (w->ops)
 		w->ops->close(w);
 	imf_image_free(w->whole);
+	if (w->placed) {
+		pthread_mutex_destroy(&w->place_mu);
+		free(w->place_taken);
+	}
 	free(w);
 }

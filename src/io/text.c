@@ -281,7 +281,8 @@ static void text_reader_close(imf_reader *r)
 	r->state = NULL;
 }
 
-const imf_reader_ops imf_text_reader = { text_reader_open, text_reader_rows, text_reader_close };
+const imf_reader_ops imf_text_reader = { .open = text_reader_open, .rows = text_reader_rows,
+	                                 .close = text_reader_close };
 
 /* ---- writing ------------------------------------------------------------- */
 
