@@ -736,8 +736,15 @@ imf_status imf_conv_stream_run_part(imf_conv_stream *s, size_t slot, const imf_i
 
 const char *imf_conv_stream_method(const imf_conv_stream *s)
 {
-	if (conv_plan_method(s->plan) == CONV_METHOD_SEPARABLE)
-		return "separable (row pass, then column pass, double)";
+	if (conv_plan_method(s->plan) == CONV_METHOD_SEPARABLE) {
+		if (!conv_plan_float_passes(s->plan))
+			return "separable (row pass, then column pass, double)";
+		if (conv_plan_exact_limit(s->plan) > 0)
+			return "separable (row pass, then column pass: double, exact, on integer "
+			       "samples; else float)";
+		return "separable (row pass, then column pass, float; double where values are "
+		       "extreme)";
+	}
 	if (conv_plan_exact_limit(s->plan) > 0)
 		return "direct (exact float for integer samples, else double)";
 	return "direct (double)";

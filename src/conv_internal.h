@@ -62,6 +62,8 @@ void conv_plan_free(conv_plan *p);
 conv_method conv_plan_method(const conv_plan *p);
 /* Integer kernel: rows of integers this small run in exact float arithmetic (0: never). */
 float conv_plan_exact_limit(const conv_plan *p);
+/* Separable: rows whose result need not be exact may run both passes in float. */
+int conv_plan_float_passes(const conv_plan *p);
 
 imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err);
 void conv_worker_free(conv_worker *w);

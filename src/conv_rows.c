@@ -14,7 +14,9 @@
  *  - direct, double: each output is sum w*x in double, taps in the
  *    reference's order (kernel row by kernel row, left to right), then the
  *    scale, then the bias, rounded to float once.  Equal to
- *    imf_conv_reference to the last bit.
+ *    imf_conv_reference to the last bit.  Rows are widened to double once,
+ *    as they are padded; a one-matrix kernel's last pass over its taps
+ *    writes the output itself (FIN_LOOP), with no trip through acc.
  *  - direct, exact float: when every weight is an integer and every sample
  *    of the rows under the kernel is an integer no larger than
  *    2^24 / sum|w| (8-bit images, most built-in kernels), every product and
@@ -26,9 +28,14 @@
  *  - separable: a single matrix that is rank 1 (w = c r^T, found exactly for
  *    integer matrices, to within 1e-6 of the kernel's absolute sum
  *    otherwise) and large enough to gain runs as a row pass (r) into a ring
- *    of double rows, then a column pass (c): Fr + Fc taps per output instead
- *    of Fr * Fc.  Exact for integer kernels on integer data (both passes are
- *    exact in double); otherwise within rounding of the direct path.
+ *    of rows, then a column pass (c): Fr + Fc taps per output instead of
+ *    Fr * Fc.  Exact for integer kernels on integer data (both passes are
+ *    exact in double); otherwise within rounding of the direct path.  Where
+ *    the result need not be exact (a non-integer weight or sample under the
+ *    kernel) and the values are moderate, both passes run in float, twice
+ *    as many values a vector instruction (separable_row): off by about
+ *    (Fr + Fc) 2^-24 of |scale| sum|w| max|x| + |bias|; check_engine.c holds
+ *    1e-5 of it.
  *
  * The inner loops are plain C written for the vectorizer; on x86-64 each is
  * compiled twice (AVX2 and baseline) and chosen at run time by the CPU.
@@ -63,14 +70,21 @@ struct conv_plan {
 	const imf_kernel *k;
 	size_t pw;          /* padded columns the output reads */
 	size_t ring;        /* slots in a worker's ring */
+	size_t dstride;     /* doubles from one widened ring row (dcache) to the next */
+	size_t hstride;     /* doubles from one row-pass result (hcache) to the next */
 	conv_tap *taps;     /* every matrix's non-zero taps, in summation order */
 	size_t *part_start; /* matrix q's taps: part_start[q] .. part_start[q+1]-1 */
 	ptrdiff_t *colsrc;  /* input column of each padded column, -1 for zero */
 	size_t *alpha_col;  /* input column of each output column's alpha */
 	float exact_limit;  /* 0, or integer samples up to this are exact in float */
+	int wide_only;      /* stride 1, no exact float rows: rows are padded straight to double */
+	double bias;        /* g.bias, but +0 for -0 (see FIN_LOOP) */
 	int exact_direct;   /* exact float sums go straight to the output (see conv_span) */
 	int sep;            /* separable: sep_c (Fr) and sep_r (Fc), flip applied */
 	double *sep_c, *sep_r;
+	int sep_int;        /* every weight an integer: exact on integer rows, in double */
+	int sep_float;      /* stride 1, weights of moderate size: float passes allowed */
+	float *sep_cf, *sep_rf; /* sep_c, sep_r rounded to float */
 };
 
 typedef struct conv_active {
@@ -83,15 +97,21 @@ typedef struct conv_active {
 
 struct conv_worker {
 	const conv_plan *p;
-	float *cache;         /* nfilt * ring padded rows (direct); one row (separable) */
+	float *cache;         /* nfilt * ring padded rows (direct, not wide_only); 1 (separable) */
 	double *dcache;       /* direct, stride 1: the same rows widened, when needed */
 	unsigned char *widened; /* ring slot: dcache holds its rows */
 	double *dzero;        /* pw zeros */
 	const double **drows; /* nfilt * Fr, as rows */
 	const double **act_dsrc;
-	double *hcache;       /* separable: nfilt * ring row-pass results, ow wide */
+	double *hcache;       /* separable: nfilt * ring row-pass results, ow wide, hstride apart */
 	double *dpad;         /* separable: the padded row, widened once */
-	const double **tapsrc; /* separable: the row pass's non-zero taps: columns, */
+	float *hfcache;       /* separable, sep_float: the row-pass results in float, as hcache */
+	unsigned char *has_d, *has_f; /* ring slot: hcache / hfcache hold its row's results */
+	unsigned char *row_int, *row_mod; /* ring slot: classify_row of its input rows */
+	const float **hfrows; /* separable: nfilt * Fr, as hrows, in float */
+	const float **ftapsrc; /* separable: a float pass's taps (max(Fr, Fc)) */
+	float *ftapw;
+	const double **tapsrc; /* separable, max(Fr, Fc): a pass's non-zero taps: rows, */
 	double *tapw;          /* and weights */
 	size_t *tag;          /* ring slot -> padded row it holds, SIZE_MAX for none */
 	unsigned char *exact; /* ring slot: its row qualifies for exact float */
@@ -220,6 +240,84 @@ SIMD static void widen(double *restrict dst, const float *restrict src, size_t n
 		dst[x] = (double)src[x];
 }
 
+/*
+ * The last pass of a one-matrix kernel, fused with the reference's last
+ * steps: dst[x] = (float)(scale * (START + w0 s0[x] + ...) + bias), in
+ * double, the multiply and the add apart, as the reference does them.  The
+ * sum never goes through acc and the output is written once.  START is
+ * acc[x] (earlier passes), or nothing for a kernel of one pass: the
+ * reference's 0 + v only turns a -0 sum into +0, and a zero sum's sign
+ * cannot reach the output, since the plan's bias is never -0 (-0 + +0 and
+ * +0 + +0 are both +0; a non-zero bias absorbs it).  A scale of 1 (most
+ * kernels) skips its multiply, 1 * v being v: the multiplier is what these
+ * loops wait on (10 products a pixel for a 3x3 kernel).  T is double for
+ * the direct path; float for the separable path's float column pass (its
+ * sum widened, then the same finish).
+ */
+#define FIN_LOOP(T, N, START, P)                                                            \
+	SIMD static void P##N(float *restrict dst, const T *restrict acc, const T *const *src, \
+	                      size_t off, const T *w, size_t n, double scale, double bias)     \
+	{                                                                                      \
+		TAP(T, N, 0); TAP(T, N, 1); TAP(T, N, 2);                                      \
+		TAP(T, N, 3); TAP(T, N, 4); TAP(T, N, 5);                                      \
+		TAP(T, N, 6); TAP(T, N, 7); TAP(T, N, 8);                                      \
+		(void)acc;                                                                     \
+		if (scale == 1)                                                                \
+			for (size_t x = 0; x < n; x++)                                         \
+				dst[x] = (float)((double)(START TERMS##N) + bias);             \
+		else                                                                           \
+			for (size_t x = 0; x < n; x++)                                         \
+				dst[x] = (float)(scale * (double)(START TERMS##N) + bias);     \
+	}
+
+#define FIN_LOOPS(T, START, P)                                                              \
+	FIN_LOOP(T, 1, START, P) FIN_LOOP(T, 2, START, P) FIN_LOOP(T, 3, START, P)            \
+	FIN_LOOP(T, 4, START, P) FIN_LOOP(T, 5, START, P) FIN_LOOP(T, 6, START, P)            \
+	FIN_LOOP(T, 7, START, P) FIN_LOOP(T, 8, START, P) FIN_LOOP(T, 9, START, P)            \
+	static void (*const P[TAPS_MAX + 1])(float *restrict, const T *restrict,               \
+	                                     const T *const *, size_t, const T *, size_t,     \
+	                                     double, double) = {                               \
+	        NULL, P##1, P##2, P##3, P##4, P##5, P##6, P##7, P##8, P##9};
+
+FIN_LOOPS(double, , fin_set_d)
+FIN_LOOPS(double, acc[x], fin_add_d)
+FIN_LOOPS(float, , fin_set_f) /* the separable path's float column pass */
+FIN_LOOPS(float, acc[x], fin_add_f)
+
+/* dst[x] = (float)(scale * sum[x] + bias), float sums widened first */
+SIMD static void finish_row_f(float *restrict dst, const float *restrict sum, double scale,
+                              double bias, size_t n)
+{
+	for (size_t x = 0; x < n; x++)
+		dst[x] = (float)(scale * (double)sum[x] + bias);
+}
+
+/*
+ * dst[0..n) = (float)(scale * sum + bias), sum over taps t of w[t] *
+ * src[t][off + x] in tap order: the passes of sum_taps, the last one fused
+ * with the finish (acc holds the earlier passes' sums).
+ */
+#define SUM_TAPS_FINISH(T, SFX, FINISH)                                                     \
+	static void sum_taps_finish_##SFX(float *dst, T *acc, const T *const *src, size_t off, \
+	                                  const T *w, size_t nt, size_t n, double scale,      \
+	                                  double bias)                                        \
+	{                                                                                      \
+		size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX, last;                          \
+		if (nt == 0) {                                                                 \
+			memset(acc, 0, n * sizeof *acc);                                       \
+			FINISH(dst, acc, scale, bias, n);                                      \
+			return;                                                                \
+		}                                                                              \
+		last = nt / passes; /* the smallest pass: sum_taps splits as evenly */         \
+		if (passes > 1)                                                                \
+			sum_taps_##SFX(acc, src, off, w, nt - last, n);                        \
+		(passes > 1 ? fin_add_##SFX : fin_set_##SFX)[last](                            \
+		        dst, acc, src + nt - last, off, w + nt - last, n, scale, bias);        \
+	}
+
+SUM_TAPS_FINISH(double, d, finish_row)
+SUM_TAPS_FINISH(float, f, finish_row_f)
+
 /* 1 when every value is an integer of magnitude <= lim (as copy_check_exact). */
 static int row_is_exact(const float *restrict v, size_t n, float lim)
 {
@@ -277,6 +375,21 @@ static int pad_row(float *restrict dst, const float *restrict src, size_t width,
 	for (size_t x = b; x < pw; x++)
 		dst[x] = colsrc[x] < 0 ? 0.0f : src[colsrc[x]];
 	return exact;
+}
+
+/* pad_row without the exact check, widened to double on the way (one pass). */
+static void pad_row_d(double *restrict dst, const float *restrict src, size_t width,
+                      size_t left, size_t pw, const ptrdiff_t *restrict colsrc)
+{
+	size_t a = left < pw ? left : pw;
+	size_t b = left + width < pw ? left + width : pw;
+
+	if (b > a)
+		widen(dst + a, src + (a - left), b - a);
+	for (size_t x = 0; x < a; x++)
+		dst[x] = colsrc[x] < 0 ? 0.0 : (double)src[colsrc[x]];
+	for (size_t x = b; x < pw; x++)
+		dst[x] = colsrc[x] < 0 ? 0.0 : (double)src[colsrc[x]];
 }
 
 /* ---- the plan ------------------------------------------------------------------ */
@@ -403,6 +516,36 @@ static int factor_rank1(const imf_matrix *m, double *c, double *r)
 	return miss <= 1e-6 * abs_sum;
 }
 
+/*
+ * Doubles between the starts of rows n wide in a ring: n rounded up to a
+ * cache line, plus one line.  A loop reads up to 2 * TAPS_MAX rows at once;
+ * rows a power of two apart (4096 wide: 32 KiB) would all fall in the same
+ * L1 sets, more of them than the cache has ways.
+ */
+static size_t row_stride(size_t n)
+{
+	const size_t line = 64 / sizeof(double);
+	return (n / line + 2) * line;
+}
+
+/*
+ * f = v in float; 1 when every non-zero weight is within 2^-40 .. 2^40 and
+ * the sum of magnitudes below 2^40, so that float passes on moderate rows
+ * (classify_row) neither overflow nor reach subnormals.
+ */
+static int to_float_weights(const double *v, float *f, size_t n)
+{
+	double sum = 0;
+	for (size_t j = 0; j < n; j++) {
+		double a = fabs(v[j]);
+		if (a != 0 && !(a >= 0x1p-40 && a <= 0x1p40))
+			return 0;
+		sum += a;
+		f[j] = (float)v[j];
+	}
+	return sum <= 0x1p40;
+}
+
 /* Worth it: Fr + Fc taps instead of Fr * Fc, when that saves at least half. */
 static int use_separable(const imf_kernel *k, const conv_geom *g)
 {
@@ -420,6 +563,8 @@ void conv_plan_free(conv_plan *p)
 	free(p->alpha_col);
 	free(p->sep_c);
 	free(p->sep_r);
+	free(p->sep_cf);
+	free(p->sep_rf);
 	free(p);
 }
 
@@ -438,6 +583,8 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 	/* Padded columns the output reads: 0 .. (ow-1)*S + Ec - 1 (<= left + W + right). */
 	p->pw = (g->ow - 1) * g->stride + g->ec;
 	p->ring = ring_rows(g);
+	p->dstride = row_stride(p->pw);
+	p->hstride = row_stride(g->ow);
 	if (!imf_size_mul(g->fr, g->fc, &ntaps) || !imf_size_mul(ntaps, k->count, &ntaps)) {
 		conv_plan_free(p);
 		return imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
@@ -448,7 +595,10 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 	p->alpha_col = imf_alloc_array(g->ow, sizeof *p->alpha_col, err);
 	p->sep_c = imf_alloc_array(g->fr, sizeof *p->sep_c, err);
 	p->sep_r = imf_alloc_array(g->fc, sizeof *p->sep_r, err);
-	if (!p->taps || !p->part_start || !p->colsrc || !p->alpha_col || !p->sep_c || !p->sep_r) {
+	p->sep_cf = imf_alloc_array(g->fr, sizeof *p->sep_cf, err);
+	p->sep_rf = imf_alloc_array(g->fc, sizeof *p->sep_rf, err);
+	if (!p->taps || !p->part_start || !p->colsrc || !p->alpha_col || !p->sep_c || !p->sep_r ||
+	    !p->sep_cf || !p->sep_rf) {
 		conv_plan_free(p);
 		return IMF_ENOMEM;
 	}
@@ -479,6 +629,7 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 	for (size_t ox = 0; ox < g->ow; ox++)
 		p->alpha_col[ox] = conv_anchor_index(ox, g->stride, g->left, g->ec, g->iw);
 	p->exact_limit = exact_limit(k);
+	p->bias = g->bias == 0 ? 0.0 : g->bias;
 	/*
 	 * One matrix, no bias, a positive power-of-two scale: scale * sum is
 	 * exact in float too, so the float sums need no trip through double.
@@ -504,6 +655,12 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 			}
 		}
 	}
+	p->wide_only = !p->sep && g->stride == 1 && p->exact_limit == 0;
+	if (p->sep) {
+		p->sep_int = p->exact_limit > 0;
+		p->sep_float = g->stride == 1 && to_float_weights(p->sep_c, p->sep_cf, g->fr) &&
+		               to_float_weights(p->sep_r, p->sep_rf, g->fc);
+	}
 	*out = p;
 	return IMF_OK;
 }
@@ -516,6 +673,11 @@ conv_method conv_plan_method(const conv_plan *p)
 float conv_plan_exact_limit(const conv_plan *p)
 {
 	return p->exact_limit;
+}
+
+int conv_plan_float_passes(const conv_plan *p)
+{
+	return p->sep && p->sep_float;
 }
 
 /* ---- workers -------------------------------------------------------------------- */
@@ -533,6 +695,14 @@ void conv_worker_free(conv_worker *w)
 	free(w->hcache);
 	free(w->dpad);
 	free(w->tapsrc);
+	free(w->hfcache);
+	free(w->has_d);
+	free(w->has_f);
+	free(w->row_int);
+	free(w->row_mod);
+	free(w->hfrows);
+	free(w->ftapsrc);
+	free(w->ftapw);
 	free(w->tapw);
 	free(w->tag);
 	free(w->exact);
@@ -554,7 +724,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	const conv_geom *g = &p->g;
 	const size_t span = g->ow < CONV_SPAN ? g->ow : CONV_SPAN;
 	size_t ntaps = p->part_start[p->k->count];
-	size_t nrows, slots, cache_len, hcache_len = 0;
+	size_t nrows, slots, cache_len, dcache_len, hcache_len = 0;
 	conv_worker *w;
 
 	*out = NULL;
@@ -565,13 +735,16 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	if (!imf_size_mul((size_t)g->nfilt, g->fr, &nrows) ||
 	    !imf_size_mul((size_t)g->nfilt, p->ring, &slots) ||
 	    !imf_size_mul(p->sep ? 1 : slots, p->pw, &cache_len) ||
-	    (p->sep && !imf_size_mul(slots, g->ow, &hcache_len))) {
+	    !imf_size_mul(p->sep ? 1 : slots, p->dstride, &dcache_len) ||
+	    (p->sep && (!imf_size_mul(slots, p->hstride, &hcache_len) ||
+	                nrows > SIZE_MAX - g->fc))) {
 		conv_worker_free(w);
 		return imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
 	}
-	w->cache = imf_alloc_array(cache_len, sizeof *w->cache, err);
+	/* wide_only: the padded rows are doubles (dcache) alone. */
+	w->cache = imf_alloc_array(p->wide_only ? 1 : cache_len, sizeof *w->cache, err);
 	if (!p->sep && g->stride == 1) {
-		w->dcache = imf_alloc_array(cache_len, sizeof *w->dcache, err);
+		w->dcache = imf_alloc_array(dcache_len, sizeof *w->dcache, err);
 		w->dzero = imf_alloc_array(p->pw, sizeof *w->dzero, err);
 		w->widened = imf_alloc_array(p->ring, sizeof *w->widened, err);
 		w->drows = imf_alloc_array(nrows, sizeof *w->drows, err);
@@ -597,13 +770,27 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	if (p->sep) {
 		w->hcache = imf_alloc_array(hcache_len, sizeof *w->hcache, err);
 		w->dpad = imf_alloc_array(p->pw, sizeof *w->dpad, err);
-		w->tapsrc = imf_alloc_array(g->fc, sizeof *w->tapsrc, err);
-		w->tapw = imf_alloc_array(g->fc, sizeof *w->tapw, err);
-		w->hrows = imf_alloc_array(nrows, sizeof *w->hrows, err);
+		const size_t nmax = g->fr > g->fc ? g->fr : g->fc;
+		w->tapsrc = imf_alloc_array(nmax, sizeof *w->tapsrc, err);
+		w->tapw = imf_alloc_array(nmax, sizeof *w->tapw, err);
+		w->has_d = imf_alloc_array(p->ring, sizeof *w->has_d, err);
+		w->has_f = imf_alloc_array(p->ring, sizeof *w->has_f, err);
+		w->row_int = imf_alloc_array(p->ring, sizeof *w->row_int, err);
+		w->row_mod = imf_alloc_array(p->ring, sizeof *w->row_mod, err);
+		w->hfrows = imf_alloc_array(nrows + g->fc, sizeof *w->hfrows, err); /* as hrows */
+		w->ftapsrc = imf_alloc_array(nmax, sizeof *w->ftapsrc, err);
+		w->ftapw = imf_alloc_array(nmax, sizeof *w->ftapw, err);
+		if (p->sep_float)
+			w->hfcache = imf_alloc_array(hcache_len, sizeof *w->hfcache, err);
+		/* nfilt * Fr for the column pass, then Fc for the row pass's taps */
+		w->hrows = imf_alloc_array(nrows + g->fc, sizeof *w->hrows, err);
 	}
 	if (!w->cache || !w->tag || !w->exact || !w->zero || !w->rows || !w->act ||
 	    !w->act_src || !w->act_w || !w->act_wf || !w->acc || !w->total || !w->facc ||
-	    (p->sep && (!w->hcache || !w->hrows || !w->dpad || !w->tapsrc || !w->tapw))) {
+	    (p->sep && (!w->hcache || !w->hrows || !w->dpad || !w->tapsrc ||
+	                !w->tapw || !w->has_d || !w->has_f || !w->row_int ||
+	                !w->row_mod || !w->hfrows || !w->ftapsrc || !w->ftapw ||
+	                (p->sep_float && !w->hfcache)))) {
 		conv_worker_free(w);
 		return IMF_ENOMEM;
 	}
@@ -651,6 +838,10 @@ static void conv_span(float *restrict dst, const conv_plan *p, const conv_active
 				return;
 			}
 			widen(acc, facc, n);
+		} else if (s == 1 && k->count == 1 && !magnitude) {
+			sum_taps_finish_d(dst, acc, act[q].dsrc, off, act[q].w, nt, n, k->m[0].scale,
+			                  p->bias);
+			return;
 		} else if (s == 1) {
 			sum_taps_d(acc, act[q].dsrc, off, act[q].w, nt, n);
 		} else {
@@ -659,7 +850,7 @@ static void conv_span(float *restrict dst, const conv_plan *p, const conv_active
 				axpy_strided(acc, src[t] + off, act[q].w[t], n, s);
 		}
 		if (k->count == 1 && !magnitude) {
-			finish_row(dst, acc, k->m[0].scale, p->g.bias, n);
+			finish_row(dst, acc, k->m[0].scale, p->bias, n);
 			return;
 		}
 		const double scale = k->m[q].scale;
@@ -703,7 +894,14 @@ static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t
 				w->rows[(size_t)c * g->fr + i] = w->zero;
 			continue;
 		}
-		if (w->tag[slot] != r) {
+		if (w->tag[slot] != r && p->wide_only) {
+			for (int c = 0; c < g->nfilt; c++)
+				pad_row_d(w->dcache + ((size_t)c * p->ring + slot) * p->dstride,
+				          fetch(ctx, c, (size_t)sy), g->iw, g->left, p->pw, p->colsrc);
+			w->tag[slot] = r;
+			w->exact[slot] = 0;
+			w->widened[slot] = 1;
+		} else if (w->tag[slot] != r) {
 			int ok = p->exact_limit > 0;
 			for (int c = 0; c < g->nfilt; c++) {
 				float *dst = w->cache + ((size_t)c * p->ring + slot) * p->pw;
@@ -717,8 +915,10 @@ static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t
 				w->widened[slot] = 0;
 		}
 		exact &= w->exact[slot];
+		/* wide_only: no float row; NULL still tells a real row from w->zero. */
 		for (int c = 0; c < g->nfilt; c++)
-			w->rows[(size_t)c * g->fr + i] = w->cache + ((size_t)c * p->ring + slot) * p->pw;
+			w->rows[(size_t)c * g->fr + i] =
+			        p->wide_only ? NULL : w->cache + ((size_t)c * p->ring + slot) * p->pw;
 	}
 	return exact;
 }
@@ -732,14 +932,13 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 	const size_t ow = g->ow, s = g->stride;
 	int exact = gather_rows(w, fetch, ctx, oy);
 	int wide = !exact && s == 1;
-
 	/* The double loops read the rows widened once (as exact as the floats). */
 	if (wide)
 		for (size_t i = 0; i < g->fr; i++) {
 			size_t r = oy * s + i * g->dil, slot = r % p->ring;
 			for (int c = 0; c < g->nfilt; c++) {
 				const float *row = w->rows[(size_t)c * g->fr + i];
-				double *d = w->dcache + ((size_t)c * p->ring + slot) * p->pw;
+				double *d = w->dcache + ((size_t)c * p->ring + slot) * p->dstride;
 				if (row == w->zero) {
 					w->drows[(size_t)c * g->fr + i] = w->dzero;
 					continue;
@@ -767,8 +966,9 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 				const float *row = prow[p->taps[t].i];
 				if (row == w->zero)
 					continue;
-				a->src[a->n] = row + p->taps[t].col;
-				if (wide)
+				if (!wide)
+					a->src[a->n] = row + p->taps[t].col;
+				else
 					a->dsrc[a->n] =
 					        w->drows[plane * g->fr + p->taps[t].i] + p->taps[t].col;
 				a->w[a->n] = p->taps[t].w;
@@ -784,41 +984,144 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 }
 
 /*
+ * Taps j < f of weight v[j] != 0 on rows[j] != NULL (NULL: a row of zeros)
+ * into tapsrc, tapw; zero weights are skipped (0 * inf would be NaN).
+ * Returns how many.
+ */
+static size_t list_taps(conv_worker *w, const double *v, size_t f, const double *const *rows)
+{
+	size_t n = 0;
+	for (size_t j = 0; j < f; j++)
+		if (v[j] != 0 && rows[j]) {
+			w->tapsrc[n] = rows[j];
+			w->tapw[n++] = v[j];
+		}
+	return n;
+}
+
+/*
  * The row pass of one input row into h (ow doubles): h[x] = sum_j r_j *
- * padded[x*S + j*D], span by span with up to four taps a pass, so the
- * accumulators stay in L1.
+ * padded[x*S + j*D], span by span (the sums of a kernel wider than
+ * TAPS_MAX taps stay in L1 between passes).
  */
 static void separable_hpass(conv_worker *w, const float *src, double *h)
 {
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
 	const double *pad = w->dpad;
+	const double **rows = w->hrows + (size_t)g->nfilt * g->fr; /* Fc spare slots */
+	size_t nt;
 
-	/* Padded, then widened once: the taps then read doubles. */
-	pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0);
-	widen(w->dpad, w->cache, p->pw);
+	/* Padded and widened in one pass: the taps then read doubles. */
+	pad_row_d(w->dpad, src, g->iw, g->left, p->pw, p->colsrc);
+	for (size_t j = 0; j < g->fc; j++)
+		rows[j] = pad + j * g->dil;
+	nt = list_taps(w, p->sep_r, g->fc, rows);
 	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
-		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN, nt = 0;
-		const double *base = pad + x0 * g->stride;
+		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
 		double *acc = h + x0;
-		/* Zero weights are skipped, as everywhere (0 * inf would be NaN). */
-		for (size_t j = 0; j < g->fc; j++) {
-			if (p->sep_r[j] == 0)
-				continue;
-			w->tapsrc[nt] = base + j * g->dil;
-			w->tapw[nt++] = p->sep_r[j];
-		}
 		if (g->stride != 1) {
 			memset(acc, 0, n * sizeof *acc);
 			for (size_t t = 0; t < nt; t++)
 				for (size_t x = 0; x < n; x++)
-					acc[x] = acc[x] + w->tapw[t] * w->tapsrc[t][x * g->stride];
+					acc[x] = acc[x] + w->tapw[t] *
+					                          w->tapsrc[t][(x0 + x) * g->stride];
 			continue;
 		}
-		sum_taps_d(acc, w->tapsrc, 0, w->tapw, nt, n);
+		sum_taps_d(acc, w->tapsrc, x0, w->tapw, nt, n);
 	}
 }
 
+/*
+ * Input row v for the separable path's choice (separable_row): *integer
+ * unless some value below 2^22 has a fraction, *moderate when every value
+ * is 0 or of magnitude 2^-64 .. 2^64 (NaN and infinities are not).
+ */
+SIMD static void classify_row(const float *restrict v, size_t n, int *integer, int *moderate)
+{
+	int32_t frac = 0, wild = 0;
+	for (size_t x = 0; x < n; x++) {
+		/*
+		 * A fraction is sure below 2^22 (the rounding trick of
+		 * copy_check_exact); a row with one only above (2^22 .. 2^23)
+		 * counts as integer, which only costs it the faster loops.
+		 */
+		float a = fabsf(v[x]);
+		frac |= ((v[x] + ROUND_MAGIC) - ROUND_MAGIC != v[x]) & (a < EXACT_MAX);
+		wild |= (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
+	}
+	*integer = frac == 0;
+	*moderate = wild == 0;
+}
+
+/* Taps j < f of weight v[j] != 0 on rows[j] != NULL into ftapsrc, ftapw. */
+static size_t list_taps_f(conv_worker *w, const float *v, size_t f, const float *const *rows)
+{
+	size_t n = 0;
+	for (size_t j = 0; j < f; j++)
+		if (v[j] != 0 && rows[j]) {
+			w->ftapsrc[n] = rows[j];
+			w->ftapw[n++] = v[j];
+		}
+	return n;
+}
+
+/* The row pass in float (stride 1): h[x] = sum_j r_j padded[x + j*D]. */
+static void separable_hpass_f(conv_worker *w, const float *src, float *h)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+	const float **rows = w->hfrows + (size_t)g->nfilt * g->fr; /* Fc spare slots */
+	size_t nt;
+
+	pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0);
+	for (size_t j = 0; j < g->fc; j++)
+		rows[j] = w->cache + j * g->dil;
+	nt = list_taps_f(w, p->sep_rf, g->fc, rows);
+	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
+		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
+		sum_taps_f(h + x0, w->ftapsrc, x0, w->ftapw, nt, n);
+	}
+}
+
+/*
+ * Slot of padded row r, filled for output row oy's kernel row: tags it,
+ * classifying its input rows (every plane) on arrival.
+ */
+static void separable_tag(conv_worker *w, conv_fetch fetch, const void *ctx, size_t r,
+                          size_t sy)
+{
+	const conv_plan *p = w->p;
+	const size_t slot = r % p->ring;
+	int all_int = 1, all_mod = 1;
+
+	if (w->tag[slot] == r)
+		return;
+	for (int c = 0; c < p->g.nfilt; c++) {
+		int integer, moderate;
+		classify_row(fetch(ctx, c, sy), p->g.iw, &integer, &moderate);
+		all_int &= integer;
+		all_mod &= moderate;
+	}
+	w->tag[slot] = r;
+	w->has_d[slot] = w->has_f[slot] = 0;
+	w->row_int[slot] = (unsigned char)all_int;
+	w->row_mod[slot] = (unsigned char)all_mod;
+}
+
+/*
+ * The column pass: output row oy from the row-pass results of its Fr
+ * input rows (each made once, kept in the ring), the last pass fused with
+ * the finish.  Two arithmetics, chosen per output row:
+ *  - float, both passes (8 values a vector instruction, twice double's):
+ *    when the result need not be exact (a non-integer weight, or a
+ *    non-integer sample under the kernel) and every row under the kernel is
+ *    moderate (classify_row), so nothing overflows or turns subnormal.
+ *    Weights rounded to float, each product and sum rounded: |out -
+ *    reference| <= about (Fr + Fc + 3) 2^-24 (|scale| sum|w| max|x| +
+ *    |bias|), 2.2e-6 of it for 15x15 (check_engine.c holds 1e-5);
+ *  - double, as before: exact for integer kernels on integer data.
+ */
 static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
                           size_t orow, size_t oy)
 {
@@ -826,31 +1129,58 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 	const conv_geom *g = &p->g;
 	const size_t ow = g->ow;
 	const double scale = p->k->m[0].scale;
-	size_t nt = 0;
+	int all_mod = 1, any_frac = 0, use_f;
 
 	for (size_t i = 0; i < g->fr; i++) {
 		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
 		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
 		if (sy < 0 || p->sep_c[i] == 0)
+			continue;
+		separable_tag(w, fetch, ctx, r, (size_t)sy);
+		all_mod &= w->row_mod[slot];
+		any_frac |= !w->row_int[slot];
+	}
+	use_f = p->sep_float && all_mod && (!p->sep_int || any_frac);
+
+	for (size_t i = 0; i < g->fr; i++) {
+		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
+		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
+		for (int c = 0; c < g->nfilt; c++) {
+			w->hrows[(size_t)c * g->fr + i] = NULL;
+			w->hfrows[(size_t)c * g->fr + i] = NULL;
+		}
+		if (sy < 0 || p->sep_c[i] == 0)
 			continue; /* a zero row, or a zero weight: adds nothing */
 		for (int c = 0; c < g->nfilt; c++) {
-			double *h = w->hcache + ((size_t)c * p->ring + slot) * ow;
-			if (w->tag[slot] != r)
-				separable_hpass(w, fetch(ctx, c, (size_t)sy), h);
-			w->hrows[(size_t)c * g->fr + nt] = h;
+			const size_t at = ((size_t)c * p->ring + slot) * p->hstride;
+			if (use_f) {
+				if (!w->has_f[slot])
+					separable_hpass_f(w, fetch(ctx, c, (size_t)sy), w->hfcache + at);
+				w->hfrows[(size_t)c * g->fr + i] = w->hfcache + at;
+			} else {
+				if (!w->has_d[slot])
+					separable_hpass(w, fetch(ctx, c, (size_t)sy), w->hcache + at);
+				w->hrows[(size_t)c * g->fr + i] = w->hcache + at;
+			}
 		}
-		w->tag[slot] = r;
-		w->act_w[nt++] = p->sep_c[i];
+		if (use_f)
+			w->has_f[slot] = 1;
+		else
+			w->has_d[slot] = 1;
 	}
 	for (int c = 0; c < g->nout; c++) {
-		const double **hr = w->hrows + (size_t)c * g->fr;
-		const double *cw = w->act_w;
 		float *dst = imf_image_row(o, c, orow);
+		size_t nt = use_f ? list_taps_f(w, p->sep_cf, g->fr, w->hfrows + (size_t)c * g->fr)
+		                  : list_taps(w, p->sep_c, g->fr, w->hrows + (size_t)c * g->fr);
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
-			double *acc = w->acc;
-			sum_taps_d(acc, hr, x0, cw, nt, n);
-			finish_row(dst + x0, acc, scale, g->bias, n);
+			if (use_f) {
+				sum_taps_finish_f(dst + x0, w->facc, w->ftapsrc, x0, w->ftapw, nt, n,
+				                  scale, p->bias);
+			} else {
+				sum_taps_finish_d(dst + x0, w->acc, w->tapsrc, x0, w->tapw, nt, n,
+				                  scale, p->bias);
+			}
 		}
 	}
 }

@@ -9,10 +9,16 @@
  *  - the exact float loops (integer kernels on integer rows), including
  *    rows that must fall back to double (fractions, NaN, large values);
  *  - separable (rank-1) kernels, integer and real, and near-misses;
+ *    symmetric ones; the float passes within their stated bound, and
+ *    exact wherever the data under the kernel is integer;
+ *  - several matrices: magnitude kernels and multi-channel slices;
+ *  - the sign of a zero result (a bias of -0);
  *  - thread counts: identical output for every count;
  *  - the band streaming API: identical output for every band split.
  * Direct paths must equal the reference to the last bit; the separable path
- * exactly on integer data and kernels, within 1e-4 relative otherwise.
+ * exactly on integer data and kernels, otherwise within 1e-4 relative
+ * (test_separable) and within SEP_BOUND of |scale| sum|w| max|x| + |bias|
+ * (its float passes).
  */
 #include "testutil.h"
 
@@ -107,6 +113,30 @@ static void check_against_reference(const imf_image *in, const imf_kernel *k,
 	imf_image_free(b);
 }
 
+/*
+ * imf_conv_run within bound of imf_conv_reference, pixel by pixel (the
+ * separable path's error bound); NaN equal to NaN.
+ */
+static void check_within(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
+                         double bound, const char *what)
+{
+	imf_image *a = NULL, *b = NULL;
+	imf_error err = {0};
+
+	ck_assert_int_eq(imf_conv_run(in, k, p, &a, &err), IMF_OK);
+	ck_assert_int_eq(imf_conv_reference(in, k, p, &b, &err), IMF_OK);
+	for (int c = 0; c < imf_image_channels(a); c++)
+		for (size_t y = 0; y < imf_image_height(a); y++)
+			for (size_t x = 0; x < imf_image_width(a); x++) {
+				double u = imf_image_row(a, c, y)[x], v = imf_image_row(b, c, y)[x];
+				if (isnan(u) || isnan(v) ? !(isnan(u) && isnan(v)) : fabs(u - v) > bound)
+					ck_abort_msg("%s: plane %d (y %zu, x %zu): %.9g, reference %.9g, "
+					             "bound %.3g", what, c, y, x, u, v, bound);
+			}
+	imf_image_free(a);
+	imf_image_free(b);
+}
+
 /* Which inner loops the engine picks for k on a w x h image. */
 static const char *method_of(const imf_kernel *k, const imf_conv_params *p, size_t w, size_t h)
 {
@@ -122,7 +152,9 @@ static const char *method_of(const imf_kernel *k, const imf_conv_params *p, size
 /*
  * Random non-separable kernels of every size 1..15 (square and not), on
  * widths 1, 13 and 601 (more than one span, no multiple of 4, 8 or 16),
- * every border, strides 1 and 2, integer and real: equal to the last bit.
+ * every border, strides 1 and 2, integer and real kernels on integer and
+ * real data, scales 1 (whose multiply the loops skip) and not: equal to
+ * the last bit.
  */
 START_TEST(test_every_size)
 {
@@ -133,11 +165,13 @@ START_TEST(test_every_size)
 	for (size_t v = 0; v < 2; v++) {
 		const size_t cols = v == 0 ? rows : (rows * 7) % 15 + 1;
 		for (size_t wi = 0; wi < COUNT(widths); wi++) {
-			for (int integer = 0; integer < 2; integer++) {
+			/* 0 real, 1 integer, 2 integer kernel on real data */
+			for (int kind = 0; kind < 3; kind++) {
+				const int integer = kind != 0;
 				const size_t h = rows + 4;
-				imf_image *in = rand_image(widths[wi], h, 1, 0, integer, &rng);
+				imf_image *in = rand_image(widths[wi], h, 1, 0, kind == 1, &rng);
 				big_kernel b;
-				bk_init(&b, rows, cols, integer ? 1 : 0.37);
+				bk_init(&b, rows, cols, integer || (rows + cols) % 2 ? 1 : 0.37);
 				for (size_t t = 0; t < rows * cols; t++)
 					b.w[t] = integer ? floor(tu_rand(&rng) * 9) - 4
 					                 : tu_rand(&rng) * 2 - 1;
@@ -156,7 +190,8 @@ START_TEST(test_every_size)
 						         "%zux%zu kernel, width %zu, %s, stride %zu, %s",
 						         cols, rows, widths[wi],
 						         imf_border_name(p.border), stride,
-						         integer ? "integer" : "real");
+						         kind == 0 ? "real" : kind == 1 ? "integer"
+						                   : "integer kernel, real data");
 						check_against_reference(in, &b.k, &p, 1, what);
 					}
 				}
@@ -558,6 +593,303 @@ START_TEST(test_stream_errors)
 }
 END_TEST
 
+/*
+ * The separable path's bound where it may run in float (a real kernel, or
+ * real data), for every pixel:
+ *   |fast - reference| <= SEP_BOUND * (|scale| * sum|w| * max|x| + |bias|)
+ * (the passes round about (Fr + Fc + 8) 2^-24 of it: 2.3e-6 at 15x15).
+ */
+#define SEP_BOUND 1e-5
+
+/*
+ * Symmetric rank-1 kernels (Gaussians, boxes, any w_j = w_{F-1-j}): within
+ * SEP_BOUND on real data, exact on integer kernels and data.  Odd and even
+ * sizes, zero weights (also mirrored, and under infinities), every border,
+ * strides, dilations, flip, widths past a span.
+ */
+START_TEST(test_separable_symmetric)
+{
+	static const size_t sizes[][2] = {{5, 5}, {6, 6}, {7, 4}, {9, 15}, {15, 15}, {4, 11}};
+	unsigned long long rng = 31337;
+
+	for (size_t si = 0; si < COUNT(sizes); si++) {
+		for (int integer = 0; integer < 2; integer++) {
+			const size_t rows = sizes[si][0], cols = sizes[si][1];
+			imf_image *in = rand_image(541, 2 * rows + 5, 1, 0, integer, &rng);
+			double c[KMAX], r[KMAX], sum_w = 0, max_x = 0;
+			big_kernel b;
+
+			bk_init(&b, rows, cols, integer ? 1.0 / 256 : 0.7);
+			for (size_t i = 0; i < (rows + 1) / 2; i++)
+				c[i] = c[rows - 1 - i] = integer ? floor(tu_rand(&rng) * 9)
+				                                 : tu_rand(&rng) * 2 - 0.5;
+			for (size_t j = 0; j < (cols + 1) / 2; j++)
+				r[j] = r[cols - 1 - j] = integer ? floor(tu_rand(&rng) * 9) - 2
+				                                 : tu_rand(&rng) * 2 - 1;
+			c[rows / 2] = integer ? 5 : 1.25; /* never all zero */
+			r[cols / 2] = integer ? 7 : -1.5;
+			if (si % 2) { /* mirrored zeros: the pairs are skipped */
+				c[0] = c[rows - 1] = 0;
+				r[1] = r[cols - 2] = 0;
+			}
+			outer(&b, c, r);
+			for (size_t t = 0; t < rows * cols; t++)
+				sum_w += fabs(b.w[t]);
+			for (size_t y = 0; y < imf_image_height(in); y++)
+				for (size_t x = 0; x < imf_image_width(in); x++)
+					max_x = fmax(max_x, fabs(imf_image_row(in, 0, y)[x]));
+			for (int border = 0; border < 5; border++) {
+				for (size_t stride = 1; stride <= 2; stride++) {
+					imf_conv_params p;
+					char what[160];
+					imf_conv_params_default(&p);
+					p.border = (imf_border)border;
+					p.stride = stride;
+					p.dilation = (size_t)(border + (int)stride) % 2 + 1;
+					p.flip = (border + (int)si) % 2;
+					p.bias = integer ? 3 : -0.3;
+					ck_assert_ptr_nonnull(strstr(
+					        method_of(&b.k, &p, 541, 2 * rows + 5), "separable"));
+					snprintf(what, sizeof what,
+					         "symmetric %zux%zu, %s, stride %zu, %s", cols, rows,
+					         imf_border_name(p.border), stride,
+					         integer ? "integer" : "real");
+					if (integer)
+						check_against_reference(in, &b.k, &p, 1, what);
+					else
+						check_within(in, &b.k, &p,
+						             SEP_BOUND * (0.7 * sum_w * max_x + 0.3),
+						             what);
+				}
+			}
+			imf_image_free(in);
+		}
+	}
+
+	/* Mirrored zero weights under infinities and NaN add nothing. */
+	{
+		static const double c7[7] = {0, 1, 2, 3, 2, 1, 0}, r7[7] = {1, 0, 4, 6, 4, 0, 1};
+		unsigned long long rng2 = 5;
+		imf_image *bad = rand_image(70, 24, 1, 0, 1, &rng2);
+		big_kernel b;
+		imf_image_row(bad, 0, 2)[0] = INFINITY;  /* under c7[0] at the top */
+		imf_image_row(bad, 0, 10)[33] = NAN;     /* under r7[1] and r7[5] */
+		bk_init(&b, 7, 7, 1.0 / 64);
+		outer(&b, c7, r7);
+		for (int border = 0; border < 5; border++) {
+			imf_conv_params p;
+			char what[64];
+			imf_conv_params_default(&p);
+			p.border = (imf_border)border;
+			snprintf(what, sizeof what, "symmetric, zeros under inf, %s",
+			         imf_border_name(p.border));
+			check_against_reference(bad, &b.k, &p, 1, what);
+		}
+		imf_image_free(bad);
+	}
+}
+END_TEST
+
+/*
+ * Each output row of a separable kernel picks its arithmetic: float where
+ * the result need not be exact, double where it must (an integer kernel
+ * on integer rows) or where float could overflow or lose precision (huge,
+ * tiny, infinite or NaN samples).  An image whose bands switch: real rows,
+ * integer rows (the output rows reading only those exact), integers above
+ * 2^22 (and 2^24), a huge value, a tiny one, an infinity and a NaN; every
+ * border, dilation 1 and 2, real and integer kernels, flip.
+ */
+START_TEST(test_separable_float)
+{
+	static const double binom[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+	const size_t w = 300, h = 64;
+	unsigned long long rng = 1618;
+	imf_image *in = rand_image(w, h, 1, 0, 0, &rng);
+	double max_x = 0;
+
+	/* rows 16..39 integer, 40..43 large integers; 50..63 extreme values */
+	for (size_t y = 16; y < 44; y++)
+		for (size_t x = 0; x < w; x++)
+			imf_image_row(in, 0, y)[x] = y < 40 ? (float)((x * 7 + y * 13) % 256)
+			                                    : (float)(16777216 + 8 * (x % 1000));
+	for (size_t y = 0; y < 50; y++)
+		for (size_t x = 0; x < w; x++)
+			max_x = fmax(max_x, fabs(imf_image_row(in, 0, y)[x]));
+	imf_image_row(in, 0, 52)[10] = 1e37f; /* 256 times it overflows a float */
+	imf_image_row(in, 0, 55)[20] = 1e-30f;
+	imf_image_row(in, 0, 58)[100] = INFINITY;
+	imf_image_row(in, 0, 61)[200] = NAN;
+
+	for (int kind = 0; kind < 2; kind++) {
+		double c[9], r[9], sum_w = 0;
+		big_kernel b;
+		bk_init(&b, 9, kind ? 9 : 7, kind ? 1.0 / 65536 : 0.8);
+		for (size_t i = 0; i < 9; i++) {
+			c[i] = kind ? binom[i] : tu_rand(&rng) * 2 - 0.7;
+			r[i] = kind ? binom[i] : tu_rand(&rng) - 0.4;
+		}
+		outer(&b, c, r);
+		for (size_t t = 0; t < b.m.rows * b.m.cols; t++)
+			sum_w += fabs(b.w[t]);
+		for (int border = 0; border < 5; border++) {
+			for (size_t dil = 1; dil <= 2; dil++) {
+				imf_conv_params p;
+				imf_image *a = NULL, *ref = NULL;
+				imf_error err = {0};
+				const double bound = SEP_BOUND * (b.m.scale * sum_w * max_x + 0.5);
+				imf_conv_params_default(&p);
+				p.border = (imf_border)border;
+				p.dilation = dil;
+				p.flip = border % 2;
+				p.bias = 0.5;
+				ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, w, h), "separable"));
+				ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &a, &err), IMF_OK);
+				ck_assert_int_eq(imf_conv_reference(in, &b.k, &p, &ref, &err), IMF_OK);
+				for (size_t y = 0; y < h; y++) {
+					/* input rows y - 4D .. y + 4D (same padding, 9 rows) */
+					const size_t lo = y >= 4 * dil ? y - 4 * dil : 0, hi = y + 4 * dil;
+					const int integer_rows = kind && lo >= 16 && hi < 44;
+					/* reads rows 50.. (wrap: the top rows do too) */
+					const int wild = hi >= 50 || (p.border == IMF_BORDER_WRAP &&
+					                              y < 4 * dil);
+					for (size_t x = 0; x < w; x++) {
+						double u = imf_image_row(a, 0, y)[x];
+						double v = imf_image_row(ref, 0, y)[x];
+						int ok;
+						if (isnan(u) || isnan(v))
+							ok = isnan(u) && isnan(v);
+						else if (integer_rows)
+							ok = u == v;
+						else if (wild) /* double: within rounding */
+							ok = u == v || fabs(u - v) <=
+							     1e-4 * (fabs(v) > 1 ? fabs(v) : 1);
+						else
+							ok = fabs(u - v) <= bound;
+						ck_assert_msg(ok, "kind %d, %s, dilation %zu: (%zu, %zu): "
+						              "%.9g, reference %.9g", kind,
+						              imf_border_name(p.border), dil, y, x, u, v);
+					}
+				}
+				imf_image_free(a);
+				imf_image_free(ref);
+			}
+		}
+	}
+	imf_image_free(in);
+}
+END_TEST
+
+/*
+ * Kernels of several matrices take the accumulate-then-combine loops:
+ * magnitude kernels (2 and 3 parts) on an RGBA image (alpha carried), and
+ * 3-slice kernels on an RGB image; sizes 1..15, every border, strides,
+ * real and integer data, zero weights: equal to the last bit.
+ */
+START_TEST(test_multi_matrix)
+{
+	static const size_t sizes[] = {1, 2, 3, 4, 5, 7, 9, 12, 15};
+	static const size_t widths[] = {13, 601};
+	unsigned long long rng = 2718;
+
+	for (size_t si = 0; si < COUNT(sizes); si++) {
+		for (int kind = 0; kind < 3; kind++) {
+			const size_t n = sizes[si], count = kind == 0 ? 2 : 3;
+			imf_matrix m[3];
+			double w[3][KMAX * KMAX];
+			imf_kernel k;
+			memset(&k, 0, sizeof k);
+			k.name = empty;
+			k.description = empty;
+			k.combine = kind == 2 ? IMF_COMBINE_NONE : IMF_COMBINE_MAGNITUDE;
+			k.count = count;
+			k.m = m;
+			for (size_t q = 0; q < count; q++) {
+				m[q].rows = n;
+				m[q].cols = n;
+				m[q].w = w[q];
+				m[q].scale = q == 1 ? 0.5 : 1;
+				for (size_t t = 0; t < n * n; t++)
+					w[q][t] = tu_rand(&rng) < 0.2 ? 0 : tu_rand(&rng) * 2 - 1;
+			}
+			for (size_t wi = 0; wi < COUNT(widths); wi++) {
+				for (int integer = 0; integer < 2; integer++) {
+					imf_image *in = rand_image(widths[wi], n + 6, kind == 2 ? 3 : 4,
+					                           kind != 2, integer, &rng);
+					for (int border = 0; border < 5; border++) {
+						imf_conv_params p;
+						char what[160];
+						imf_conv_params_default(&p);
+						p.border = (imf_border)border;
+						p.stride = (size_t)border % 2 + 1;
+						p.bias = integer ? 1 : -0.75;
+						snprintf(what, sizeof what,
+						         "%zu matrices %zux%zu (%s), width %zu, %s, "
+						         "stride %zu", count, n, n,
+						         kind == 2 ? "slices" : "magnitude",
+						         widths[wi], imf_border_name(p.border),
+						         p.stride);
+						check_against_reference(in, &k, &p, 1, what);
+					}
+					imf_image_free(in);
+				}
+			}
+		}
+	}
+}
+END_TEST
+
+/*
+ * A zero result has the reference's sign: with a bias of -0 the reference
+ * adds 0 + sum first, so -0 never comes out; the fast loops (which skip that
+ * first 0 +) must agree, on every path: real, exact float, separable,
+ * several matrices.
+ */
+START_TEST(test_signed_zero)
+{
+	static const double neg[9] = {-1, -2, -1, -0.5, -4, -3, -2, -1, -7};
+	static const double ineg[9] = {-1, -2, -1, -3, -4, -3, -2, -1, -7};
+	static const double g5[5] = {1, 4, 6, 4, 1};
+	imf_image *in = NULL;
+	imf_error err = {0};
+	big_kernel b;
+
+	ck_assert_int_eq(imf_image_new(37, 9, 1, 0, NULL, &in, &err), IMF_OK);
+	for (size_t y = 0; y < 9; y++)
+		for (size_t x = 0; x < 37; x++)
+			imf_image_row(in, 0, y)[x] = 0.0f; /* products -0 under negative weights */
+	for (int kind = 0; kind < 3; kind++) {
+		for (int bz = 0; bz < 2; bz++) {
+			imf_conv_params p;
+			imf_image *a = NULL, *r = NULL;
+			if (kind == 0) {
+				bk_init(&b, 3, 3, 0.75);
+				memcpy(b.w, neg, sizeof neg);
+			} else if (kind == 1) {
+				bk_init(&b, 3, 3, 3);
+				memcpy(b.w, ineg, sizeof ineg);
+			} else {
+				bk_init(&b, 5, 5, -1.0 / 256);
+				outer(&b, g5, g5);
+			}
+			imf_conv_params_default(&p);
+			p.bias = bz ? -0.0 : 0.0;
+			ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &a, &err), IMF_OK);
+			ck_assert_int_eq(imf_conv_reference(in, &b.k, &p, &r, &err), IMF_OK);
+			for (size_t y = 0; y < 9; y++)
+				for (size_t x = 0; x < 37; x++) {
+					float u = imf_image_row(a, 0, y)[x], v = imf_image_row(r, 0, y)[x];
+					ck_assert_msg(u == v && signbit(u) == signbit(v),
+					              "kind %d, bias %s0: (%zu, %zu): %g, reference %g",
+					              kind, bz ? "-" : "+", y, x, u, v);
+				}
+			imf_image_free(a);
+			imf_image_free(r);
+		}
+	}
+	imf_image_free(in);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -567,6 +899,10 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_exact_float_fallback);
 	tcase_add_test(tc, test_separable);
 	tcase_add_test(tc, test_separable_detection);
+	tcase_add_test(tc, test_separable_symmetric);
+	tcase_add_test(tc, test_separable_float);
+	tcase_add_test(tc, test_multi_matrix);
+	tcase_add_test(tc, test_signed_zero);
 	tcase_add_test(tc, test_threads_identical);
 	tcase_add_test(tc, test_stream_bands);
 	tcase_add_test(tc, test_stream_errors);
