@@ -985,19 +985,23 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 
 /*
  * Taps j < f of weight v[j] != 0 on rows[j] != NULL (NULL: a row of zeros)
- * into tapsrc, tapw; zero weights are skipped (0 * inf would be NaN).
- * Returns how many.
+ * into the worker's tap lists (tapsrc/tapw in double, ftapsrc/ftapw in
+ * float); zero weights are skipped (0 * inf would be NaN).  Returns how many.
  */
-static size_t list_taps(conv_worker *w, const double *v, size_t f, const double *const *rows)
-{
-	size_t n = 0;
-	for (size_t j = 0; j < f; j++)
-		if (v[j] != 0 && rows[j]) {
-			w->tapsrc[n] = rows[j];
-			w->tapw[n++] = v[j];
-		}
-	return n;
-}
+#define LIST_TAPS(T, NAME, SRC, W)                                                          \
+	static size_t NAME(conv_worker *w, const T *v, size_t f, const T *const *rows)         \
+	{                                                                                      \
+		size_t n = 0;                                                                  \
+		for (size_t j = 0; j < f; j++)                                                 \
+			if (v[j] != 0 && rows[j]) {                                            \
+				w->SRC[n] = rows[j];                                           \
+				w->W[n++] = v[j];                                              \
+			}                                                                      \
+		return n;                                                                      \
+	}
+
+LIST_TAPS(double, list_taps, tapsrc, tapw)
+LIST_TAPS(float, list_taps_f, ftapsrc, ftapw)
 
 /*
  * The row pass of one input row into h (ow doubles): h[x] = sum_j r_j *
@@ -1052,18 +1056,6 @@ SIMD static void classify_row(const float *restrict v, size_t n, int *integer, i
 	}
 	*integer = frac == 0;
 	*moderate = wild == 0;
-}
-
-/* Taps j < f of weight v[j] != 0 on rows[j] != NULL into ftapsrc, ftapw. */
-static size_t list_taps_f(conv_worker *w, const float *v, size_t f, const float *const *rows)
-{
-	size_t n = 0;
-	for (size_t j = 0; j < f; j++)
-		if (v[j] != 0 && rows[j]) {
-			w->ftapsrc[n] = rows[j];
-			w->ftapw[n++] = v[j];
-		}
-	return n;
 }
 
 /* The row pass in float (stride 1): h[x] = sum_j r_j padded[x + j*D]. */
