@@ -1,6 +1,6 @@
 /*
  * conv_internal.h - what conv.c (geometry, reference, entry points) and
- * conv_rows.c (the fast row engine) share.  Not installed.
+ * the fast row engine (conv_plan.c, conv_rows.c) share.  Not installed.
  */
 #ifndef IMF_CONV_INTERNAL_H
 #define IMF_CONV_INTERNAL_H
@@ -39,8 +39,9 @@ ptrdiff_t conv_border_index(imf_border b, ptrdiff_t i, size_t n);
 size_t conv_anchor_index(size_t o, size_t stride, size_t before, size_t e, size_t n);
 
 /*
- * The row engine (conv_rows.c).  A plan is made once per (kernel, geometry)
- * and only read afterwards; a worker holds one thread's buffers.  Input rows
+ * The row engine (conv_plan.c makes plans and workers, conv_rows.c runs
+ * them).  A plan is made once per (kernel, geometry) and only read
+ * afterwards; a worker holds one thread's buffers.  Input rows
  * come through a fetch function, so the same engine serves a whole image and
  * a band window of a streamed one: fetch(ctx, c, y) returns row y (0-based in
  * the whole input) of plane c, width g->iw floats.

@@ -1,0 +1,88 @@
+/*
+ * conv_rows.h - the row engine's own types: its plan and its workers, shared
+ * by conv_plan.c (which makes them) and conv_rows.c (which runs them).
+ * Everything else sees them through conv_internal.h, opaque.  Not installed.
+ */
+#ifndef IMF_CONV_ROWS_H
+#define IMF_CONV_ROWS_H
+
+#include "conv_internal.h"
+
+/* Output columns per pass over the taps: the accumulators stay in L1. */
+#define CONV_SPAN 512
+
+/* Up to this dilation the ring holds E rows; past it, the fewest that work. */
+#define CONV_RING_FULL_DILATION 4
+
+/* Integers up to 2^22 can be tested with the 1.5 * 2^23 rounding trick. */
+#define EXACT_MAX 4194304.0f
+#define ROUND_MAGIC 12582912.0f
+
+typedef struct conv_tap {
+	size_t i;   /* kernel row, after the flip */
+	size_t col; /* padded-row offset: kernel column (after the flip) * D */
+	double w;
+} conv_tap;
+
+struct conv_plan {
+	conv_geom g;
+	const imf_kernel *k;
+	size_t pw;          /* padded columns the output reads */
+	size_t ring;        /* slots in a worker's ring */
+	size_t dstride;     /* doubles from one widened ring row (dcache) to the next */
+	size_t hstride;     /* doubles from one row-pass result (hcache) to the next */
+	conv_tap *taps;     /* every matrix's non-zero taps, in summation order */
+	size_t *part_start; /* matrix q's taps: part_start[q] .. part_start[q+1]-1 */
+	ptrdiff_t *colsrc;  /* input column of each padded column, -1 for zero */
+	size_t *alpha_col;  /* input column of each output column's alpha */
+	float exact_limit;  /* 0, or integer samples up to this are exact in float */
+	int wide_only;      /* stride 1, no exact float rows: rows are padded straight to double */
+	double bias;        /* g.bias, but +0 for -0 (see FIN_LOOP) */
+	int exact_direct;   /* exact float sums go straight to the output (see conv_span) */
+	int sep;            /* separable: sep_c (Fr) and sep_r (Fc), flip applied */
+	double *sep_c, *sep_r;
+	int sep_int;        /* every weight an integer: exact on integer rows, in double */
+	int sep_float;      /* stride 1, weights of moderate size: float passes allowed */
+	float *sep_cf, *sep_rf; /* sep_c, sep_r rounded to float */
+};
+
+typedef struct conv_active {
+	const float **src; /* padded row + tap column */
+	const double **dsrc; /* the same in the widened rows (double loops, stride 1) */
+	double *w;
+	float *wf;
+	size_t n;
+} conv_active;
+
+struct conv_worker {
+	const conv_plan *p;
+	float *cache;         /* nfilt * ring padded rows (direct, not wide_only); 1 (separable) */
+	double *dcache;       /* direct, stride 1: the same rows widened, when needed */
+	unsigned char *widened; /* ring slot: dcache holds its rows */
+	double *dzero;        /* pw zeros */
+	const double **drows; /* nfilt * Fr, as rows */
+	const double **act_dsrc;
+	double *hcache;       /* separable: nfilt * ring row-pass results, ow wide, hstride apart */
+	double *dpad;         /* separable: the padded row, widened once */
+	float *hfcache;       /* separable, sep_float: the row-pass results in float, as hcache */
+	unsigned char *has_d, *has_f; /* ring slot: hcache / hfcache hold its row's results */
+	unsigned char *row_int, *row_mod; /* ring slot: classify_row of its input rows */
+	const float **hfrows; /* separable: nfilt * Fr, as hrows, in float */
+	const float **ftapsrc; /* separable: a float pass's taps (max(Fr, Fc)) */
+	float *ftapw;
+	const double **tapsrc; /* separable, max(Fr, Fc): a pass's non-zero taps: rows, */
+	double *tapw;          /* and weights */
+	size_t *tag;          /* ring slot -> padded row it holds, SIZE_MAX for none */
+	unsigned char *exact; /* ring slot: its row qualifies for exact float */
+	float *zero;          /* pw zeros: the rows the zero border supplies */
+	const float **rows;   /* nfilt * Fr: plane c's padded row for kernel row i */
+	const double **hrows; /* separable: nfilt * Fr */
+	conv_active *act;
+	const float **act_src;
+	double *act_w;
+	float *act_wf;
+	double *acc, *total;
+	float *facc;
+};
+
+#endif
