@@ -51,7 +51,7 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
 
 # -pthread on both: batch mode's worker threads.
-ALL_CFLAGS = $(WARN) -D_POSIX_C_SOURCE=200809L -pthread -Isrc $(IMG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+ALL_CFLAGS = $(WARN) -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -pthread -Isrc $(IMG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_ALL = -pthread $(LDFLAGS) $(IMG_LIBS) -lm $(EXTRA_LDFLAGS)
 
 ifeq ($(V),1)

@@ -34,7 +34,7 @@
  *    the result need not be exact (a non-integer weight or sample under the
  *    kernel) and the values are moderate, both passes run in float, twice
  *    as many values a vector instruction (separable_row): off by about
- *    (Fr + Fc) 2^-24 of |scale| sum|w| max|x| + |bias|; check_engine.c holds
+ *    (Fr + Fc + 3) 2^-24 of |scale| sum|w| max|x| + |bias|; check_engine.c holds
  *    1e-5 of it.
  *
  * The inner loops are plain C written for the vectorizer; on x86-64 each is

@@ -698,9 +698,10 @@ void imf_reader_free(imf_reader *r); /* NULL is a no-op; never closes fp */
  * be read at any place and in any order without changing what is found
  * (binary netpbm: bits, maxval 255 or 65535), all of it present.  Then
  * imf_reader_read_at reads image rows y .. y+n-1 into rows first.. of band
- * with pread: any thread may call it at any time, for any rows, apart from
- * imf_reader_read's order (which it neither uses nor moves).  Its errors
- * (a file cut short since it was opened, a failed read) are not kept.
+ * with pread: any thread may call it, for any rows, in any order, apart from
+ * imf_reader_read's order (which it neither uses nor moves), but not while
+ * another thread calls imf_reader_read.  Its errors (a file cut short
+ * since it was opened, a failed read) are not kept.
  */
 int imf_reader_random_access(const imf_reader *r);
 imf_status imf_reader_read_at(const imf_reader *r, imf_image *band, size_t first, size_t y,

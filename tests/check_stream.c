@@ -2006,6 +2006,48 @@ START_TEST(test_put_at_equals_write)
 END_TEST
 
 /* finish counts the rows; put_at does not mix with the in-order calls. */
+/*
+ * A failed write at the place is kept: later puts and finish repeat it.
+ * The file's descriptor is swapped for a read-only one after the writer
+ * chose to write at the place, so pwrite fails (EBADF).
+ */
+START_TEST(test_put_at_failure_kept)
+{
+	imf_image *img = random_image(64, 20, 1, 0, 9, 1);
+	char path[] = "/tmp/imf-check-place-XXXXXX";
+	imf_write_opts wo;
+	imf_error err = { 0 };
+	imf_encoded *e = NULL;
+	imf_write_opts_default(&wo);
+
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	FILE *fp = fdopen(fd, "w+b");
+	ck_assert_ptr_nonnull(fp);
+	imf_writer *w = open_writer(fp, img, &wo, IMF_FORMAT_PNM);
+	ck_assert_int_eq(imf_writer_random_access(w), 1);
+	ck_assert_int_eq(imf_writer_encode(w, img, 0, 5, 0, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_OK);
+	int ro = open(path, O_RDONLY);
+	ck_assert_int_ge(ro, 0);
+	ck_assert_int_eq(dup2(ro, fd), fd);
+	close(ro);
+	unlink(path);
+	ck_assert_int_eq(imf_writer_encode(w, img, 15, 5, 15, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_EIO);
+	ck_assert_str_eq(err.msg, "PNM: write failed: Bad file descriptor");
+	/* Later puts are refused with the same error, and finish says it again. */
+	ck_assert_int_eq(imf_writer_encode(w, img, 5, 5, 5, &e, &err), IMF_OK);
+	ck_assert_int_eq(imf_writer_put_at(w, e, &err), IMF_EIO);
+	ck_assert_str_eq(err.msg, "PNM: write failed: Bad file descriptor");
+	ck_assert_int_eq(imf_writer_finish(w, &err), IMF_EIO);
+	ck_assert_str_eq(err.msg, "PNM: write failed: Bad file descriptor");
+	imf_writer_free(w);
+	fclose(fp);
+	imf_image_free(img);
+}
+END_TEST
+
 START_TEST(test_put_at_misuse)
 {
 	imf_image *img = random_image(12, 20, 3, 0, 9, 1), *gray = random_image(12, 20, 1, 0, 9, 1);
@@ -2123,6 +2165,7 @@ static Suite *stream_suite(void)
 	tcase_add_loop_test(tc, test_put_at_equals_write, 0,
 	                    (int)(sizeof put_cases / sizeof put_cases[0]));
 	tcase_add_test(tc, test_put_at_misuse);
+	tcase_add_test(tc, test_put_at_failure_kept);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("memory");

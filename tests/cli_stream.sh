@@ -345,6 +345,16 @@ done
 run --stats -k gaussian-5 -f pgm "$T/cut-pl.pgm" "$T/cut-out.pgm"
 expect_err "cut pl.pgm, whole path" 1 "$T/cut-pl.pgm: PNM: truncated pixel data"
 
+# A write at the place that fails (the file size limit) stops every worker:
+# one line, exit 1, no output and no temporary file left, an old output kept.
+echo keep >"$T/lim.pgm"
+(ulimit -f 16; $IMF -j 3 -k gaussian-5 -f pgm "$T/pl.pgm" "$T/lim.pgm") >/dev/null 2>"$T/err"
+rc=$?
+[ "$rc" -eq 1 ] && [ "$(cat "$T/err")" = "$T/lim.pgm: PNM: write failed: File too large" ] && ok ||
+	bad "write at the place over the size limit: $rc $(cat "$T/err")"
+[ "$(cat "$T/lim.pgm")" = keep ] && ok || bad "write at the place over the size limit: old output lost"
+ls -a "$T" | grep -q '^\.lim\.pgm' && bad "write at the place over the size limit: temp file left" || ok
+
 # A tall image streams: a 2000x30000 image (60 MB as floats) under a 40 MB
 # address-space cap would not even hold its decoded planes whole.
 if [ -z "${IMF_NO_ULIMIT:-}" ]; then

@@ -268,10 +268,11 @@ static int put_at_place(pipe_state *ps, imf_encoded *enc)
 		return 1;
 	}
 	ps->writing = 1;
-	while (enc) {
+	while (enc && !ps->failed) {
 		pthread_mutex_unlock(&ps->mu);
-		imf_status st = imf_writer_put_at(ps->w, enc, &err);
+		imf_status st = imf_writer_put_at(ps->w, enc, &err); /* frees enc */
 		pthread_mutex_lock(&ps->mu);
+		enc = NULL;
 		if (st != IMF_OK) {
 			fail_locked(ps, ps->out_name, &err, EXIT_BAD_INPUT, 0);
 			break;
@@ -279,6 +280,7 @@ static int put_at_place(pipe_state *ps, imf_encoded *enc)
 		enc = ps->queued > 0 ? ps->queue[--ps->queued] : NULL;
 		pthread_cond_broadcast(&ps->cv);
 	}
+	imf_encoded_free(enc); /* stopped by another's failure (the queue is freed at the end) */
 	ps->writing = 0;
 	return !ps->failed;
 }

@@ -21,6 +21,7 @@
 #include "io.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -244,6 +245,9 @@ imf_status imf_reader_read(imf_reader *r, imf_image *band, size_t first, size_t 
 }
 
 /* ---- rows read at their place ------------------------------------------------------ */
+
+/* The largest off_t (64 bits with _FILE_OFFSET_BITS=64, but not everywhere). */
+#define OFF_T_MAX ((((uintmax_t)1 << (sizeof(off_t) * CHAR_BIT - 2)) - 1) * 2 + 1)
 
 /* Raw rows a read_at reads per system call: about 256 KiB, at least one. */
 #define PLACE_CHUNK_BYTES (1u << 18)
@@ -557,7 +561,7 @@ void imf_writer_place(imf_writer *w, size_t rowbytes)
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || (fl & O_APPEND) || fflush(w->fp) != 0 || (at = ftello(w->fp)) < 0)
 		return;
-	if (!imf_size_mul(rowbytes, w->height, &raster) || raster > (uintmax_t)INT64_MAX - (uintmax_t)at)
+	if (!imf_size_mul(rowbytes, w->height, &raster) || raster > OFF_T_MAX - (uintmax_t)at)
 		return;
 	/* A bit a row (height was checked against the limits): each is put once. */
 	if (!(w->place_taken = calloc(w->height / 8 + 1, 1)))
@@ -587,13 +591,16 @@ imf_status imf_writer_put_at(imf_writer *w, imf_encoded *e, imf_error *err)
 
 	if (!e)
 		return imf_error_set(err, IMF_EINVAL, "writer: nothing to put");
-	if (!imf_writer_random_access(w) || e->y0 > w->height || e->rows > w->height - e->y0 ||
-	    e->len != e->rows * w->place_row) {
+	/* placed, next and finished do not change while bands are put; failed may. */
+	if (!w->placed || w->next != 0 || w->finished || e->y0 > w->height ||
+	    e->rows > w->height - e->y0 || e->len != e->rows * w->place_row) {
 		imf_encoded_free(e);
 		return imf_error_set(err, IMF_EINVAL, "writer: rows cannot be written at their place");
 	}
 	/* Take the rows first: a row put twice is refused before it is written. */
 	pthread_mutex_lock(&w->place_mu);
+	if (w->failed != IMF_OK)
+		st = repeat_failure(w->failed, &w->failure, err);
 	for (size_t y = e->y0; y < e->y0 + e->rows && st == IMF_OK; y++)
 		if (w->place_taken[y / 8] & (1u << (y % 8)))
 			st = imf_error_set(err, IMF_EINVAL, "writer: row %zu was already written", y);
@@ -619,11 +626,13 @@ imf_status imf_writer_put_at(imf_writer *w, imf_encoded *e, imf_error *err)
 		left -= (size_t)put;
 		at += put;
 	}
-	if (st == IMF_OK) {
-		pthread_mutex_lock(&w->place_mu);
+	/* A failed write is kept: every later call, finish included, repeats it. */
+	pthread_mutex_lock(&w->place_mu);
+	if (st == IMF_OK)
 		w->place_done += e->rows;
-		pthread_mutex_unlock(&w->place_mu);
-	}
+	else if (w->failed == IMF_OK)
+		keep_failure(st, w->fmt, &w->failed, &w->failure, err);
+	pthread_mutex_unlock(&w->place_mu);
 	imf_encoded_free(e);
 	return st;
 }
