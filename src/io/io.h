@@ -187,11 +187,11 @@ struct imf_reader_ops {
 	void (*close)(imf_reader *r);
 	/*
 	 * Optional, for a reader that called imf_reader_place: convert n raw
-	 * rows (n * place_row bytes at raw, image rows from y) into rows
-	 * first.. of band.  Reads only what open fixed: any thread may call it.
+	 * rows (n * place_row bytes at raw) into rows first.. of band.  Reads
+	 * only what open fixed: any thread may call it.
 	 */
 	imf_status (*convert)(const imf_reader *r, const unsigned char *raw, imf_image *band,
-	                      size_t first, size_t y, size_t n, imf_error *err);
+	                      size_t first, size_t n, imf_error *err);
 };
 
 /*

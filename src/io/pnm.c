@@ -461,13 +461,11 @@ static imf_status pnm_reader_rows(imf_reader *r, imf_image *band, size_t first, 
 }
 
 static imf_status pnm_reader_convert(const imf_reader *r, const unsigned char *raw,
-                                     imf_image *band, size_t first, size_t y, size_t n,
-                                     imf_error *err)
+                                     imf_image *band, size_t first, size_t n, imf_error *err)
 {
 	const pnm_reader *p = r->state;
 	imf_status st = IMF_OK;
 
-	(void)y;
 	for (size_t i = 0; i < n && st == IMF_OK; i++)
 		st = raw_row(raw + i * r->place_row, band, first + i, &p->info, p->scale, err);
 	return st;

@@ -336,7 +336,7 @@ imf_status imf_reader_read_at(const imf_reader *r, imf_image *band, size_t first
 		else if (e > 0)
 			st = imf_io_read_error(err, fmt, e);
 		else
-			st = r->ops->convert(r, buf, band, first + done, y + done, m, err);
+			st = r->ops->convert(r, buf, band, first + done, m, err);
 	}
 	free(buf);
 	return st;
