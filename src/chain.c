@@ -973,6 +973,13 @@ void imf_chain_set_threads(imf_chain *c, size_t n)
 			c->stages[i].p.threads = n;
 }
 
+void imf_chain_set_precision(imf_chain *c, imf_precision p)
+{
+	for (size_t i = 0; c && i < c->n; i++)
+		if (c->stages[i].kind == IMF_STAGE_CONV)
+			c->stages[i].p.precision = p;
+}
+
 int imf_chain_single_conv(const imf_chain *c, const imf_kernel **k, const imf_conv_params **p)
 {
 	if (!c || !c->single || c->n != 1 || c->stages[0].kind != IMF_STAGE_CONV ||

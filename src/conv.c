@@ -63,6 +63,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- border names ---------------------------------------------------------- */
 
@@ -156,6 +157,23 @@ const char *imf_border_name(imf_border b)
 
 /* ---- geometry ---------------------------------------------------------------- */
 
+imf_status imf_precision_parse(const char *name, imf_precision *out, imf_error *err)
+{
+	if (name && strcmp(name, "exact") == 0)
+		*out = IMF_PRECISION_EXACT;
+	else if (name && strcmp(name, "float") == 0)
+		*out = IMF_PRECISION_FLOAT;
+	else
+		return imf_error_set(err, IMF_EINVAL, "unknown precision '%.64s' (exact, float)",
+		                     name ? name : "");
+	return IMF_OK;
+}
+
+const char *imf_precision_name(imf_precision p)
+{
+	return p == IMF_PRECISION_FLOAT ? "float" : p == IMF_PRECISION_EXACT ? "exact" : "?";
+}
+
 void imf_conv_params_default(imf_conv_params *p)
 {
 	p->pad_mode = IMF_PAD_SAME;
@@ -167,6 +185,7 @@ void imf_conv_params_default(imf_conv_params *p)
 	p->bias = 0;
 	imf_limits_default(&p->limits);
 	p->threads = 1;
+	p->precision = IMF_PRECISION_EXACT;
 }
 
 /*
@@ -254,6 +273,8 @@ imf_status conv_setup(size_t width, size_t height, int channels, int has_alpha,
 	    p->border != IMF_BORDER_REFLECT && p->border != IMF_BORDER_SYMMETRIC &&
 	    p->border != IMF_BORDER_WRAP)
 		return imf_error_set(err, IMF_EINVAL, "unknown border mode %d", (int)p->border);
+	if (p->precision != IMF_PRECISION_EXACT && p->precision != IMF_PRECISION_FLOAT)
+		return imf_error_set(err, IMF_EINVAL, "unknown precision %d", (int)p->precision);
 	if (k->count == 0 || !k->m)
 		return imf_error_set(err, IMF_EINVAL, "kernel has no matrix");
 	if (k->combine != IMF_COMBINE_NONE && k->combine != IMF_COMBINE_MAGNITUDE)
@@ -283,6 +304,7 @@ imf_status conv_setup(size_t width, size_t height, int channels, int has_alpha,
 	g->border = p->border;
 	g->flip = p->flip != 0;
 	g->bias = p->bias;
+	g->float_sums = p->precision == IMF_PRECISION_FLOAT;
 	g->depth = k->combine == IMF_COMBINE_NONE ? k->count : 1;
 	g->nfilt = has_alpha ? channels - 1 : channels;
 	if (g->depth > 1 && g->depth != (size_t)g->nfilt)
@@ -746,6 +768,8 @@ const char *imf_conv_stream_method(const imf_conv_stream *s)
 		       "extreme)";
 	}
 	if (conv_plan_exact_limit(s->plan) > 0)
-		return "direct (exact float for integer samples, else double)";
-	return "direct (double)";
+		return conv_plan_float_sums(s->plan)
+		               ? "direct (exact float for integer samples, else float sums)"
+		               : "direct (exact float for integer samples, else double)";
+	return conv_plan_float_sums(s->plan) ? "direct (float sums)" : "direct (double)";
 }

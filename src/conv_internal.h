@@ -22,6 +22,7 @@ typedef struct conv_geom {
 	imf_border border;
 	int flip;
 	double bias;
+	int float_sums; /* IMF_PRECISION_FLOAT asked for */
 	size_t depth; /* slices: C for a multi-channel kernel, else 1 */
 	int nfilt;    /* input planes filtered: all but alpha */
 	int nout;     /* output planes besides alpha: nfilt, or 1 when depth > 1 */
@@ -63,6 +64,8 @@ void conv_plan_free(conv_plan *p);
 conv_method conv_plan_method(const conv_plan *p);
 /* Integer kernel: rows of integers this small run in exact float arithmetic (0: never). */
 float conv_plan_exact_limit(const conv_plan *p);
+/* Direct: sums in float (IMF_PRECISION_FLOAT where it applies). */
+int conv_plan_float_sums(const conv_plan *p);
 /* Separable: rows whose result need not be exact may run both passes in float. */
 int conv_plan_float_passes(const conv_plan *p);
 

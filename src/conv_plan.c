@@ -169,6 +169,26 @@ static int to_float_weights(const double *v, float *f, size_t n)
 	return sum <= 0x1p40;
 }
 
+/*
+ * IMF_PRECISION_FLOAT on the direct path: every tap's weight, and each
+ * matrix's sum of them, within the range to_float_weights allows.
+ */
+static int taps_fit_float(const conv_plan *p)
+{
+	for (size_t q = 0; q < p->k->count; q++) {
+		double sum = 0;
+		for (size_t t = p->part_start[q]; t < p->part_start[q + 1]; t++) {
+			double a = fabs(p->taps[t].w);
+			if (!(a >= 0x1p-40 && a <= 0x1p40))
+				return 0;
+			sum += a;
+		}
+		if (!(sum <= 0x1p40))
+			return 0;
+	}
+	return 1;
+}
+
 /* Worth it: Fr + Fc taps instead of Fr * Fc, when that saves at least half. */
 static int use_separable(const imf_kernel *k, const conv_geom *g)
 {
@@ -278,7 +298,8 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 			}
 		}
 	}
-	p->wide_only = !p->sep && g->stride == 1 && p->exact_limit == 0;
+	p->float_sums = g->float_sums && !p->sep && g->stride == 1 && taps_fit_float(p);
+	p->wide_only = !p->sep && g->stride == 1 && p->exact_limit == 0 && !p->float_sums;
 	if (p->sep) {
 		p->sep_int = p->exact_limit > 0;
 		p->sep_float = g->stride == 1 && to_float_weights(p->sep_c, p->sep_cf, g->fr) &&
@@ -291,6 +312,11 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 conv_method conv_plan_method(const conv_plan *p)
 {
 	return p->sep ? CONV_METHOD_SEPARABLE : CONV_METHOD_DIRECT;
+}
+
+int conv_plan_float_sums(const conv_plan *p)
+{
+	return p->float_sums;
 }
 
 float conv_plan_exact_limit(const conv_plan *p)
@@ -331,6 +357,7 @@ void conv_worker_free(conv_worker *w)
 	free(w->exact);
 	free(w->zero);
 	free(w->rows);
+	free(w->next);
 	free(w->hrows);
 	free(w->act);
 	free(w->act_src);
@@ -383,6 +410,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	w->exact = imf_alloc_array(p->ring, sizeof *w->exact, err);
 	w->zero = imf_alloc_array(p->pw > g->ow ? p->pw : g->ow, sizeof *w->zero, err);
 	w->rows = imf_alloc_array(nrows, sizeof *w->rows, err);
+	w->next = imf_alloc_array((size_t)g->nfilt, sizeof *w->next, err);
 	w->act = imf_alloc_array(p->k->count, sizeof *w->act, err);
 	w->act_src = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_src, err);
 	w->act_w = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_w, err);
@@ -408,7 +436,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 		/* nfilt * Fr for the column pass, then Fc for the row pass's taps */
 		w->hrows = imf_alloc_array(nrows + g->fc, sizeof *w->hrows, err);
 	}
-	if (!w->cache || !w->tag || !w->exact || !w->zero || !w->rows || !w->act ||
+	if (!w->cache || !w->tag || !w->exact || !w->zero || !w->rows || !w->next || !w->act ||
 	    !w->act_src || !w->act_w || !w->act_wf || !w->acc || !w->total || !w->facc ||
 	    (p->sep && (!w->hcache || !w->hrows || !w->dpad || !w->tapsrc ||
 	                !w->tapw || !w->has_d || !w->has_f || !w->row_int ||

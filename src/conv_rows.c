@@ -185,7 +185,10 @@ SIMD static void widen(double *restrict dst, const float *restrict src, size_t n
 		TAP(T, N, 3); TAP(T, N, 4); TAP(T, N, 5);                                      \
 		TAP(T, N, 6); TAP(T, N, 7); TAP(T, N, 8);                                      \
 		(void)acc;                                                                     \
-		if (scale == 1)                                                                \
+		if (sizeof(T) == sizeof(float) && scale == 1 && bias == 0)                     \
+			for (size_t x = 0; x < n; x++)                                         \
+				dst[x] = (float)(START TERMS##N) + 0.0f;                       \
+		else if (scale == 1)                                                           \
 			for (size_t x = 0; x < n; x++)                                         \
 				dst[x] = (float)((double)(START TERMS##N) + bias);             \
 		else                                                                           \
@@ -345,6 +348,13 @@ static void conv_span(float *restrict dst, const conv_plan *p, const conv_active
 				return;
 			}
 			widen(acc, facc, n);
+		} else if (p->float_sums && k->count == 1 && !magnitude) {
+			sum_taps_finish_f(dst, facc, src, off, act[q].wf, nt, n, k->m[0].scale,
+			                  p->bias);
+			return;
+		} else if (p->float_sums) {
+			sum_taps_f(facc, src, off, act[q].wf, nt, n);
+			widen(acc, facc, n);
 		} else if (s == 1 && k->count == 1 && !magnitude) {
 			sum_taps_finish_d(dst, acc, act[q].dsrc, off, act[q].w, nt, n, k->m[0].scale,
 			                  p->bias);
@@ -430,15 +440,62 @@ static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t
 	return exact;
 }
 
+/*
+ * The input rows the next output row adds (the last kernel row's, each
+ * plane) into w->next, for prefetch_part; 0 when there are none (a row of
+ * the zero border).
+ */
+static int next_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t oy)
+{
+	const conv_geom *g = &w->p->g;
+	size_t r = (oy + 1) * g->stride + (g->fr - 1) * g->dil;
+	ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
+
+	if (sy < 0)
+		return 0;
+	for (int c = 0; c < g->nfilt; c++)
+		w->next[c] = fetch(ctx, c, (size_t)sy);
+	return 1;
+}
+
+/*
+ * Ask the cache for part `part` of `parts` of the rows next_rows found, a
+ * part a span: when the next output row pads them they are near, their
+ * reading from memory having overlapped this row's arithmetic.  A hint
+ * only; no value depends on it.
+ */
+static void prefetch_part(const conv_worker *w, size_t part, size_t parts)
+{
+#if defined(__GNUC__)
+	const conv_geom *g = &w->p->g;
+	size_t chunk = (g->iw + parts - 1) / parts, x0 = part * chunk, x1 = x0 + chunk;
+
+	if (x1 > g->iw)
+		x1 = g->iw;
+	for (int c = 0; c < g->nfilt; c++)
+		for (size_t x = x0; x < x1; x += 64 / sizeof(float))
+			__builtin_prefetch(w->next[c] + x, 0, 2);
+#else
+	(void)w, (void)part, (void)parts;
+#endif
+}
+
+/*
+ * Output row oy into row orow of o.  ahead: output row oy + 1 belongs to
+ * this run, so fetch may be asked for its rows (a window holds only the
+ * rows of its run's output rows).
+ */
 static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
-                       size_t orow, size_t oy)
+                       size_t orow, size_t oy, int ahead)
 {
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
 	const imf_kernel *k = p->k;
 	const size_t ow = g->ow, s = g->stride;
 	int exact = gather_rows(w, fetch, ctx, oy);
-	int wide = !exact && s == 1;
+	const size_t parts = (ow + CONV_SPAN - 1) / CONV_SPAN;
+	const int pre = ahead && next_rows(w, fetch, ctx, oy);
+	int wide = !exact && s == 1 && !p->float_sums;
 	/* The double loops read the rows widened once (as exact as the floats). */
 	if (wide)
 		for (size_t i = 0; i < g->fr; i++) {
@@ -485,6 +542,8 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 		}
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
+			if (pre && c == 0)
+				prefetch_part(w, x0 / CONV_SPAN, parts);
 			conv_span(dst + x0, p, w->act, x0 * s, n, exact, w);
 		}
 	}
@@ -694,7 +753,7 @@ void conv_worker_run(conv_worker *w, conv_fetch fetch, const void *ctx, imf_imag
 		if (p->sep)
 			separable_row(w, fetch, ctx, o, oy - first, oy);
 		else
-			direct_row(w, fetch, ctx, o, oy - first, oy);
+			direct_row(w, fetch, ctx, o, oy - first, oy, oy + 1 < oy1);
 		if (g->alpha) {
 			int a = g->ich - 1;
 			const float *restrict src =

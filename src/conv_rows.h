@@ -36,7 +36,8 @@ struct conv_plan {
 	ptrdiff_t *colsrc;  /* input column of each padded column, -1 for zero */
 	size_t *alpha_col;  /* input column of each output column's alpha */
 	float exact_limit;  /* 0, or integer samples up to this are exact in float */
-	int wide_only;      /* stride 1, no exact float rows: rows are padded straight to double */
+	int float_sums;     /* IMF_PRECISION_FLOAT, direct, stride 1, weights fit: sums in float */
+	int wide_only;      /* stride 1, no exact float rows, no float sums: rows padded straight to double */
 	double bias;        /* g.bias, but +0 for -0 (see FIN_LOOP) */
 	int exact_direct;   /* exact float sums go straight to the output (see conv_span) */
 	int sep;            /* separable: sep_c (Fr) and sep_r (Fc), flip applied */
@@ -76,6 +77,7 @@ struct conv_worker {
 	unsigned char *exact; /* ring slot: its row qualifies for exact float */
 	float *zero;          /* pw zeros: the rows the zero border supplies */
 	const float **rows;   /* nfilt * Fr: plane c's padded row for kernel row i */
+	const float **next;   /* nfilt: the input rows the next output row adds (prefetch) */
 	const double **hrows; /* separable: nfilt * Fr */
 	conv_active *act;
 	const float **act_src;

@@ -232,6 +232,24 @@ typedef enum imf_pad_mode {
 	IMF_PAD_EXPLICIT  /* pad cells on each side */
 } imf_pad_mode;
 
+/*
+ * How the engine sums.  EXACT (the default) rounds as the reference does:
+ * every product and sum in double, in tap order, so the fast paths give
+ * imf_conv_reference's values bit for bit.  FLOAT sums in single precision
+ * where that is faster (stride 1, weights within 2^-40 .. 2^40): each
+ * product and sum rounded to float, as libvips and PyTorch do, so a value
+ * may differ from the reference by about (taps + 3) * 2^-24 *
+ * (|scale| sum |w x| + |bias|); integer kernels on integer samples stay
+ * exact either way.
+ */
+typedef enum imf_precision {
+	IMF_PRECISION_EXACT = 0,
+	IMF_PRECISION_FLOAT
+} imf_precision;
+
+imf_status imf_precision_parse(const char *name, imf_precision *out, imf_error *err);
+const char *imf_precision_name(imf_precision p);
+
 typedef struct imf_conv_params {
 	imf_pad_mode pad_mode;
 	size_t pad;    /* with IMF_PAD_EXPLICIT */
@@ -242,6 +260,7 @@ typedef struct imf_conv_params {
 	double bias;     /* added to every output value */
 	imf_limits limits; /* on the output's size (large padding can grow it) */
 	size_t threads;    /* rows are split across this many threads (0 or 1: none) */
+	imf_precision precision; /* EXACT unless asked */
 } imf_conv_params;
 
 /* Most threads one convolution uses. */
@@ -420,6 +439,8 @@ int imf_chain_shape_only(const imf_chain *c);
 void imf_chain_set_limits(imf_chain *c, const imf_limits *lim);
 /* Every conv stage splits its rows across n threads (results do not change). */
 void imf_chain_set_threads(imf_chain *c, size_t n);
+/* Every conv stage sums with this precision (see imf_precision). */
+void imf_chain_set_precision(imf_chain *c, imf_precision p);
 /*
  * 1 when c is one convolution with one kernel, made by imf_chain_from_conv
  * (-k), with *k and *p set to it: such a chain can be streamed in bands

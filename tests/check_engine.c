@@ -890,6 +890,226 @@ START_TEST(test_signed_zero)
 }
 END_TEST
 
+/*
+ * IMF_PRECISION_FLOAT: sums in float, each within (taps + 3) 2^-24 of the
+ * exact sum of magnitudes under the kernel, |scale| sum |w x| + |bias|
+ * (the weights rounded to float, each product and sum rounded, the last
+ * rounding to the output).  That sum is itself computed pixel by pixel by
+ * the reference, on |in| with |w|, |scale| and |bias|.
+ */
+static void check_float_sums(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
+                             const char *what)
+{
+	const size_t n = k->m[0].rows * k->m[0].cols;
+	imf_image *a = NULL, *r = NULL, *mag = NULL, *absin = NULL;
+	imf_error err = {0};
+	imf_conv_params pa = *p;
+	big_kernel ak;
+	size_t nt = 0;
+
+	ck_assert_int_eq(k->count, 1);
+	bk_init(&ak, k->m[0].rows, k->m[0].cols, fabs(k->m[0].scale));
+	for (size_t t = 0; t < n; t++) {
+		ak.w[t] = fabs(k->m[0].w[t]);
+		nt += k->m[0].w[t] != 0;
+	}
+	pa.bias = fabs(p->bias);
+	pa.precision = IMF_PRECISION_EXACT;
+	ck_assert_int_eq(imf_image_new(imf_image_width(in), imf_image_height(in), 1, 0, NULL,
+	                               &absin, &err), IMF_OK);
+	for (size_t y = 0; y < imf_image_height(in); y++)
+		for (size_t x = 0; x < imf_image_width(in); x++)
+			imf_image_row(absin, 0, y)[x] = fabsf(imf_image_row_const(in, 0, y)[x]);
+	ck_assert_int_eq(imf_conv_run(in, k, p, &a, &err), IMF_OK);
+	ck_assert_int_eq(imf_conv_reference(in, k, p, &r, &err), IMF_OK);
+	ck_assert_int_eq(imf_conv_reference(absin, &ak.k, &pa, &mag, &err), IMF_OK);
+	for (size_t y = 0; y < imf_image_height(a); y++)
+		for (size_t x = 0; x < imf_image_width(a); x++) {
+			double u = imf_image_row(a, 0, y)[x], v = imf_image_row(r, 0, y)[x];
+			double bound = (double)(nt + 3) * 0x1p-24 * imf_image_row(mag, 0, y)[x] *
+			               (1 + 0x1p-20);
+			if (fabs(u - v) > bound)
+				ck_abort_msg("%s: (y %zu, x %zu): %.9g, reference %.9g, bound %.3g", what,
+				             y, x, u, v, bound);
+		}
+	imf_image_free(a);
+	imf_image_free(r);
+	imf_image_free(mag);
+	imf_image_free(absin);
+}
+
+/*
+ * --precision float on kernels of every size 1..15 (square and not), widths
+ * 1, 13 and 601, every border, strides 1 and 2, scales 1 and not, biases 0
+ * and not: within the bound of check_float_sums; still exact, to the last
+ * bit, for integer kernels on integer data (the exact float loops).
+ */
+START_TEST(test_float_precision)
+{
+	static const size_t widths[] = {1, 13, 601};
+	unsigned long long rng = 0xf10a7ULL + (unsigned long long)_i;
+	const size_t rows = (size_t)_i + 1;
+
+	for (size_t v = 0; v < 2; v++) {
+		const size_t cols = v == 0 ? rows : (rows * 5) % 15 + 1;
+		for (size_t wi = 0; wi < COUNT(widths); wi++) {
+			for (int kind = 0; kind < 3; kind++) {
+				const int integer = kind != 0;
+				imf_image *in = rand_image(widths[wi], rows + 4, 1, 0, kind == 1, &rng);
+				big_kernel b;
+				bk_init(&b, rows, cols, integer || (rows + cols) % 2 ? 1 : 0.37);
+				for (size_t t = 0; t < rows * cols; t++)
+					b.w[t] = integer ? floor(tu_rand(&rng) * 9) - 4
+					                 : tu_rand(&rng) * 2 - 1;
+				if (rows > 1 && cols > 1)
+					b.w[0] += integer ? 3 : 0.5; /* not rank 1 */
+				for (int border = 0; border < 5; border++) {
+					for (size_t stride = 1; stride <= 2; stride++) {
+						imf_conv_params p;
+						char what[160];
+						imf_conv_params_default(&p);
+						p.precision = IMF_PRECISION_FLOAT;
+						p.border = (imf_border)border;
+						p.stride = stride;
+						p.bias = (border + stride) % 2 ? 0 : integer ? 2 : 0.25;
+						snprintf(what, sizeof what,
+						         "float sums, %zux%zu kernel, width %zu, %s, stride %zu, %s",
+						         cols, rows, widths[wi], imf_border_name(p.border),
+						         stride, kind == 0 ? "real" : kind == 1 ? "integer"
+						                         : "integer kernel, real data");
+						if (kind == 1)
+							check_against_reference(in, &b.k, &p, 1, what);
+						else
+							check_float_sums(in, &b.k, &p, what);
+					}
+				}
+				imf_image_free(in);
+			}
+		}
+	}
+}
+END_TEST
+
+/*
+ * --precision float: what runs, and where it does not apply.  The method
+ * names float sums; weights float cannot hold moderately (below 2^-40)
+ * keep double, equal to the reference to the last bit; so does a stride
+ * of 2.  Several matrices (magnitude, slices) sum each in float, within
+ * the bound of each summed: (taps + 3) 2^-24 (sum over matrices of
+ * |scale| sum|w|) max|x| + |bias| 2^-24.  Threads and bands do not change
+ * a value.
+ */
+START_TEST(test_float_precision_paths)
+{
+	unsigned long long rng = 31337;
+	imf_image *in = rand_image(203, 19, 1, 0, 0, &rng), *base = NULL;
+	imf_conv_params p;
+	imf_error err = {0};
+	big_kernel b;
+
+	bk_init(&b, 3, 3, 1);
+	for (size_t t = 0; t < 9; t++)
+		b.w[t] = tu_rand(&rng) - 0.5;
+	b.w[0] += 0.5;
+	imf_conv_params_default(&p);
+	ck_assert_str_eq(method_of(&b.k, &p, 203, 19), "direct (double)");
+	p.precision = IMF_PRECISION_FLOAT;
+	ck_assert_str_eq(method_of(&b.k, &p, 203, 19), "direct (float sums)");
+	b.m.scale = 3; /* integer kernel: exact float loops first */
+	for (size_t t = 0; t < 9; t++)
+		b.w[t] = (double)(t % 4) - 1;
+	ck_assert_str_eq(method_of(&b.k, &p, 203, 19),
+	                 "direct (exact float for integer samples, else float sums)");
+	/* A weight float cannot hold (1e-13 < 2^-40): double, as exact. */
+	b.w[4] = 1e-13;
+	ck_assert_str_eq(method_of(&b.k, &p, 203, 19), "direct (double)");
+	check_against_reference(in, &b.k, &p, 1, "float precision, tiny weight");
+	b.w[4] = 0.3;
+	p.stride = 2;
+	check_against_reference(in, &b.k, &p, 1, "float precision, stride 2");
+
+	/* Threads: the same values for every count. */
+	p.stride = 1;
+	p.border = IMF_BORDER_REFLECT;
+	ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &base, &err), IMF_OK);
+	check_float_sums(in, &b.k, &p, "float precision, reflect");
+	for (size_t n = 2; n <= 5; n++) {
+		imf_image *o = NULL;
+		p.threads = n;
+		ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &o, &err), IMF_OK);
+		assert_same(o, base, 1, "float precision, threads");
+		imf_image_free(o);
+	}
+	imf_image_free(base);
+	imf_image_free(in);
+
+	/* Several matrices, 3 channels. */
+	for (int kind = 0; kind < 2; kind++) {
+		imf_matrix m[3];
+		double w[3][25], sum = 0, max_x = 0;
+		imf_kernel k;
+		imf_image *in3 = rand_image(77, 11, 3, 0, 0, &rng);
+		memset(&k, 0, sizeof k);
+		k.name = empty;
+		k.description = empty;
+		k.combine = kind ? IMF_COMBINE_NONE : IMF_COMBINE_MAGNITUDE;
+		k.count = kind ? 3 : 2;
+		k.m = m;
+		for (size_t q = 0; q < k.count; q++) {
+			double s = 0;
+			m[q] = (imf_matrix){ .rows = 5, .cols = 5, .w = w[q], .scale = q ? 0.5 : 1 };
+			for (size_t t = 0; t < 25; t++) {
+				w[q][t] = tu_rand(&rng) * 2 - 1;
+				s += fabs(w[q][t]);
+			}
+			sum += m[q].scale * s;
+		}
+		for (int c = 0; c < 3; c++)
+			for (size_t y = 0; y < 11; y++)
+				for (size_t x = 0; x < 77; x++)
+					max_x = fmax(max_x, fabs(imf_image_row(in3, c, y)[x]));
+		imf_conv_params_default(&p);
+		p.precision = IMF_PRECISION_FLOAT;
+		p.bias = -0.75;
+		check_within(in3, &k, &p, 28 * 0x1p-24 * (sum * max_x + 0.75),
+		             kind ? "float precision, slices" : "float precision, magnitude");
+		imf_image_free(in3);
+	}
+}
+END_TEST
+
+START_TEST(test_precision_names)
+{
+	imf_precision v = IMF_PRECISION_EXACT;
+	imf_error err = {0};
+	imf_conv_params p;
+	imf_image *in = NULL, *o = NULL;
+	big_kernel b;
+
+	ck_assert_int_eq(imf_precision_parse("float", &v, &err), IMF_OK);
+	ck_assert_int_eq(v, IMF_PRECISION_FLOAT);
+	ck_assert_str_eq(imf_precision_name(v), "float");
+	ck_assert_int_eq(imf_precision_parse("exact", &v, &err), IMF_OK);
+	ck_assert_int_eq(v, IMF_PRECISION_EXACT);
+	ck_assert_str_eq(imf_precision_name(v), "exact");
+	ck_assert_int_eq(imf_precision_parse("double", &v, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "unknown precision 'double' (exact, float)");
+	ck_assert_int_eq(imf_precision_parse(NULL, &v, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "unknown precision '' (exact, float)");
+
+	imf_conv_params_default(&p);
+	ck_assert_int_eq(p.precision, IMF_PRECISION_EXACT);
+	p.precision = (imf_precision)7;
+	bk_init(&b, 1, 1, 1);
+	b.w[0] = 1;
+	ck_assert_int_eq(imf_image_new(4, 4, 1, 0, NULL, &in, &err), IMF_OK);
+	ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &o, &err), IMF_EINVAL);
+	ck_assert_str_eq(err.msg, "unknown precision 7");
+	ck_assert_ptr_null(o);
+	imf_image_free(in);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -903,6 +1123,9 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_separable_float);
 	tcase_add_test(tc, test_multi_matrix);
 	tcase_add_test(tc, test_signed_zero);
+	tcase_add_loop_test(tc, test_float_precision, 0, KMAX);
+	tcase_add_test(tc, test_float_precision_paths);
+	tcase_add_test(tc, test_precision_names);
 	tcase_add_test(tc, test_threads_identical);
 	tcase_add_test(tc, test_stream_bands);
 	tcase_add_test(tc, test_stream_errors);

@@ -293,6 +293,9 @@ expect_err "negative padding" 2 "imfilter: --pad: '-1' is not a whole number in 
 run -k sobel -b sideways samples/shapes.png "$T/dst/new.png"
 expect_err "unknown border" 2 "imfilter: --border: unknown border 'sideways' (zero, replicate, reflect, symmetric, wrap)"
 
+run -k sobel --precision half samples/shapes.png "$T/dst/new.png"
+expect_err "unknown precision" 2 "imfilter: --precision: unknown precision 'half' (exact, float)"
+
 run -k sobel -m weird samples/shapes.png "$T/dst/new.png"
 expect_err "unknown map" 2 "imfilter: --map: unknown map 'weird' (clamp, abs, offset, normalize)"
 
@@ -475,6 +478,34 @@ rc=$?
 [ "$rc" -eq 1 ] && grep -q "File too large" "$T/err" && [ "$(wc -l <"$T/err")" -eq 1 ] && ok ||
 	bad "write over the size limit: $rc $(cat "$T/err")"
 expect_out "failed write keeps the old output" "$T/dst/big.txt" keep
+
+# --precision float: integer kernels on 8-bit gray images are exact either way
+# (the same bytes); a real kernel's values stay within a few float ulps of
+# the exact ones (|d| <= 12 * 2^-24 * sum|w| * 255 = 8.4e-4 here),
+# every thread count gives the same values, and --verbose names the loops.
+real_k="0.1 -0.2 0.3; 0.4 0.55 -0.6; 0.7 0.8 -0.95"
+run -k sobel-x samples/strokes.png "$T/prec-exact.png"
+expect_ok "sobel-x exact"
+run --precision float -k sobel-x samples/strokes.png "$T/prec-float.png"
+expect_ok "sobel-x float"
+cmp -s "$T/prec-exact.png" "$T/prec-float.png" && ok || bad "--precision float changed an integer kernel"
+run -f txt -k "$real_k" samples/texture.png "$T/prec-exact.txt"
+expect_ok "real kernel exact"
+run -f txt -j 1 --precision float -k "$real_k" samples/texture.png "$T/prec-float.txt"
+expect_ok "real kernel float"
+run -f txt -j 3 --precision float -k "$real_k" samples/texture.png "$T/prec-float3.txt"
+expect_ok "real kernel float, 3 threads"
+cmp -s "$T/prec-float.txt" "$T/prec-float3.txt" && ok || bad "--precision float: -j 3 differs from -j 1"
+tr -s ' ' '\n' <"$T/prec-exact.txt" >"$T/prec-e1"
+tr -s ' ' '\n' <"$T/prec-float.txt" >"$T/prec-f1"
+paste "$T/prec-e1" "$T/prec-f1" | awk '
+	{ d = $1 - $2; if (d < 0) d = -d; if (d > max) max = d; if ($1 != $2) diff++; n++ }
+	END { exit !(n == 16384 && diff > 0 && max <= 8.4e-4) }' && ok ||
+	bad "--precision float is not within 8.4e-4 of exact (or equal to it everywhere)"
+run --verbose --precision float -k "$real_k" samples/texture.png "$T/prec-float.png"
+grep -q "direct (float sums)" "$T/err" && ok || bad "--verbose does not name float sums: $(cat "$T/err")"
+run --verbose -k "$real_k" samples/texture.png "$T/prec-exact.png"
+grep -q "direct (double)" "$T/err" && ok || bad "--verbose does not name double sums: $(cat "$T/err")"
 
 # No error above may have created the output they were given.
 [ ! -e "$T/dst/new.png" ] && ok || bad "a failed run created $T/dst/new.png"

@@ -33,6 +33,7 @@ enum {
 	OPT_MAX_MEMORY,
 	OPT_PNG_LEVEL,
 	OPT_PNG_FILTER,
+	OPT_PRECISION,
 	OPT_IN_PLACE,
 	OPT_DRY_RUN,
 	OPT_SHAPE,
@@ -56,6 +57,9 @@ static const cli_opt_def opts[] = {
 	{ "stride", required_argument, 's', "S", "step between kernel positions (default 1)" },
 	{ "flip", no_argument, OPT_FLIP, NULL,
 	  "true convolution (rotate the kernel 180 degrees); default is correlation" },
+	{ "precision", required_argument, OPT_PRECISION, "exact|float",
+	  "exact (default): sums in double, equal to the reference to the last bit; "
+	  "float: sums in single precision, faster (as libvips and PyTorch)" },
 	{ "channels", required_argument, OPT_CHANNELS, "gray|rgb",
 	  "gray: one Rec.601 luma plane (default); rgb: filter each colour" },
 	{ "output", required_argument, 'o', "FILE", "output file (same as the OUTPUT argument)" },
@@ -308,6 +312,12 @@ static int parse_one(int c, const char *arg, cli_opts *o)
 		o->conv.stride = v;
 		return 0;
 	case OPT_FLIP: o->conv.flip = 1; return 0;
+	case OPT_PRECISION:
+		if (imf_precision_parse(arg, &o->conv.precision, &err) != IMF_OK) {
+			cli_error(NULL, "--precision: %s", err.msg);
+			return -1;
+		}
+		return 0;
 	case OPT_CHANNELS: return cli_parse_channels(arg, &o->channels);
 	case 'o':
 		o->output = arg;

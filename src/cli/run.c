@@ -63,6 +63,7 @@ int cli_build_chain(const cli_opts *o, imf_chain **chain)
 	imf_chain_set_limits(*chain, &o->limits);
 	/* A batch runs files in parallel; one file splits its rows instead. */
 	imf_chain_set_threads(*chain, o->out_dir ? 1 : cli_thread_count(o));
+	imf_chain_set_precision(*chain, o->conv.precision);
 	if (imf_chain_shape_only(*chain) && !o->dry_run) {
 		cli_error(NULL, "--chain: a size-only kernel (like '3x3 out=40') needs --dry-run; "
 		                "give real kernels to filter an image");
