@@ -12,6 +12,9 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static int list_kernels(void)
 {
@@ -120,11 +123,32 @@ static int flush_stdout(int rc)
 	return rc;
 }
 
+/*
+ * Streaming allocates and frees a few buffers a band (an encoded band, a
+ * band's raw bytes), 64 KiB to a few MiB each, on every worker.  glibc
+ * would hand each one back to the kernel when freed (trimming a thread's
+ * heap, or unmapping a large block) and fault it in again for the next
+ * band; in a threaded process every such return also interrupts the other
+ * cores to flush their TLBs.  Keeping freed memory up to 64 MiB, and
+ * serving blocks up to 32 MiB from the heap, took -j 2 on a 4096x4096 PGM
+ * from about 29 to 26 ms (paired runs; -j 1 unchanged).  Peak memory does
+ * not grow: freed blocks are reused, not added to.
+ */
+static void tune_malloc(void)
+{
+#ifdef __GLIBC__
+	/* Either setting also stops glibc's own threshold adjustments; failure only costs speed. */
+	(void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	(void)mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	cli_opts o;
 	int rc;
 
+	tune_malloc();
 	/* 'imfilter learn ...' has its own options (learn.c); a file named learn is ./learn. */
 	if (argc > 1 && strcmp(argv[1], "learn") == 0)
 		return cli_learn_main(argc - 1, argv + 1);
