@@ -150,21 +150,24 @@ static size_t row_stride(size_t n)
 }
 
 /*
- * f = v in float; 1 when every non-zero weight is within 2^-40 .. 2^40 and
- * the sum of magnitudes below 2^40, so that float passes on moderate rows
- * (classify_row) cannot overflow.  A product can still be subnormal (a row
- * pass result near 2^-104 times a weight near 2^-40), but its error, about
- * 2^-150, is far below the bound (at least about 2^-128 there).
+ * f = scale * v in float; 1 when every non-zero weight is within 2^-40 ..
+ * 2^40 and the sum of magnitudes below 2^40, so that float passes on
+ * moderate rows (classify_row) cannot overflow.  A product can still be
+ * subnormal (a row pass result near 2^-104 times a weight near 2^-40), but
+ * its error, about 2^-150, is far below the bound (at least about 2^-128
+ * there).  The column weights take the kernel's scale (one rounding
+ * instead of a multiply at the end, which would need double to stay as
+ * close), the row weights 1.
  */
-static int to_float_weights(const double *v, float *f, size_t n)
+static int to_float_weights(const double *v, double scale, float *f, size_t n)
 {
 	double sum = 0;
 	for (size_t j = 0; j < n; j++) {
-		double a = fabs(v[j]);
+		double a = fabs(v[j] * scale);
 		if (a != 0 && !(a >= 0x1p-40 && a <= 0x1p40))
 			return 0;
 		sum += a;
-		f[j] = (float)v[j];
+		f[j] = (float)(v[j] * scale);
 	}
 	return sum <= 0x1p40;
 }
@@ -302,8 +305,9 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 	p->wide_only = !p->sep && g->stride == 1 && p->exact_limit == 0 && !p->float_sums;
 	if (p->sep) {
 		p->sep_int = p->exact_limit > 0;
-		p->sep_float = g->stride == 1 && to_float_weights(p->sep_c, p->sep_cf, g->fr) &&
-		               to_float_weights(p->sep_r, p->sep_rf, g->fc);
+		p->sep_float = g->stride == 1 &&
+		               to_float_weights(p->sep_c, k->m[0].scale, p->sep_cf, g->fr) &&
+		               to_float_weights(p->sep_r, 1, p->sep_rf, g->fc);
 	}
 	*out = p;
 	return IMF_OK;

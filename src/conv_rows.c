@@ -25,6 +25,10 @@
  *    Rows are checked as they are padded; a row that does not qualify
  *    (fractions, NaN, large values) sends its output rows down the double
  *    loops, with the same result.
+ *  - direct, float sums (IMF_PRECISION_FLOAT, stride 1): every other row
+ *    sums in float, within (taps + 3) 2^-24 of |scale| sum |w x| + |bias|.
+ *  On every direct path, while a row is computed, the input row the next
+ *  one adds is prefetched, part by part (prefetch_part).
  *  - separable: a single matrix that is rank 1 (w = c r^T, found exactly for
  *    integer matrices, to within 1e-6 of the kernel's absolute sum
  *    otherwise) and large enough to gain runs as a row pass (r) into a ring
@@ -33,9 +37,9 @@
  *    exact in double); otherwise within rounding of the direct path.  Where
  *    the result need not be exact (a non-integer weight or sample under the
  *    kernel) and the values are moderate, both passes run in float, twice
- *    as many values a vector instruction (separable_row): off by about
- *    (Fr + Fc + 3) 2^-24 of |scale| sum|w| max|x| + |bias|; check_engine.c holds
- *    1e-5 of it.
+ *    as many values a vector instruction (separable_row), the scale folded
+ *    into the column weights: off by about (Fr + Fc + 3) 2^-24 of |scale|
+ *    sum|w| max|x| + |bias|; check_engine.c holds 1e-5 of it.
  *
  * The inner loops are plain C written for the vectorizer; on x86-64 each is
  * compiled twice (AVX2 and baseline) and chosen at run time by the CPU.
@@ -53,13 +57,15 @@
 
 /*
  * The inner loops: acc[x] = START + w0 s0[x] + w1 s1[x] + ... for up to
- * TAPS_MAX taps a pass, each sum formed left to right as the reference adds
- * its taps.  START is acc[x], or 0 for the first pass (no separate pass to
- * clear acc; 0 + v is what the reference computes first, -0 included).
- * Float loops run only where every sum is an exact integer below 2^24, so
- * their order is free; double loops read rows widened exactly from float,
- * so they round as the reference does.  Many taps a pass keep acc's loads
- * and stores few: a 3x3 kernel is one pass.
+ * TAPS_MAX taps a pass.  START is acc[x], or 0 for the first pass (no
+ * separate pass to clear acc; 0 + v is what the reference computes first,
+ * -0 included).  Double loops form each sum left to right as the reference
+ * adds its taps, from rows widened exactly from float, so they round as the
+ * reference does.  Float loops run where every sum is an exact integer
+ * below 2^24, so that their order is free, or where the result only has to
+ * stay within a bound (float sums, the separable float passes); they sum as
+ * a tree (TREE).  Many taps a pass keep acc's loads and stores few: a 3x3
+ * kernel is one pass.
  */
 #define TAPS_MAX 9
 
@@ -74,6 +80,29 @@
 #define TERMS8 TERMS7 + w7 * s7[x]
 #define TERMS9 TERMS8 + w8 * s8[x]
 
+/*
+ * The same terms summed as a tree, for the float loops: four levels of
+ * adds for nine taps instead of eight, so that a vector's sum waits less on
+ * the one before.  The float loops run where the order does not matter (an
+ * exact float sum is the same in any order, its sign of zero included: -0
+ * only when every term is -0) or where the result need only stay within a
+ * bound (a pairwise sum's is smaller); every row still sums the same way,
+ * whatever the threads and bands.
+ */
+#define P01 (w0 * s0[x] + w1 * s1[x])
+#define P23 (w2 * s2[x] + w3 * s3[x])
+#define P45 (w4 * s4[x] + w5 * s5[x])
+#define P67 (w6 * s6[x] + w7 * s7[x])
+#define TREE1 + (w0 * s0[x])
+#define TREE2 + P01
+#define TREE3 + (P01 + w2 * s2[x])
+#define TREE4 + (P01 + P23)
+#define TREE5 + ((P01 + P23) + w4 * s4[x])
+#define TREE6 + ((P01 + P23) + P45)
+#define TREE7 + ((P01 + P23) + (P45 + w6 * s6[x]))
+#define TREE8 + ((P01 + P23) + (P45 + P67))
+#define TREE9 + (((P01 + P23) + (P45 + P67)) + w8 * s8[x])
+
 /* tap i's row and weight; taps past N repeat tap 0 and go unused */
 #define TAP(T, N, i)                                                                        \
 	const T *restrict s##i = src[(i) < (N) ? (i) : 0] + off;                            \
@@ -81,7 +110,7 @@
 	(void)s##i;                                                                         \
 	(void)w##i
 
-#define TAP_LOOP(T, SFX, N, START, P)                                                       \
+#define TAP_LOOP(T, SFX, N, START, P, TERMS)                                                \
 	SIMD static void P##N##_##SFX(T *restrict acc, const T *const *src, size_t off,        \
 	                              const T *w, size_t n)                                    \
 	{                                                                                      \
@@ -92,22 +121,22 @@
 			acc[x] = START TERMS##N;                                               \
 	}
 
-#define TAP_LOOPS(T, SFX, START, P)                                                         \
-	TAP_LOOP(T, SFX, 1, START, P) TAP_LOOP(T, SFX, 2, START, P)                            \
-	TAP_LOOP(T, SFX, 3, START, P) TAP_LOOP(T, SFX, 4, START, P)                            \
-	TAP_LOOP(T, SFX, 5, START, P) TAP_LOOP(T, SFX, 6, START, P)                            \
-	TAP_LOOP(T, SFX, 7, START, P) TAP_LOOP(T, SFX, 8, START, P)                            \
-	TAP_LOOP(T, SFX, 9, START, P)                                                          \
+#define TAP_LOOPS(T, SFX, START, P, TERMS)                                                  \
+	TAP_LOOP(T, SFX, 1, START, P, TERMS) TAP_LOOP(T, SFX, 2, START, P, TERMS)              \
+	TAP_LOOP(T, SFX, 3, START, P, TERMS) TAP_LOOP(T, SFX, 4, START, P, TERMS)              \
+	TAP_LOOP(T, SFX, 5, START, P, TERMS) TAP_LOOP(T, SFX, 6, START, P, TERMS)              \
+	TAP_LOOP(T, SFX, 7, START, P, TERMS) TAP_LOOP(T, SFX, 8, START, P, TERMS)              \
+	TAP_LOOP(T, SFX, 9, START, P, TERMS)                                                   \
 	typedef void (*P##_fn_##SFX)(T *restrict, const T *const *, size_t, const T *,        \
 	                             size_t);                                                  \
 	static const P##_fn_##SFX P##_##SFX[TAPS_MAX + 1] = {                                  \
 	        NULL, P##1_##SFX, P##2_##SFX, P##3_##SFX, P##4_##SFX,                          \
 	        P##5_##SFX, P##6_##SFX, P##7_##SFX, P##8_##SFX, P##9_##SFX};
 
-TAP_LOOPS(float, f, acc[x], axpy)
-TAP_LOOPS(float, f, 0.0f, set)
-TAP_LOOPS(double, d, acc[x], axpy)
-TAP_LOOPS(double, d, 0.0, set)
+TAP_LOOPS(float, f, acc[x], axpy, TREE)
+TAP_LOOPS(float, f, 0.0f, set, TREE)
+TAP_LOOPS(double, d, acc[x], axpy, TERMS)
+TAP_LOOPS(double, d, 0.0, set, TERMS)
 
 /*
  * acc[0..n) = sum over taps t of w[t] * src[t][off + x], in tap order: the
@@ -177,7 +206,7 @@ SIMD static void widen(double *restrict dst, const float *restrict src, size_t n
  * the direct path; float for the separable path's float column pass (its
  * sum widened, then the same finish).
  */
-#define FIN_LOOP(T, N, START, P)                                                            \
+#define FIN_LOOP(T, N, START, P, TERMS)                                                     \
 	SIMD static void P##N(float *restrict dst, const T *restrict acc, const T *const *src, \
 	                      size_t off, const T *w, size_t n, double scale, double bias)     \
 	{                                                                                      \
@@ -196,19 +225,21 @@ SIMD static void widen(double *restrict dst, const float *restrict src, size_t n
 				dst[x] = (float)(scale * (double)(START TERMS##N) + bias);     \
 	}
 
-#define FIN_LOOPS(T, START, P)                                                              \
-	FIN_LOOP(T, 1, START, P) FIN_LOOP(T, 2, START, P) FIN_LOOP(T, 3, START, P)            \
-	FIN_LOOP(T, 4, START, P) FIN_LOOP(T, 5, START, P) FIN_LOOP(T, 6, START, P)            \
-	FIN_LOOP(T, 7, START, P) FIN_LOOP(T, 8, START, P) FIN_LOOP(T, 9, START, P)            \
+#define FIN_LOOPS(T, START, P, TERMS)                                                       \
+	FIN_LOOP(T, 1, START, P, TERMS) FIN_LOOP(T, 2, START, P, TERMS)                        \
+	FIN_LOOP(T, 3, START, P, TERMS) FIN_LOOP(T, 4, START, P, TERMS)                        \
+	FIN_LOOP(T, 5, START, P, TERMS) FIN_LOOP(T, 6, START, P, TERMS)                        \
+	FIN_LOOP(T, 7, START, P, TERMS) FIN_LOOP(T, 8, START, P, TERMS)                        \
+	FIN_LOOP(T, 9, START, P, TERMS)                                                        \
 	static void (*const P[TAPS_MAX + 1])(float *restrict, const T *restrict,               \
 	                                     const T *const *, size_t, const T *, size_t,     \
 	                                     double, double) = {                               \
 	        NULL, P##1, P##2, P##3, P##4, P##5, P##6, P##7, P##8, P##9};
 
-FIN_LOOPS(double, , fin_set_d)
-FIN_LOOPS(double, acc[x], fin_add_d)
-FIN_LOOPS(float, , fin_set_f) /* the separable path's float column pass */
-FIN_LOOPS(float, acc[x], fin_add_f)
+FIN_LOOPS(double, , fin_set_d, TERMS)
+FIN_LOOPS(double, acc[x], fin_add_d, TERMS)
+FIN_LOOPS(float, , fin_set_f, TREE) /* float column passes and float sums */
+FIN_LOOPS(float, acc[x], fin_add_f, TREE)
 
 /* dst[x] = (float)(scale * sum[x] + bias), float sums widened first */
 SIMD static void finish_row_f(float *restrict dst, const float *restrict sum, double scale,
@@ -733,8 +764,9 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
 			if (use_f) {
+				/* sep_cf holds the scale already */
 				sum_taps_finish_f(dst + x0, w->facc, w->ftapsrc, x0, w->ftapw, nt, n,
-				                  scale, p->bias);
+				                  1.0, p->bias);
 			} else {
 				sum_taps_finish_d(dst + x0, w->acc, w->tapsrc, x0, w->tapw, nt, n,
 				                  scale, p->bias);
