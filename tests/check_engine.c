@@ -13,6 +13,8 @@
  *    exact wherever the data under the kernel is integer;
  *  - several matrices: magnitude kernels and multi-channel slices;
  *  - the sign of a zero result (a bias of -0);
+ *  - --precision float: within its bound of the reference, exact where the
+ *    sums are integers, and where it does not apply;
  *  - thread counts: identical output for every count;
  *  - the band streaming API: identical output for every band split.
  * Direct paths must equal the reference to the last bit; the separable path
@@ -137,6 +139,54 @@ static void check_within(const imf_image *in, const imf_kernel *k, const imf_con
 	imf_image_free(b);
 }
 
+/*
+ * IMF_PRECISION_FLOAT: sums in float, each within (taps + 3) 2^-24 of the
+ * exact sum of magnitudes under the kernel, |scale| sum |w x| + |bias|
+ * (the weights rounded to float, each product and sum rounded, the last
+ * rounding to the output).  That sum is itself computed pixel by pixel by
+ * the reference, on |in| with |w|, |scale| and |bias|.
+ */
+static void check_float_sums(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
+                             const char *what)
+{
+	const size_t n = k->m[0].rows * k->m[0].cols;
+	imf_image *a = NULL, *r = NULL, *mag = NULL, *absin = NULL;
+	imf_error err = {0};
+	imf_conv_params pa = *p;
+	big_kernel ak;
+	size_t nt = 0;
+
+	ck_assert_int_eq(k->count, 1);
+	bk_init(&ak, k->m[0].rows, k->m[0].cols, fabs(k->m[0].scale));
+	for (size_t t = 0; t < n; t++) {
+		ak.w[t] = fabs(k->m[0].w[t]);
+		nt += k->m[0].w[t] != 0;
+	}
+	pa.bias = fabs(p->bias);
+	pa.precision = IMF_PRECISION_EXACT;
+	ck_assert_int_eq(imf_image_new(imf_image_width(in), imf_image_height(in), 1, 0, NULL,
+	                               &absin, &err), IMF_OK);
+	for (size_t y = 0; y < imf_image_height(in); y++)
+		for (size_t x = 0; x < imf_image_width(in); x++)
+			imf_image_row(absin, 0, y)[x] = fabsf(imf_image_row_const(in, 0, y)[x]);
+	ck_assert_int_eq(imf_conv_run(in, k, p, &a, &err), IMF_OK);
+	ck_assert_int_eq(imf_conv_reference(in, k, p, &r, &err), IMF_OK);
+	ck_assert_int_eq(imf_conv_reference(absin, &ak.k, &pa, &mag, &err), IMF_OK);
+	for (size_t y = 0; y < imf_image_height(a); y++)
+		for (size_t x = 0; x < imf_image_width(a); x++) {
+			double u = imf_image_row(a, 0, y)[x], v = imf_image_row(r, 0, y)[x];
+			double bound = (double)(nt + 3) * 0x1p-24 * imf_image_row(mag, 0, y)[x] *
+			               (1 + 0x1p-20);
+			if (fabs(u - v) > bound)
+				ck_abort_msg("%s: (y %zu, x %zu): %.9g, reference %.9g, bound %.3g", what,
+				             y, x, u, v, bound);
+		}
+	imf_image_free(a);
+	imf_image_free(r);
+	imf_image_free(mag);
+	imf_image_free(absin);
+}
+
 /* Which inner loops the engine picks for k on a w x h image. */
 static const char *method_of(const imf_kernel *k, const imf_conv_params *p, size_t w, size_t h)
 {
@@ -153,8 +203,10 @@ static const char *method_of(const imf_kernel *k, const imf_conv_params *p, size
  * Random non-separable kernels of every size 1..15 (square and not), on
  * widths 1, 13 and 601 (more than one span, no multiple of 4, 8 or 16),
  * every border, strides 1 and 2, integer and real kernels on integer and
- * real data, scales 1 (whose multiply the loops skip) and not: equal to
- * the last bit.
+ * real data, scales 1 (whose multiply the loops skip) and not, biases 0
+ * and not: equal to the last bit; with --precision float, within the bound
+ * of check_float_sums, and still to the last bit for integer kernels on
+ * integer data (the exact float loops).
  */
 START_TEST(test_every_size)
 {
@@ -179,20 +231,28 @@ START_TEST(test_every_size)
 				if (rows > 1 && cols > 1)
 					b.w[0] += integer ? 3 : 0.5;
 				for (int border = 0; border < 5; border++) {
-					for (size_t stride = 1; stride <= 2; stride++) {
+					for (size_t run = 0; run < 4; run++) {
+						const size_t stride = run % 2 + 1;
+						const int fl = run >= 2;
 						imf_conv_params p;
 						char what[160];
 						imf_conv_params_default(&p);
 						p.border = (imf_border)border;
 						p.stride = stride;
-						p.bias = integer ? 2 : 0.25;
+						p.bias = (border + stride) % 2 ? 0 : integer ? 2 : 0.25;
+						if (fl)
+							p.precision = IMF_PRECISION_FLOAT;
 						snprintf(what, sizeof what,
-						         "%zux%zu kernel, width %zu, %s, stride %zu, %s",
+						         "%zux%zu kernel, width %zu, %s, stride %zu, %s%s",
 						         cols, rows, widths[wi],
 						         imf_border_name(p.border), stride,
 						         kind == 0 ? "real" : kind == 1 ? "integer"
-						                   : "integer kernel, real data");
-						check_against_reference(in, &b.k, &p, 1, what);
+						                   : "integer kernel, real data",
+						         fl ? ", float sums" : "");
+						if (fl && kind != 1)
+							check_float_sums(in, &b.k, &p, what);
+						else
+							check_against_reference(in, &b.k, &p, 1, what);
 					}
 				}
 				imf_image_free(in);
@@ -891,106 +951,6 @@ START_TEST(test_signed_zero)
 END_TEST
 
 /*
- * IMF_PRECISION_FLOAT: sums in float, each within (taps + 3) 2^-24 of the
- * exact sum of magnitudes under the kernel, |scale| sum |w x| + |bias|
- * (the weights rounded to float, each product and sum rounded, the last
- * rounding to the output).  That sum is itself computed pixel by pixel by
- * the reference, on |in| with |w|, |scale| and |bias|.
- */
-static void check_float_sums(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
-                             const char *what)
-{
-	const size_t n = k->m[0].rows * k->m[0].cols;
-	imf_image *a = NULL, *r = NULL, *mag = NULL, *absin = NULL;
-	imf_error err = {0};
-	imf_conv_params pa = *p;
-	big_kernel ak;
-	size_t nt = 0;
-
-	ck_assert_int_eq(k->count, 1);
-	bk_init(&ak, k->m[0].rows, k->m[0].cols, fabs(k->m[0].scale));
-	for (size_t t = 0; t < n; t++) {
-		ak.w[t] = fabs(k->m[0].w[t]);
-		nt += k->m[0].w[t] != 0;
-	}
-	pa.bias = fabs(p->bias);
-	pa.precision = IMF_PRECISION_EXACT;
-	ck_assert_int_eq(imf_image_new(imf_image_width(in), imf_image_height(in), 1, 0, NULL,
-	                               &absin, &err), IMF_OK);
-	for (size_t y = 0; y < imf_image_height(in); y++)
-		for (size_t x = 0; x < imf_image_width(in); x++)
-			imf_image_row(absin, 0, y)[x] = fabsf(imf_image_row_const(in, 0, y)[x]);
-	ck_assert_int_eq(imf_conv_run(in, k, p, &a, &err), IMF_OK);
-	ck_assert_int_eq(imf_conv_reference(in, k, p, &r, &err), IMF_OK);
-	ck_assert_int_eq(imf_conv_reference(absin, &ak.k, &pa, &mag, &err), IMF_OK);
-	for (size_t y = 0; y < imf_image_height(a); y++)
-		for (size_t x = 0; x < imf_image_width(a); x++) {
-			double u = imf_image_row(a, 0, y)[x], v = imf_image_row(r, 0, y)[x];
-			double bound = (double)(nt + 3) * 0x1p-24 * imf_image_row(mag, 0, y)[x] *
-			               (1 + 0x1p-20);
-			if (fabs(u - v) > bound)
-				ck_abort_msg("%s: (y %zu, x %zu): %.9g, reference %.9g, bound %.3g", what,
-				             y, x, u, v, bound);
-		}
-	imf_image_free(a);
-	imf_image_free(r);
-	imf_image_free(mag);
-	imf_image_free(absin);
-}
-
-/*
- * --precision float on kernels of every size 1..15 (square and not), widths
- * 1, 13 and 601, every border, strides 1 and 2, scales 1 and not, biases 0
- * and not: within the bound of check_float_sums; still exact, to the last
- * bit, for integer kernels on integer data (the exact float loops).
- */
-START_TEST(test_float_precision)
-{
-	static const size_t widths[] = {1, 13, 601};
-	unsigned long long rng = 0xf10a7ULL + (unsigned long long)_i;
-	const size_t rows = (size_t)_i + 1;
-
-	for (size_t v = 0; v < 2; v++) {
-		const size_t cols = v == 0 ? rows : (rows * 5) % 15 + 1;
-		for (size_t wi = 0; wi < COUNT(widths); wi++) {
-			for (int kind = 0; kind < 3; kind++) {
-				const int integer = kind != 0;
-				imf_image *in = rand_image(widths[wi], rows + 4, 1, 0, kind == 1, &rng);
-				big_kernel b;
-				bk_init(&b, rows, cols, integer || (rows + cols) % 2 ? 1 : 0.37);
-				for (size_t t = 0; t < rows * cols; t++)
-					b.w[t] = integer ? floor(tu_rand(&rng) * 9) - 4
-					                 : tu_rand(&rng) * 2 - 1;
-				if (rows > 1 && cols > 1)
-					b.w[0] += integer ? 3 : 0.5; /* not rank 1 */
-				for (int border = 0; border < 5; border++) {
-					for (size_t stride = 1; stride <= 2; stride++) {
-						imf_conv_params p;
-						char what[160];
-						imf_conv_params_default(&p);
-						p.precision = IMF_PRECISION_FLOAT;
-						p.border = (imf_border)border;
-						p.stride = stride;
-						p.bias = (border + stride) % 2 ? 0 : integer ? 2 : 0.25;
-						snprintf(what, sizeof what,
-						         "float sums, %zux%zu kernel, width %zu, %s, stride %zu, %s",
-						         cols, rows, widths[wi], imf_border_name(p.border),
-						         stride, kind == 0 ? "real" : kind == 1 ? "integer"
-						                         : "integer kernel, real data");
-						if (kind == 1)
-							check_against_reference(in, &b.k, &p, 1, what);
-						else
-							check_float_sums(in, &b.k, &p, what);
-					}
-				}
-				imf_image_free(in);
-			}
-		}
-	}
-}
-END_TEST
-
-/*
  * --precision float: what runs, and where it does not apply.  The method
  * names float sums; weights float cannot hold moderately (below 2^-40)
  * keep double, equal to the reference to the last bit; so does a stride
@@ -1123,7 +1083,6 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_separable_float);
 	tcase_add_test(tc, test_multi_matrix);
 	tcase_add_test(tc, test_signed_zero);
-	tcase_add_loop_test(tc, test_float_precision, 0, KMAX);
 	tcase_add_test(tc, test_float_precision_paths);
 	tcase_add_test(tc, test_precision_names);
 	tcase_add_test(tc, test_threads_identical);
