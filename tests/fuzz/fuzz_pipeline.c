@@ -3,10 +3,10 @@
  * imf_read -> (luma) -> imf_conv_run with a small kernel -> imf_write to
  * memory as PNG, PNM, PFM, text and JPEG.
  *
- * The kernel, border, stride, padding, flip, dilation and value mapping are
- * picked from the input's length, so every input is also a plain image file
- * (the seeds are ordinary images) and mutations that change the length walk
- * the parameters.  What is written must read back: PNG, PNM and PFM with
+ * The kernel, border, stride, padding, flip, dilation, precision and value
+ * mapping are picked from the input's length, so every input is also a
+ * plain image file (the seeds are ordinary images) and mutations that
+ * change the length walk the parameters.  What is written must read back: PNG, PNM and PFM with
  * the same size, PFM and text (when every value is finite) bit for bit.
  *
  * The same input also goes through the band API the CLI streams with:
@@ -273,7 +273,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sel /= 3;
 	p.flip = (int)(sel & 1);
 	p.dilation = 1 + ((sel >> 1) & 1);
-	sel >>= 2;
+	p.precision = (sel >> 2) & 1 ? IMF_PRECISION_FLOAT : IMF_PRECISION_EXACT;
+	sel >>= 3;
 	p.limits.max_pixels = PIPE_MAX_PIXELS * 4;
 	p.limits.max_side = FUZZ_MAX_SIDE;
 	st = imf_conv_run(gray ? gray : img, k, &p, &res, &err);
