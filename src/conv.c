@@ -41,7 +41,9 @@
  * 8-bit data are therefore exact.  The fast engine (conv_rows.c) gives the
  * same bits on its direct paths (double in the same order, or float where
  * float is provably exact) and agrees within rounding on its separable path
- * (exact again for integer kernels on integer data).  A zero weight
+ * (exact again for integer kernels on integer data).  With
+ * IMF_PRECISION_FLOAT the direct paths may sum in float too, within a
+ * bound (see imfilter.h).  A zero weight
  * contributes nothing in either path (it marks a tap outside the kernel's
  * footprint), so an infinite or NaN sample under a zero weight does not
  * poison the result.
@@ -58,6 +60,7 @@
  */
 #include "conv_internal.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <pthread.h>
 #include <math.h>
@@ -505,6 +508,8 @@ typedef struct window_ctx {
 static const float *window_fetch(const void *ctx, int plane, size_t y)
 {
 	const window_ctx *w = ctx;
+	/* The engine asks only for rows of the run (its prefetch too, which no fault would catch). */
+	assert(y >= w->first && y - w->first < imf_image_height(w->win));
 	return imf_image_row_const(w->win, plane, y - w->first);
 }
 

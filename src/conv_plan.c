@@ -359,6 +359,7 @@ void conv_worker_free(conv_worker *w)
 	free(w->tapw);
 	free(w->tag);
 	free(w->exact);
+	free(w->moderate);
 	free(w->zero);
 	free(w->rows);
 	free(w->next);
@@ -412,6 +413,8 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	}
 	w->tag = imf_alloc_array(p->ring, sizeof *w->tag, err);
 	w->exact = imf_alloc_array(p->ring, sizeof *w->exact, err);
+	if (p->float_sums)
+		w->moderate = imf_alloc_array(p->ring, sizeof *w->moderate, err);
 	w->zero = imf_alloc_array(p->pw > g->ow ? p->pw : g->ow, sizeof *w->zero, err);
 	w->rows = imf_alloc_array(nrows, sizeof *w->rows, err);
 	w->next = imf_alloc_array((size_t)g->nfilt, sizeof *w->next, err);
@@ -440,7 +443,8 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 		/* nfilt * Fr for the column pass, then Fc for the row pass's taps */
 		w->hrows = imf_alloc_array(nrows + g->fc, sizeof *w->hrows, err);
 	}
-	if (!w->cache || !w->tag || !w->exact || !w->zero || !w->rows || !w->next || !w->act ||
+	if (!w->cache || !w->tag || !w->exact || (p->float_sums && !w->moderate) || !w->zero ||
+	    !w->rows || !w->next || !w->act ||
 	    !w->act_src || !w->act_w || !w->act_wf || !w->acc || !w->total || !w->facc ||
 	    (p->sep && (!w->hcache || !w->hrows || !w->dpad || !w->tapsrc ||
 	                !w->tapw || !w->has_d || !w->has_f || !w->row_int ||

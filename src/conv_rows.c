@@ -25,10 +25,10 @@
  *    Rows are checked as they are padded; a row that does not qualify
  *    (fractions, NaN, large values) sends its output rows down the double
  *    loops, with the same result.
- *  - direct, float sums (IMF_PRECISION_FLOAT, stride 1): every other row
- *    sums in float, within (taps + 3) 2^-24 of |scale| sum |w x| + |bias|.
- *  On every direct path, while a row is computed, the input row the next
- *  one adds is prefetched, part by part (prefetch_part).
+ *  - direct, float sums (IMF_PRECISION_FLOAT, stride 1): rows that are
+ *    not exact sum in float when their values are moderate (0 or 2^-64 ..
+ *    2^64: nothing overflows or turns subnormal), within (taps + 3) 2^-24
+ *    of |scale| sum |w x| + |bias|; others go to the double loops.
  *  - separable: a single matrix that is rank 1 (w = c r^T, found exactly for
  *    integer matrices, to within 1e-6 of the kernel's absolute sum
  *    otherwise) and large enough to gain runs as a row pass (r) into a ring
@@ -40,6 +40,9 @@
  *    as many values a vector instruction (separable_row), the scale folded
  *    into the column weights: off by about (Fr + Fc + 3) 2^-24 of |scale|
  *    sum|w| max|x| + |bias|; check_engine.c holds 1e-5 of it.
+ *
+ * On every direct path, while a row is computed, the input row the next one
+ * adds is prefetched, part by part (prefetch_part).
  *
  * The inner loops are plain C written for the vectorizer; on x86-64 each is
  * compiled twice (AVX2 and baseline) and chosen at run time by the CPU.
@@ -304,26 +307,58 @@ SIMD static int copy_check_exact(float *restrict dst, const float *restrict src,
 }
 
 /*
+ * 1 when every value is 0 or of magnitude 2^-64 .. 2^64 (no NaN, no
+ * infinity): float sums of such rows under weights of 2^-40 .. 2^40 (sum of
+ * magnitudes below 2^40) neither overflow nor turn subnormal.
+ */
+SIMD static int row_is_moderate(const float *restrict v, size_t n)
+{
+	int32_t wild = 0;
+	for (size_t x = 0; x < n; x++) {
+		float a = fabsf(v[x]);
+		wild |= (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
+	}
+	return wild == 0;
+}
+
+/* dst[0..n) = src[0..n), returning row_is_moderate of it (one pass). */
+SIMD static int copy_check_moderate(float *restrict dst, const float *restrict src, size_t n)
+{
+	int32_t wild = 0;
+	for (size_t x = 0; x < n; x++) {
+		float v = src[x], a = fabsf(v);
+		dst[x] = v;
+		wild |= (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
+	}
+	return wild == 0;
+}
+
+/*
  * dst[0..pw) = input row src extended by the border: dst[x] is input column
  * x - left.  colsrc maps the columns outside the image.  With lim > 0,
  * returns whether the row qualifies for exact float sums (see
- * copy_check_exact); with lim == 0, returns 0.
+ * copy_check_exact); with lim == 0, returns 0, and with mod, sets *mod to
+ * row_is_moderate of the row.
  */
 static int pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
-                   size_t pw, const ptrdiff_t *restrict colsrc, float lim)
+                   size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod)
 {
 	size_t a = left < pw ? left : pw;                 /* end of the left border */
 	size_t b = left + width < pw ? left + width : pw; /* end of the inside */
 	int exact = 0;
 
+	/*
+	 * The border repeats values of the row (or zeros), so the row decides.
+	 * When the output reads only part of it, the rest is checked apart.
+	 */
 	if (lim > 0) {
-		/*
-		 * The border repeats values of the row (or zeros), so the row decides.
-		 * When the output reads only part of it, the rest is checked apart.
-		 */
 		exact = copy_check_exact(dst + a, src + (a - left), b - a, lim);
 		if (exact && b - a < width)
 			exact = row_is_exact(src, width, lim);
+	} else if (mod) {
+		*mod = copy_check_moderate(dst + a, src + (a - left), b - a);
+		if (*mod && b - a < width)
+			*mod = row_is_moderate(src, width);
 	} else if (b > a) {
 		memcpy(dst + a, src + (a - left), (b - a) * sizeof *dst);
 	}
@@ -354,10 +389,11 @@ static void pad_row_d(double *restrict dst, const float *restrict src, size_t wi
  * n output values of one output plane's row into dst, for output columns
  * whose windows start at padded column off + x*s: every matrix, every
  * active tap; responses summed (or their squares, for a magnitude), then
- * the bias, in the reference's order.
+ * the bias, in the reference's order.  exact: every row qualifies for the
+ * exact float loops; fsum: for float sums (see gather_rows).
  */
 static void conv_span(float *restrict dst, const conv_plan *p, const conv_active *act,
-                      size_t off, size_t n, int exact, conv_worker *w)
+                      size_t off, size_t n, int exact, int fsum, conv_worker *w)
 {
 	const imf_kernel *k = p->k;
 	const size_t s = p->g.stride;
@@ -379,11 +415,11 @@ static void conv_span(float *restrict dst, const conv_plan *p, const conv_active
 				return;
 			}
 			widen(acc, facc, n);
-		} else if (p->float_sums && k->count == 1 && !magnitude) {
+		} else if (fsum && k->count == 1 && !magnitude) {
 			sum_taps_finish_f(dst, facc, src, off, act[q].wf, nt, n, k->m[0].scale,
 			                  p->bias);
 			return;
-		} else if (p->float_sums) {
+		} else if (fsum) {
 			sum_taps_f(facc, src, off, act[q].wf, nt, n);
 			widen(acc, facc, n);
 		} else if (s == 1 && k->count == 1 && !magnitude) {
@@ -426,13 +462,16 @@ static void conv_span(float *restrict dst, const conv_plan *p, const conv_active
  * Make rows[c*Fr + i] point at plane c's padded row for kernel row i of
  * output row oy (the shared zero row where the zero border supplies it),
  * padding rows not already in the ring.  Returns 1 when every real row
- * qualifies for exact float arithmetic.
+ * qualifies for exact float arithmetic; *fsum is 1 when float sums apply
+ * (IMF_PRECISION_FLOAT, and every real row moderate).
  */
-static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t oy)
+static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t oy, int *fsum)
 {
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
 	int exact = p->exact_limit > 0;
+
+	*fsum = p->float_sums;
 
 	for (size_t i = 0; i < g->fr; i++) {
 		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
@@ -450,19 +489,34 @@ static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t
 			w->exact[slot] = 0;
 			w->widened[slot] = 1;
 		} else if (w->tag[slot] != r) {
-			int ok = p->exact_limit > 0;
+			int ok = p->exact_limit > 0, mod = 1;
+			/* Float sums of a kernel that is not exact check rows as they copy them. */
+			int *check = p->float_sums && !ok ? &mod : NULL;
 			for (int c = 0; c < g->nfilt; c++) {
 				float *dst = w->cache + ((size_t)c * p->ring + slot) * p->pw;
 				const float *src = fetch(ctx, c, (size_t)sy);
+				int m = 1;
 				ok &= pad_row(dst, src, g->iw, g->left, p->pw, p->colsrc,
-				              ok ? p->exact_limit : 0);
+				              ok ? p->exact_limit : 0, check ? &m : NULL);
+				mod &= m;
 			}
 			w->tag[slot] = r;
 			w->exact[slot] = (unsigned char)ok;
 			if (w->widened)
 				w->widened[slot] = 0;
+			if (p->float_sums) {
+				/*
+				 * Exact rows are small integers, moderate already; an
+				 * integer kernel's other rows are checked here.
+				 */
+				for (int c = 0; c < g->nfilt && !ok && !check && mod; c++)
+					mod = row_is_moderate(fetch(ctx, c, (size_t)sy), g->iw);
+				w->moderate[slot] = (unsigned char)mod;
+			}
 		}
 		exact &= w->exact[slot];
+		if (p->float_sums)
+			*fsum &= w->moderate[slot];
 		/* wide_only: no float row; NULL still tells a real row from w->zero. */
 		for (int c = 0; c < g->nfilt; c++)
 			w->rows[(size_t)c * g->fr + i] =
@@ -523,10 +577,11 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 	const conv_geom *g = &p->g;
 	const imf_kernel *k = p->k;
 	const size_t ow = g->ow, s = g->stride;
-	int exact = gather_rows(w, fetch, ctx, oy);
+	int fsum;
+	int exact = gather_rows(w, fetch, ctx, oy, &fsum);
 	const size_t parts = (ow + CONV_SPAN - 1) / CONV_SPAN;
 	const int pre = ahead && next_rows(w, fetch, ctx, oy);
-	int wide = !exact && s == 1 && !p->float_sums;
+	int wide = !exact && s == 1 && !fsum;
 	/* The double loops read the rows widened once (as exact as the floats). */
 	if (wide)
 		for (size_t i = 0; i < g->fr; i++) {
@@ -575,7 +630,7 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
 			if (pre && c == 0)
 				prefetch_part(w, x0 / CONV_SPAN, parts);
-			conv_span(dst + x0, p, w->act, x0 * s, n, exact, w);
+			conv_span(dst + x0, p, w->act, x0 * s, n, exact, fsum, w);
 		}
 	}
 }
@@ -663,7 +718,7 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h)
 	const float **rows = w->hfrows + (size_t)g->nfilt * g->fr; /* Fc spare slots */
 	size_t nt;
 
-	pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0);
+	pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0, NULL);
 	for (size_t j = 0; j < g->fc; j++)
 		rows[j] = w->cache + j * g->dil;
 	nt = list_taps_f(w, p->sep_rf, g->fc, rows);

@@ -75,6 +75,7 @@ struct conv_worker {
 	double *tapw;          /* and weights */
 	size_t *tag;          /* ring slot -> padded row it holds, SIZE_MAX for none */
 	unsigned char *exact; /* ring slot: its row qualifies for exact float */
+	unsigned char *moderate; /* float_sums, ring slot: values 0 or 2^-64 .. 2^64 */
 	float *zero;          /* pw zeros: the rows the zero border supplies */
 	const float **rows;   /* nfilt * Fr: plane c's padded row for kernel row i */
 	const float **next;   /* nfilt: the input rows the next output row adds (prefetch) */

@@ -249,6 +249,12 @@ START_TEST(test_every_size)
 						         kind == 0 ? "real" : kind == 1 ? "integer"
 						                   : "integer kernel, real data",
 						         fl ? ", float sums" : "");
+						if (fl && stride == 1)
+							ck_assert_str_eq(
+							        method_of(&b.k, &p, widths[wi], h),
+							        integer ? "direct (exact float for integer "
+							                  "samples, else float sums)"
+							                : "direct (float sums)");
 						if (fl && kind != 1)
 							check_float_sums(in, &b.k, &p, what);
 						else
@@ -570,8 +576,8 @@ START_TEST(test_stream_bands)
 	big_kernel b;
 	double c[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
 
-	for (int kind = 0; kind < 2; kind++) {
-		if (kind == 0) {
+	for (int kind = 0; kind < 3; kind++) {
+		if (kind != 1) { /* 2: the same with float sums */
 			bk_init(&b, 4, 3, 0.5);
 			for (size_t t = 0; t < 12; t++)
 				b.w[t] = tu_rand(&rng) - 0.5;
@@ -591,6 +597,8 @@ START_TEST(test_stream_bands)
 					p.stride = stride;
 					p.dilation = (size_t)border % 2 + 1;
 					p.threads = (size_t)pi % 3 + 1;
+					if (kind == 2)
+						p.precision = IMF_PRECISION_FLOAT;
 					snprintf(what, sizeof what, "kind %d, %s, pad %d, stride %zu",
 					         kind, imf_border_name(p.border), (int)p.pad_mode,
 					         stride);
@@ -987,6 +995,41 @@ START_TEST(test_float_precision_paths)
 	b.w[4] = 0.3;
 	p.stride = 2;
 	check_against_reference(in, &b.k, &p, 1, "float precision, stride 2");
+	/*
+	 * Rows with a value beyond 2^64, below 2^-64, NaN or infinite sum in
+	 * double: the output rows they reach equal the reference to the last
+	 * bit.  Two neighbours of 1e30 under weights 1e10 and -1e10 cancel
+	 * exactly in double; in float each product would be infinite, and the
+	 * sum NaN.
+	 */
+	{
+		static const float wild[] = {1e30f, 1e-30f, NAN, -INFINITY};
+		imf_image *hot = rand_image(203, 19, 1, 0, 0, &rng);
+		big_kernel big;
+		bk_init(&big, 3, 3, 1);
+		for (size_t t = 0; t < 9; t++)
+			big.w[t] = t % 2 ? -1e10 : 1e10;
+		p.stride = 1;
+		for (size_t v = 0; v < COUNT(wild); v++) {
+			imf_image *a = NULL, *r = NULL;
+			imf_error e = {0};
+			char what[64];
+			imf_image_row(hot, 0, 9)[100] = wild[v];
+			imf_image_row(hot, 0, 9)[101] = wild[v];
+			snprintf(what, sizeof what, "float precision, a row holding %g", wild[v]);
+			ck_assert_int_eq(imf_conv_run(hot, &big.k, &p, &a, &e), IMF_OK);
+			ck_assert_int_eq(imf_conv_reference(hot, &big.k, &p, &r, &e), IMF_OK);
+			for (size_t y = 8; y <= 10; y++)
+				for (size_t x = 0; x < 203; x++) {
+					float u = imf_image_row(a, 0, y)[x], q = imf_image_row(r, 0, y)[x];
+					ck_assert_msg((isnan(u) && isnan(q)) || (u == q && signbit(u) == signbit(q)),
+					              "%s: (%zu, %zu): %g, reference %g", what, y, x, u, q);
+				}
+			imf_image_free(a);
+			imf_image_free(r);
+		}
+		imf_image_free(hot);
+	}
 
 	/* Threads: the same values for every count. */
 	p.stride = 1;
