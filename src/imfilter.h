@@ -233,14 +233,18 @@ typedef enum imf_pad_mode {
 } imf_pad_mode;
 
 /*
- * How the engine sums.  EXACT (the default) rounds as the reference does:
- * every product and sum in double, in tap order, so the fast paths give
- * imf_conv_reference's values bit for bit.  FLOAT sums in single precision
- * where that is faster (stride 1, weights within 2^-40 .. 2^40): each
- * product and sum rounded to float, as libvips and PyTorch do, so a value
- * may differ from the reference by about (taps + 3) * 2^-24 *
- * (|scale| sum |w x| + |bias|); integer kernels on integer samples stay
- * exact either way.
+ * How the engine sums a direct (not separable) kernel.  EXACT (the default)
+ * rounds as the reference does: every product and sum in double, in tap
+ * order, so the direct paths give imf_conv_reference's values bit for bit.
+ * FLOAT sums in single precision where that is faster (stride 1, weights
+ * within 2^-40 .. 2^40, rows of values 0 or 2^-64 .. 2^64): each product
+ * and sum rounded to float, as libvips and PyTorch do, so a value may
+ * differ from the reference by up to about (taps + 3) * 2^-24 *
+ * (|scale| sum |w x| + |bias|).  Either way, an integer kernel on integer
+ * samples small enough that every sum stays below 2^24 (8-bit images under
+ * the built-in kernels) is exact, and a separable kernel (rank 1, 5x5 and
+ * up) runs as two passes, in float where its result cannot be exact, within
+ * about (Fr + Fc + 3) * 2^-24 * (|scale| sum|w| max|x| + |bias|).
  */
 typedef enum imf_precision {
 	IMF_PRECISION_EXACT = 0,

@@ -58,7 +58,7 @@ static const cli_opt_def opts[] = {
 	{ "flip", no_argument, OPT_FLIP, NULL,
 	  "true convolution (rotate the kernel 180 degrees); default is correlation" },
 	{ "precision", required_argument, OPT_PRECISION, "exact|float",
-	  "exact (default): sums in double, equal to the reference to the last bit; "
+	  "exact (default): sums in double, as the reference (see man imfilter); "
 	  "float: sums in single precision, faster (as libvips and PyTorch)" },
 	{ "channels", required_argument, OPT_CHANNELS, "gray|rgb",
 	  "gray: one Rec.601 luma plane (default); rgb: filter each colour" },
