@@ -8,7 +8,8 @@
  * (i < Fr); each is padded once, when first needed, and kept in slot r % R
  * until no later output row needs it, so memory does not depend on the
  * image's height and the same code serves a whole image and a streamed band
- * (rows arrive through a fetch function).
+ * (rows arrive through a fetch function).  This file has the inner loops,
+ * the padding and the direct path; conv_sep.c the separable path.
  *
  * Arithmetic (see conv.c for the contract):
  *  - direct, double: each output is sum w*x in double, taps in the
@@ -37,7 +38,7 @@
  *    exact in double); otherwise within rounding of the direct path.  Where
  *    the result need not be exact (a non-integer weight or sample under the
  *    kernel) and the values are moderate, both passes run in float, twice
- *    as many values a vector instruction (separable_row), the scale folded
+ *    as many values a vector instruction (conv_sep.c), the scale folded
  *    into the column weights: off by about (Fr + Fc + 3) 2^-24 of |scale|
  *    sum|w| max|x| + |bias|; check_engine.c holds 1e-5 of it.
  *
@@ -147,8 +148,8 @@ TAP_LOOPS(double, d, 0.0, set, TERMS)
  * at most TAPS_MAX as they can and as even as they can be.
  */
 #define SUM_TAPS(T, SFX)                                                                    \
-	static void sum_taps_##SFX(T *acc, const T *const *src, size_t off, const T *w,        \
-	                           size_t nt, size_t n)                                        \
+	void conv_sum_taps_##SFX(T *acc, const T *const *src, size_t off, const T *w,          \
+	                         size_t nt, size_t n)                                          \
 	{                                                                                      \
 		if (nt == 0) {                                                                 \
 			memset(acc, 0, n * sizeof *acc);                                       \
@@ -254,13 +255,13 @@ SIMD static void finish_row_f(float *restrict dst, const float *restrict sum, do
 
 /*
  * dst[0..n) = (float)(scale * sum + bias), sum over taps t of w[t] *
- * src[t][off + x] in tap order: the passes of sum_taps, the last one fused
+ * src[t][off + x] in tap order: the passes of conv_sum_taps, the last one fused
  * with the finish (acc holds the earlier passes' sums).
  */
 #define SUM_TAPS_FINISH(T, SFX, FINISH)                                                     \
-	static void sum_taps_finish_##SFX(float *dst, T *acc, const T *const *src, size_t off, \
-	                                  const T *w, size_t nt, size_t n, double scale,      \
-	                                  double bias)                                        \
+	void conv_sum_taps_finish_##SFX(float *dst, T *acc, const T *const *src, size_t off,   \
+	                                const T *w, size_t nt, size_t n, double scale,        \
+	                                double bias)                                          \
 	{                                                                                      \
 		size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX, last;                          \
 		if (nt == 0) {                                                                 \
@@ -268,9 +269,9 @@ SIMD static void finish_row_f(float *restrict dst, const float *restrict sum, do
 			FINISH(dst, acc, scale, bias, n);                                      \
 			return;                                                                \
 		}                                                                              \
-		last = nt / passes; /* the smallest pass: sum_taps splits as evenly */         \
+		last = nt / passes; /* the smallest pass: the split is as even */              \
 		if (passes > 1)                                                                \
-			sum_taps_##SFX(acc, src, off, w, nt - last, n);                        \
+			conv_sum_taps_##SFX(acc, src, off, w, nt - last, n);                   \
 		(passes > 1 ? fin_add_##SFX : fin_set_##SFX)[last](                            \
 		        dst, acc, src + nt - last, off, w + nt - last, n, scale, bias);        \
 	}
@@ -340,8 +341,8 @@ SIMD static int copy_check_moderate(float *restrict dst, const float *restrict s
  * copy_check_exact); with lim == 0, returns 0, and with mod, sets *mod to
  * row_is_moderate of the row.
  */
-static int pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
-                   size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod)
+int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
+                 size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod)
 {
 	size_t a = left < pw ? left : pw;                 /* end of the left border */
 	size_t b = left + width < pw ? left + width : pw; /* end of the inside */
@@ -370,8 +371,8 @@ static int pad_row(float *restrict dst, const float *restrict src, size_t width,
 }
 
 /* pad_row without the exact check, widened to double on the way (one pass). */
-static void pad_row_d(double *restrict dst, const float *restrict src, size_t width,
-                      size_t left, size_t pw, const ptrdiff_t *restrict colsrc)
+void conv_pad_row_d(double *restrict dst, const float *restrict src, size_t width,
+                    size_t left, size_t pw, const ptrdiff_t *restrict colsrc)
 {
 	size_t a = left < pw ? left : pw;
 	size_t b = left + width < pw ? left + width : pw;
@@ -409,25 +410,25 @@ static void conv_span(float *restrict dst, const conv_plan *p, const conv_active
 			const float *wf = act[q].wf;
 			if (p->exact_direct)
 				facc = dst; /* (float)(scale * sum + 0) is scale * sum, exactly */
-			sum_taps_f(facc, src, off, wf, nt, n);
+			conv_sum_taps_f(facc, src, off, wf, nt, n);
 			if (p->exact_direct) {
 				scale_row(dst, (float)k->m[0].scale, n);
 				return;
 			}
 			widen(acc, facc, n);
 		} else if (fsum && k->count == 1 && !magnitude) {
-			sum_taps_finish_f(dst, facc, src, off, act[q].wf, nt, n, k->m[0].scale,
-			                  p->bias);
+			conv_sum_taps_finish_f(dst, facc, src, off, act[q].wf, nt, n,
+			                       k->m[0].scale, p->bias);
 			return;
 		} else if (fsum) {
-			sum_taps_f(facc, src, off, act[q].wf, nt, n);
+			conv_sum_taps_f(facc, src, off, act[q].wf, nt, n);
 			widen(acc, facc, n);
 		} else if (s == 1 && k->count == 1 && !magnitude) {
-			sum_taps_finish_d(dst, acc, act[q].dsrc, off, act[q].w, nt, n, k->m[0].scale,
-			                  p->bias);
+			conv_sum_taps_finish_d(dst, acc, act[q].dsrc, off, act[q].w, nt, n,
+			                       k->m[0].scale, p->bias);
 			return;
 		} else if (s == 1) {
-			sum_taps_d(acc, act[q].dsrc, off, act[q].w, nt, n);
+			conv_sum_taps_d(acc, act[q].dsrc, off, act[q].w, nt, n);
 		} else {
 			memset(acc, 0, n * sizeof *acc);
 			for (; t < nt; t++)
@@ -483,7 +484,7 @@ static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t
 		}
 		if (w->tag[slot] != r && p->wide_only) {
 			for (int c = 0; c < g->nfilt; c++)
-				pad_row_d(w->dcache + ((size_t)c * p->ring + slot) * p->dstride,
+				conv_pad_row_d(w->dcache + ((size_t)c * p->ring + slot) * p->dstride,
 				          fetch(ctx, c, (size_t)sy), g->iw, g->left, p->pw, p->colsrc);
 			w->tag[slot] = r;
 			w->exact[slot] = 0;
@@ -496,7 +497,7 @@ static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t
 				float *dst = w->cache + ((size_t)c * p->ring + slot) * p->pw;
 				const float *src = fetch(ctx, c, (size_t)sy);
 				int m = 1;
-				ok &= pad_row(dst, src, g->iw, g->left, p->pw, p->colsrc,
+				ok &= conv_pad_row(dst, src, g->iw, g->left, p->pw, p->colsrc,
 				              ok ? p->exact_limit : 0, check ? &m : NULL);
 				mod &= m;
 			}
@@ -635,201 +636,6 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 	}
 }
 
-/*
- * Taps j < f of weight v[j] != 0 on rows[j] != NULL (NULL: a row of zeros)
- * into the worker's tap lists (tapsrc/tapw in double, ftapsrc/ftapw in
- * float); zero weights are skipped (0 * inf would be NaN).  Returns how many.
- */
-#define LIST_TAPS(T, NAME, SRC, W)                                                          \
-	static size_t NAME(conv_worker *w, const T *v, size_t f, const T *const *rows)         \
-	{                                                                                      \
-		size_t n = 0;                                                                  \
-		for (size_t j = 0; j < f; j++)                                                 \
-			if (v[j] != 0 && rows[j]) {                                            \
-				w->SRC[n] = rows[j];                                           \
-				w->W[n++] = v[j];                                              \
-			}                                                                      \
-		return n;                                                                      \
-	}
-
-LIST_TAPS(double, list_taps, tapsrc, tapw)
-LIST_TAPS(float, list_taps_f, ftapsrc, ftapw)
-
-/*
- * The row pass of one input row into h (ow doubles): h[x] = sum_j r_j *
- * padded[x*S + j*D], span by span (the sums of a kernel wider than
- * TAPS_MAX taps stay in L1 between passes).
- */
-static void separable_hpass(conv_worker *w, const float *src, double *h)
-{
-	const conv_plan *p = w->p;
-	const conv_geom *g = &p->g;
-	const double *pad = w->dpad;
-	const double **rows = w->hrows + (size_t)g->nfilt * g->fr; /* Fc spare slots */
-	size_t nt;
-
-	/* Padded and widened in one pass: the taps then read doubles. */
-	pad_row_d(w->dpad, src, g->iw, g->left, p->pw, p->colsrc);
-	for (size_t j = 0; j < g->fc; j++)
-		rows[j] = pad + j * g->dil;
-	nt = list_taps(w, p->sep_r, g->fc, rows);
-	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
-		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
-		double *acc = h + x0;
-		if (g->stride != 1) {
-			memset(acc, 0, n * sizeof *acc);
-			for (size_t t = 0; t < nt; t++)
-				for (size_t x = 0; x < n; x++)
-					acc[x] = acc[x] + w->tapw[t] *
-					                          w->tapsrc[t][(x0 + x) * g->stride];
-			continue;
-		}
-		sum_taps_d(acc, w->tapsrc, x0, w->tapw, nt, n);
-	}
-}
-
-/*
- * Input row v for the separable path's choice (separable_row): *integer
- * unless some value below 2^22 has a fraction, *moderate when every value
- * is 0 or of magnitude 2^-64 .. 2^64 (NaN and infinities are not).
- */
-SIMD static void classify_row(const float *restrict v, size_t n, int *integer, int *moderate)
-{
-	int32_t frac = 0, wild = 0;
-	for (size_t x = 0; x < n; x++) {
-		/*
-		 * A fraction is sure below 2^22 (the rounding trick of
-		 * copy_check_exact); a row with one only above (2^22 .. 2^23)
-		 * counts as integer, which only costs it the faster loops.
-		 */
-		float a = fabsf(v[x]);
-		frac |= ((v[x] + ROUND_MAGIC) - ROUND_MAGIC != v[x]) & (a < EXACT_MAX);
-		wild |= (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
-	}
-	*integer = frac == 0;
-	*moderate = wild == 0;
-}
-
-/* The row pass in float (stride 1): h[x] = sum_j r_j padded[x + j*D]. */
-static void separable_hpass_f(conv_worker *w, const float *src, float *h)
-{
-	const conv_plan *p = w->p;
-	const conv_geom *g = &p->g;
-	const float **rows = w->hfrows + (size_t)g->nfilt * g->fr; /* Fc spare slots */
-	size_t nt;
-
-	pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0, NULL);
-	for (size_t j = 0; j < g->fc; j++)
-		rows[j] = w->cache + j * g->dil;
-	nt = list_taps_f(w, p->sep_rf, g->fc, rows);
-	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
-		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
-		sum_taps_f(h + x0, w->ftapsrc, x0, w->ftapw, nt, n);
-	}
-}
-
-/*
- * Slot of padded row r, filled for output row oy's kernel row: tags it,
- * classifying its input rows (every plane) on arrival.
- */
-static void separable_tag(conv_worker *w, conv_fetch fetch, const void *ctx, size_t r,
-                          size_t sy)
-{
-	const conv_plan *p = w->p;
-	const size_t slot = r % p->ring;
-	int all_int = 1, all_mod = 1;
-
-	if (w->tag[slot] == r)
-		return;
-	for (int c = 0; c < p->g.nfilt; c++) {
-		int integer, moderate;
-		classify_row(fetch(ctx, c, sy), p->g.iw, &integer, &moderate);
-		all_int &= integer;
-		all_mod &= moderate;
-	}
-	w->tag[slot] = r;
-	w->has_d[slot] = w->has_f[slot] = 0;
-	w->row_int[slot] = (unsigned char)all_int;
-	w->row_mod[slot] = (unsigned char)all_mod;
-}
-
-/*
- * The column pass: output row oy from the row-pass results of its Fr
- * input rows (each made once, kept in the ring), the last pass fused with
- * the finish.  Two arithmetics, chosen per output row:
- *  - float, both passes (8 values a vector instruction, twice double's):
- *    when the result need not be exact (a non-integer weight, or a
- *    non-integer sample under the kernel) and every row under the kernel is
- *    moderate (classify_row), so nothing overflows or turns subnormal.
- *    Weights rounded to float, each product and sum rounded: |out -
- *    reference| <= about (Fr + Fc + 3) 2^-24 (|scale| sum|w| max|x| +
- *    |bias|), 2.2e-6 of it for 15x15 (check_engine.c holds 1e-5);
- *  - double, as before: exact for integer kernels on integer data.
- */
-static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
-                          size_t orow, size_t oy)
-{
-	const conv_plan *p = w->p;
-	const conv_geom *g = &p->g;
-	const size_t ow = g->ow;
-	const double scale = p->k->m[0].scale;
-	int all_mod = 1, any_frac = 0, use_f;
-
-	for (size_t i = 0; i < g->fr; i++) {
-		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
-		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
-		if (sy < 0 || p->sep_c[i] == 0)
-			continue;
-		separable_tag(w, fetch, ctx, r, (size_t)sy);
-		all_mod &= w->row_mod[slot];
-		any_frac |= !w->row_int[slot];
-	}
-	use_f = p->sep_float && all_mod && (!p->sep_int || any_frac);
-
-	for (size_t i = 0; i < g->fr; i++) {
-		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
-		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
-		for (int c = 0; c < g->nfilt; c++) {
-			w->hrows[(size_t)c * g->fr + i] = NULL;
-			w->hfrows[(size_t)c * g->fr + i] = NULL;
-		}
-		if (sy < 0 || p->sep_c[i] == 0)
-			continue; /* a zero row, or a zero weight: adds nothing */
-		for (int c = 0; c < g->nfilt; c++) {
-			const size_t at = ((size_t)c * p->ring + slot) * p->hstride;
-			if (use_f) {
-				if (!w->has_f[slot])
-					separable_hpass_f(w, fetch(ctx, c, (size_t)sy), w->hfcache + at);
-				w->hfrows[(size_t)c * g->fr + i] = w->hfcache + at;
-			} else {
-				if (!w->has_d[slot])
-					separable_hpass(w, fetch(ctx, c, (size_t)sy), w->hcache + at);
-				w->hrows[(size_t)c * g->fr + i] = w->hcache + at;
-			}
-		}
-		if (use_f)
-			w->has_f[slot] = 1;
-		else
-			w->has_d[slot] = 1;
-	}
-	for (int c = 0; c < g->nout; c++) {
-		float *dst = imf_image_row(o, c, orow);
-		size_t nt = use_f ? list_taps_f(w, p->sep_cf, g->fr, w->hfrows + (size_t)c * g->fr)
-		                  : list_taps(w, p->sep_c, g->fr, w->hrows + (size_t)c * g->fr);
-		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
-			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
-			if (use_f) {
-				/* sep_cf holds the scale already */
-				sum_taps_finish_f(dst + x0, w->facc, w->ftapsrc, x0, w->ftapw, nt, n,
-				                  1.0, p->bias);
-			} else {
-				sum_taps_finish_d(dst + x0, w->acc, w->tapsrc, x0, w->tapw, nt, n,
-				                  scale, p->bias);
-			}
-		}
-	}
-}
-
 void conv_worker_run(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
                      size_t first, size_t oy0, size_t oy1)
 {
@@ -838,7 +644,7 @@ void conv_worker_run(conv_worker *w, conv_fetch fetch, const void *ctx, imf_imag
 
 	for (size_t oy = oy0; oy < oy1; oy++) {
 		if (p->sep)
-			separable_row(w, fetch, ctx, o, oy - first, oy);
+			conv_separable_row(w, fetch, ctx, o, oy - first, oy);
 		else
 			direct_row(w, fetch, ctx, o, oy - first, oy, oy + 1 < oy1);
 		if (g->alpha) {

@@ -37,7 +37,7 @@ struct conv_plan {
 	size_t *alpha_col;  /* input column of each output column's alpha */
 	float exact_limit;  /* 0, or integer samples up to this are exact in float */
 	int float_sums;     /* IMF_PRECISION_FLOAT, direct, stride 1, weights fit: sums in float */
-	int wide_only;      /* stride 1, no exact float rows, no float sums: rows padded straight to double */
+	int wide_only;      /* stride 1, no exact rows, no float sums: rows padded straight to double */
 	double bias;        /* g.bias, but +0 for -0 (see FIN_LOOP) */
 	int exact_direct;   /* exact float sums go straight to the output (see conv_span) */
 	int sep;            /* separable: sep_c (Fr) and sep_r (Fc), flip applied */
@@ -87,5 +87,23 @@ struct conv_worker {
 	double *acc, *total;
 	float *facc;
 };
+
+/* conv_rows.c's inner loops and padding, shared with conv_sep.c (see there). */
+void conv_sum_taps_d(double *acc, const double *const *src, size_t off, const double *w,
+                     size_t nt, size_t n);
+void conv_sum_taps_f(float *acc, const float *const *src, size_t off, const float *w,
+                     size_t nt, size_t n);
+void conv_sum_taps_finish_d(float *dst, double *acc, const double *const *src, size_t off,
+                            const double *w, size_t nt, size_t n, double scale, double bias);
+void conv_sum_taps_finish_f(float *dst, float *acc, const float *const *src, size_t off,
+                            const float *w, size_t nt, size_t n, double scale, double bias);
+int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
+                 size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod);
+void conv_pad_row_d(double *restrict dst, const float *restrict src, size_t width,
+                    size_t left, size_t pw, const ptrdiff_t *restrict colsrc);
+
+/* conv_sep.c: output row oy of a separable plan into row orow of o. */
+void conv_separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                        size_t orow, size_t oy);
 
 #endif

@@ -1,0 +1,216 @@
+/*
+ * conv_sep.c - the row engine's separable path: a rank-1 kernel w = c r^T
+ * (found by conv_plan.c, flip applied) as a row pass (r) over each input
+ * row, kept in a ring of results, then a column pass (c) for each output
+ * row: Fr + Fc taps an output instead of Fr * Fc.
+ *
+ * Each output row picks its arithmetic from the rows under the kernel
+ * (classify_row): exact in double for integer kernels on integer data;
+ * otherwise, where values are moderate, both passes in float (the scale in
+ * the column weights), within about (Fr + Fc + 3) 2^-24 of |scale| sum|w|
+ * max|x| + |bias|; otherwise double.  The inner loops and the padding are
+ * conv_rows.c's.
+ */
+#include "conv_rows.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SIMD IMF_SIMD
+
+/*
+ * Taps j < f of weight v[j] != 0 on rows[j] != NULL (NULL: a row of zeros)
+ * into the worker's tap lists (tapsrc/tapw in double, ftapsrc/ftapw in
+ * float); zero weights are skipped (0 * inf would be NaN).  Returns how many.
+ */
+#define LIST_TAPS(T, NAME, SRC, W)                                                          \
+	static size_t NAME(conv_worker *w, const T *v, size_t f, const T *const *rows)         \
+	{                                                                                      \
+		size_t n = 0;                                                                  \
+		for (size_t j = 0; j < f; j++)                                                 \
+			if (v[j] != 0 && rows[j]) {                                            \
+				w->SRC[n] = rows[j];                                           \
+				w->W[n++] = v[j];                                              \
+			}                                                                      \
+		return n;                                                                      \
+	}
+
+LIST_TAPS(double, list_taps, tapsrc, tapw)
+LIST_TAPS(float, list_taps_f, ftapsrc, ftapw)
+
+/*
+ * The row pass of one input row into h (ow doubles): h[x] = sum_j r_j *
+ * padded[x*S + j*D], span by span (the sums of a kernel wider than
+ * TAPS_MAX taps stay in L1 between passes).
+ */
+static void separable_hpass(conv_worker *w, const float *src, double *h)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+	const double *pad = w->dpad;
+	const double **rows = w->hrows + (size_t)g->nfilt * g->fr; /* Fc spare slots */
+	size_t nt;
+
+	/* Padded and widened in one pass: the taps then read doubles. */
+	conv_pad_row_d(w->dpad, src, g->iw, g->left, p->pw, p->colsrc);
+	for (size_t j = 0; j < g->fc; j++)
+		rows[j] = pad + j * g->dil;
+	nt = list_taps(w, p->sep_r, g->fc, rows);
+	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
+		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
+		double *acc = h + x0;
+		if (g->stride != 1) {
+			memset(acc, 0, n * sizeof *acc);
+			for (size_t t = 0; t < nt; t++)
+				for (size_t x = 0; x < n; x++)
+					acc[x] = acc[x] + w->tapw[t] *
+					                          w->tapsrc[t][(x0 + x) * g->stride];
+			continue;
+		}
+		conv_sum_taps_d(acc, w->tapsrc, x0, w->tapw, nt, n);
+	}
+}
+
+/*
+ * Input row v for the separable path's choice (separable_row): *integer
+ * unless some value below 2^22 has a fraction, *moderate when every value
+ * is 0 or of magnitude 2^-64 .. 2^64 (NaN and infinities are not).
+ */
+SIMD static void classify_row(const float *restrict v, size_t n, int *integer, int *moderate)
+{
+	int32_t frac = 0, wild = 0;
+	for (size_t x = 0; x < n; x++) {
+		/*
+		 * A fraction is sure below 2^22 (the rounding trick of
+		 * copy_check_exact); a row with one only above (2^22 .. 2^23)
+		 * counts as integer, which only costs it the faster loops.
+		 */
+		float a = fabsf(v[x]);
+		frac |= ((v[x] + ROUND_MAGIC) - ROUND_MAGIC != v[x]) & (a < EXACT_MAX);
+		wild |= (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
+	}
+	*integer = frac == 0;
+	*moderate = wild == 0;
+}
+
+/* The row pass in float (stride 1): h[x] = sum_j r_j padded[x + j*D]. */
+static void separable_hpass_f(conv_worker *w, const float *src, float *h)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+	const float **rows = w->hfrows + (size_t)g->nfilt * g->fr; /* Fc spare slots */
+	size_t nt;
+
+	conv_pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0, NULL);
+	for (size_t j = 0; j < g->fc; j++)
+		rows[j] = w->cache + j * g->dil;
+	nt = list_taps_f(w, p->sep_rf, g->fc, rows);
+	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
+		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
+		conv_sum_taps_f(h + x0, w->ftapsrc, x0, w->ftapw, nt, n);
+	}
+}
+
+/*
+ * Slot of padded row r, filled for output row oy's kernel row: tags it,
+ * classifying its input rows (every plane) on arrival.
+ */
+static void separable_tag(conv_worker *w, conv_fetch fetch, const void *ctx, size_t r,
+                          size_t sy)
+{
+	const conv_plan *p = w->p;
+	const size_t slot = r % p->ring;
+	int all_int = 1, all_mod = 1;
+
+	if (w->tag[slot] == r)
+		return;
+	for (int c = 0; c < p->g.nfilt; c++) {
+		int integer, moderate;
+		classify_row(fetch(ctx, c, sy), p->g.iw, &integer, &moderate);
+		all_int &= integer;
+		all_mod &= moderate;
+	}
+	w->tag[slot] = r;
+	w->has_d[slot] = w->has_f[slot] = 0;
+	w->row_int[slot] = (unsigned char)all_int;
+	w->row_mod[slot] = (unsigned char)all_mod;
+}
+
+/*
+ * The column pass: output row oy from the row-pass results of its Fr
+ * input rows (each made once, kept in the ring), the last pass fused with
+ * the finish.  Two arithmetics, chosen per output row:
+ *  - float, both passes (8 values a vector instruction, twice double's):
+ *    when the result need not be exact (a non-integer weight, or a
+ *    non-integer sample under the kernel) and every row under the kernel is
+ *    moderate (classify_row), so nothing overflows or turns subnormal.
+ *    Weights rounded to float, each product and sum rounded: |out -
+ *    reference| <= about (Fr + Fc + 3) 2^-24 (|scale| sum|w| max|x| +
+ *    |bias|), 2.2e-6 of it for 15x15 (check_engine.c holds 1e-5);
+ *  - double, as before: exact for integer kernels on integer data.
+ */
+void conv_separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                        size_t orow, size_t oy)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+	const size_t ow = g->ow;
+	const double scale = p->k->m[0].scale;
+	int all_mod = 1, any_frac = 0, use_f;
+
+	for (size_t i = 0; i < g->fr; i++) {
+		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
+		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
+		if (sy < 0 || p->sep_c[i] == 0)
+			continue;
+		separable_tag(w, fetch, ctx, r, (size_t)sy);
+		all_mod &= w->row_mod[slot];
+		any_frac |= !w->row_int[slot];
+	}
+	use_f = p->sep_float && all_mod && (!p->sep_int || any_frac);
+
+	for (size_t i = 0; i < g->fr; i++) {
+		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
+		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
+		for (int c = 0; c < g->nfilt; c++) {
+			w->hrows[(size_t)c * g->fr + i] = NULL;
+			w->hfrows[(size_t)c * g->fr + i] = NULL;
+		}
+		if (sy < 0 || p->sep_c[i] == 0)
+			continue; /* a zero row, or a zero weight: adds nothing */
+		for (int c = 0; c < g->nfilt; c++) {
+			const size_t at = ((size_t)c * p->ring + slot) * p->hstride;
+			if (use_f) {
+				if (!w->has_f[slot])
+					separable_hpass_f(w, fetch(ctx, c, (size_t)sy), w->hfcache + at);
+				w->hfrows[(size_t)c * g->fr + i] = w->hfcache + at;
+			} else {
+				if (!w->has_d[slot])
+					separable_hpass(w, fetch(ctx, c, (size_t)sy), w->hcache + at);
+				w->hrows[(size_t)c * g->fr + i] = w->hcache + at;
+			}
+		}
+		if (use_f)
+			w->has_f[slot] = 1;
+		else
+			w->has_d[slot] = 1;
+	}
+	for (int c = 0; c < g->nout; c++) {
+		float *dst = imf_image_row(o, c, orow);
+		size_t nt = use_f ? list_taps_f(w, p->sep_cf, g->fr, w->hfrows + (size_t)c * g->fr)
+		                  : list_taps(w, p->sep_c, g->fr, w->hrows + (size_t)c * g->fr);
+		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
+			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
+			if (use_f) {
+				/* sep_cf holds the scale already */
+				conv_sum_taps_finish_f(dst + x0, w->facc, w->ftapsrc, x0, w->ftapw,
+				                       nt, n, 1.0, p->bias);
+			} else {
+				conv_sum_taps_finish_d(dst + x0, w->acc, w->tapsrc, x0, w->tapw,
+				                       nt, n, scale, p->bias);
+			}
+		}
+	}
+}
+
