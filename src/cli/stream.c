@@ -415,10 +415,10 @@ static void *crew_main(void *arg)
 
 /*
  * Start n - 1 worker threads (slots 1..n-1) before the rest of the setup,
- * and wait until each has run once and parked.  A new thread is queued on the CPU
- * of the thread that made it and moves to an idle one only when the
- * scheduler next balances its load, up to a clock tick later (measured on
- * a 2-CPU virtual machine: 1 to 4 ms, a tenth of goal 7's whole run); a
+ * and wait until each has run once and parked.  A new thread is queued on
+ * the CPU of the thread that made it and moves to an idle one only when
+ * the scheduler next balances its load, up to a clock tick later (measured
+ * on a 2-CPU virtual machine: 1 to 4 ms, a tenth of goal 7's whole run); a
  * parked thread that is woken goes straight to an idle CPU (about 0.05
  * ms).  A thread that cannot start leaves its share to the others.
  */
