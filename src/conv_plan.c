@@ -159,34 +159,42 @@ static size_t row_stride(size_t n)
  * instead of a multiply at the end, which would need double to stay as
  * close), the row weights 1.
  */
+#define FLOAT_WEIGHT_MIN 0x1p-40
+#define FLOAT_WEIGHT_MAX 0x1p40 /* a weight's magnitude, and their sum's */
+
+/* A non-zero weight's magnitude a fits float sums (NaN does not). */
+static int float_weight_fits(double a)
+{
+	return a >= FLOAT_WEIGHT_MIN && a <= FLOAT_WEIGHT_MAX;
+}
+
 static int to_float_weights(const double *v, double scale, float *f, size_t n)
 {
 	double sum = 0;
 	for (size_t j = 0; j < n; j++) {
 		double a = fabs(v[j] * scale);
-		if (a != 0 && !(a >= 0x1p-40 && a <= 0x1p40))
+		if (a != 0 && !float_weight_fits(a))
 			return 0;
 		sum += a;
 		f[j] = (float)(v[j] * scale);
 	}
-	return sum <= 0x1p40;
+	return sum <= FLOAT_WEIGHT_MAX;
 }
 
 /*
- * IMF_PRECISION_FLOAT on the direct path: every tap's weight, and each
- * matrix's sum of them, within the range to_float_weights allows.
+ * IMF_PRECISION_FLOAT on the direct path: every tap's weight (none is 0),
+ * and each matrix's sum of them, within the range to_float_weights allows.
  */
 static int taps_fit_float(const conv_plan *p)
 {
 	for (size_t q = 0; q < p->k->count; q++) {
 		double sum = 0;
 		for (size_t t = p->part_start[q]; t < p->part_start[q + 1]; t++) {
-			double a = fabs(p->taps[t].w);
-			if (!(a >= 0x1p-40 && a <= 0x1p40))
+			if (!float_weight_fits(fabs(p->taps[t].w)))
 				return 0;
-			sum += a;
+			sum += fabs(p->taps[t].w);
 		}
-		if (!(sum <= 0x1p40))
+		if (!(sum <= FLOAT_WEIGHT_MAX))
 			return 0;
 	}
 	return 1;

@@ -307,18 +307,12 @@ SIMD static int copy_check_exact(float *restrict dst, const float *restrict src,
 	return bad == 0;
 }
 
-/*
- * 1 when every value is 0 or of magnitude 2^-64 .. 2^64 (no NaN, no
- * infinity): float sums of such rows under weights of 2^-40 .. 2^40 (sum of
- * magnitudes below 2^40) neither overflow nor turn subnormal.
- */
+/* 1 when every value is moderate (see conv_wild). */
 SIMD static int row_is_moderate(const float *restrict v, size_t n)
 {
 	int32_t wild = 0;
-	for (size_t x = 0; x < n; x++) {
-		float a = fabsf(v[x]);
-		wild |= (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
-	}
+	for (size_t x = 0; x < n; x++)
+		wild |= conv_wild(v[x]);
 	return wild == 0;
 }
 
@@ -327,9 +321,8 @@ SIMD static int copy_check_moderate(float *restrict dst, const float *restrict s
 {
 	int32_t wild = 0;
 	for (size_t x = 0; x < n; x++) {
-		float v = src[x], a = fabsf(v);
-		dst[x] = v;
-		wild |= (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
+		dst[x] = src[x];
+		wild |= conv_wild(src[x]);
 	}
 	return wild == 0;
 }
@@ -338,8 +331,9 @@ SIMD static int copy_check_moderate(float *restrict dst, const float *restrict s
  * dst[0..pw) = input row src extended by the border: dst[x] is input column
  * x - left.  colsrc maps the columns outside the image.  With lim > 0,
  * returns whether the row qualifies for exact float sums (see
- * copy_check_exact); with lim == 0, returns 0, and with mod, sets *mod to
- * row_is_moderate of the row.
+ * copy_check_exact); with lim == 0, returns 0.  With mod, sets *mod to
+ * row_is_moderate of the row (checked as it is copied; an exact row, of
+ * small integers, is moderate already).
  */
 int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
                  size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod)
@@ -356,6 +350,8 @@ int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, s
 		exact = copy_check_exact(dst + a, src + (a - left), b - a, lim);
 		if (exact && b - a < width)
 			exact = row_is_exact(src, width, lim);
+		if (mod)
+			*mod = exact || row_is_moderate(src, width);
 	} else if (mod) {
 		*mod = copy_check_moderate(dst + a, src + (a - left), b - a);
 		if (*mod && b - a < width)
@@ -485,35 +481,27 @@ static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t
 		if (w->tag[slot] != r && p->wide_only) {
 			for (int c = 0; c < g->nfilt; c++)
 				conv_pad_row_d(w->dcache + ((size_t)c * p->ring + slot) * p->dstride,
-				          fetch(ctx, c, (size_t)sy), g->iw, g->left, p->pw, p->colsrc);
+				               fetch(ctx, c, (size_t)sy), g->iw, g->left, p->pw,
+				               p->colsrc);
 			w->tag[slot] = r;
 			w->exact[slot] = 0;
 			w->widened[slot] = 1;
 		} else if (w->tag[slot] != r) {
 			int ok = p->exact_limit > 0, mod = 1;
-			/* Float sums of a kernel that is not exact check rows as they copy them. */
-			int *check = p->float_sums && !ok ? &mod : NULL;
 			for (int c = 0; c < g->nfilt; c++) {
 				float *dst = w->cache + ((size_t)c * p->ring + slot) * p->pw;
 				const float *src = fetch(ctx, c, (size_t)sy);
 				int m = 1;
 				ok &= conv_pad_row(dst, src, g->iw, g->left, p->pw, p->colsrc,
-				              ok ? p->exact_limit : 0, check ? &m : NULL);
+				                   ok ? p->exact_limit : 0, p->float_sums ? &m : NULL);
 				mod &= m;
 			}
 			w->tag[slot] = r;
 			w->exact[slot] = (unsigned char)ok;
 			if (w->widened)
 				w->widened[slot] = 0;
-			if (p->float_sums) {
-				/*
-				 * Exact rows are small integers, moderate already; an
-				 * integer kernel's other rows are checked here.
-				 */
-				for (int c = 0; c < g->nfilt && !ok && !check && mod; c++)
-					mod = row_is_moderate(fetch(ctx, c, (size_t)sy), g->iw);
+			if (p->float_sums)
 				w->moderate[slot] = (unsigned char)mod;
-			}
 		}
 		exact &= w->exact[slot];
 		if (p->float_sums)

@@ -1,12 +1,28 @@
 /*
  * conv_rows.h - the row engine's own types: its plan and its workers, shared
- * by conv_plan.c (which makes them) and conv_rows.c (which runs them).
+ * by conv_plan.c (which makes them) and conv_rows.c and conv_sep.c (which
+ * run them).
  * Everything else sees them through conv_internal.h, opaque.  Not installed.
  */
 #ifndef IMF_CONV_ROWS_H
 #define IMF_CONV_ROWS_H
 
 #include "conv_internal.h"
+
+#include <math.h>
+#include <stdint.h>
+
+/*
+ * 1 when v is not moderate: NaN, an infinity, or a magnitude beyond 2^64 or
+ * (0 apart) below 2^-64.  Float sums of moderate values under weights of
+ * 2^-40 .. 2^40 (sum below 2^40) neither overflow nor turn subnormal.  An
+ * int32_t for the vectorizer: rows OR it over their values.
+ */
+static inline int32_t conv_wild(float v)
+{
+	float a = fabsf(v);
+	return (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
+}
 
 /* Output columns per pass over the taps: the accumulators stay in L1. */
 #define CONV_SPAN 512

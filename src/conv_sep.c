@@ -73,9 +73,9 @@ static void separable_hpass(conv_worker *w, const float *src, double *h)
 }
 
 /*
- * Input row v for the separable path's choice (separable_row): *integer
- * unless some value below 2^22 has a fraction, *moderate when every value
- * is 0 or of magnitude 2^-64 .. 2^64 (NaN and infinities are not).
+ * Input row v for the separable path's choice (conv_separable_row):
+ * *integer unless some value below 2^22 has a fraction, *moderate when
+ * every value is (see conv_wild).
  */
 SIMD static void classify_row(const float *restrict v, size_t n, int *integer, int *moderate)
 {
@@ -86,9 +86,8 @@ SIMD static void classify_row(const float *restrict v, size_t n, int *integer, i
 		 * copy_check_exact); a row with one only above (2^22 .. 2^23)
 		 * counts as integer, which only costs it the faster loops.
 		 */
-		float a = fabsf(v[x]);
-		frac |= ((v[x] + ROUND_MAGIC) - ROUND_MAGIC != v[x]) & (a < EXACT_MAX);
-		wild |= (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
+		frac |= ((v[x] + ROUND_MAGIC) - ROUND_MAGIC != v[x]) & (fabsf(v[x]) < EXACT_MAX);
+		wild |= conv_wild(v[x]);
 	}
 	*integer = frac == 0;
 	*moderate = wild == 0;

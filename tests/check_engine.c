@@ -1000,17 +1000,18 @@ START_TEST(test_float_precision_paths)
 	 * double: the output rows they reach equal the reference to the last
 	 * bit.  Two neighbours of 1e30 under weights 1e10 and -1e10 cancel
 	 * exactly in double; in float each product would be infinite, and the
-	 * sum NaN.
+	 * sum NaN.  So would two of 3e38 under an integer kernel's 2 and -2
+	 * (rows it cannot sum exactly in float are checked apart).
 	 */
 	{
-		static const float wild[] = {1e30f, 1e-30f, NAN, -INFINITY};
+		static const float wild[] = {1e30f, 1e-30f, NAN, -INFINITY, 3e38f};
 		imf_image *hot = rand_image(203, 19, 1, 0, 0, &rng);
 		big_kernel big;
 		bk_init(&big, 3, 3, 1);
-		for (size_t t = 0; t < 9; t++)
-			big.w[t] = t % 2 ? -1e10 : 1e10;
 		p.stride = 1;
 		for (size_t v = 0; v < COUNT(wild); v++) {
+			for (size_t t = 0; t < 9; t++)
+				big.w[t] = (t % 2 ? -1 : 1) * (wild[v] == 3e38f ? 2 : 1e10);
 			imf_image *a = NULL, *r = NULL;
 			imf_error e = {0};
 			char what[64];
