@@ -23,8 +23,8 @@
  *
  * and checks the issue's targets: a 3x3 kernel in float (float sums) and
  * sobel-x move at least 60% of memcpy's bytes/s, a 15x15 separable one at
- * least 25%.  Every time is the
- * median of RUNS runs after one untimed warm-up, from
+ * least 25%.  Every time is the median of RUNS runs after one untimed
+ * warm-up, from
  * clock_gettime(CLOCK_MONOTONIC); no further run starts once a case's runs
  * took SECONDS, so slow kernels run fewer times (the runs column says).
  * (imf_conv_run, which allocates its output on each call, would also time
@@ -34,11 +34,12 @@
  * The kernels: random non-separable float weights of 3x3, 5x5, 7x7 and
  * 15x15 on random non-integer data, with exact sums (the default) and
  * with float sums (--precision float: the goal's "in float"); a 15x15
- * Gaussian given as its full matrix (integer weights g(i) g(j) and one scale, so the matrix is exactly
- * rank 1: a separable path can detect it); and sobel-x on integer-valued
- * 0..255 data, where an integer fast path would be exact.  Inputs and
- * weights come from a fixed seed.  This is a benchmark, not a test: the
- * exit status is 0 whatever the numbers (1 on an error, 2 on a usage error).
+ * Gaussian given as its full matrix (integer weights g(i) g(j) and one
+ * scale, so the matrix is exactly rank 1: a separable path can detect it);
+ * and sobel-x on integer-valued 0..255 data, where an integer fast path
+ * would be exact.  Inputs and weights come from a fixed seed.  This is a
+ * benchmark, not a test: the exit status is 0 whatever the numbers (1 on
+ * an error, 2 on a usage error).
  */
 #include "imfilter.h"
 
@@ -80,6 +81,7 @@ static const bench_case cases[] = {
 	{ "3x3 sobel-x (integer)", "integer 0..255", 0, 0, "sobel-x", 1, EXACT, 0.60 },
 };
 
+/* xorshift64: a fixed, portable sequence. */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
 static double rnd(void)
