@@ -125,6 +125,20 @@ run --verbose -j 2 -k sobel-x "$T/wide.pgm" "$T/v.pgm"
 grep -q "streaming .* output rows a band, bands read, computed and written at once; 2 threads; direct (exact float" "$T/err" &&
 	grep -q "reader reads rows at their place, writer writes rows at their place" "$T/err" && ok ||
 	bad "verbose streaming: $(cat "$T/err")"
+# -j's default is the CPUs the process may run on (as nproc counts them),
+# so a run confined to one CPU streams on one thread.
+if command -v nproc >/dev/null && [ "$(nproc)" -le 16 ]; then
+	n=$(nproc)
+	run --verbose -k sobel-x "$T/wide.pgm" "$T/v.pgm"
+	if [ "$n" -eq 1 ]; then want="1 thread;"; else want="$n threads;"; fi
+	grep -q "$want" "$T/err" && ok || bad "default threads, $n CPUs: $(cat "$T/err")"
+fi
+first=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status 2>/dev/null)
+if command -v taskset >/dev/null && [ -n "$first" ]; then
+	taskset -c "$first" $IMF --verbose -k sobel-x "$T/wide.pgm" "$T/v1.pgm" 2>"$T/err"
+	grep -q "one step at a time; 1 thread;" "$T/err" && cmp -s "$T/v.pgm" "$T/v1.pgm" && ok ||
+		bad "default threads on one CPU: $(cat "$T/err")"
+fi
 # Through pipes, rows go in order.
 cat "$T/wide.pgm" | $IMF --verbose -j 2 -k sobel-x -f pgm - - 2>"$T/err" | cat >"$T/v.pgm"
 grep -q "reader streams, writer streams" "$T/err" && ok || bad "verbose streaming, pipes: $(cat "$T/err")"

@@ -123,8 +123,14 @@ int cli_load_kernel(const char *spec, const imf_limits *lim, imf_kernel **k);
  * Usage errors (exit 2) are reported here, before any input is read.
  */
 int cli_build_chain(const cli_opts *o, imf_chain **chain);
-/* -j N, or the online CPUs: a batch's worker threads, or one file's band threads. */
+/* -j N, or cli_cpu_count(): a batch's worker threads, or one file's band threads. */
 size_t cli_thread_count(const cli_opts *o);
+
+/*
+ * The CPUs this process may run on: those in its affinity mask where the
+ * system says (Linux), else the online CPUs; at least 1.
+ */
+size_t cli_cpu_count(void);
 /* Open o->input ("-": stdin); NULL after reporting why (a folder is refused). */
 FILE *cli_open_input(const cli_opts *o);
 void cli_read_opts(const cli_opts *o, imf_read_opts *ropts);

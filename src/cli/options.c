@@ -92,7 +92,7 @@ static const cli_opt_def opts[] = {
 	{ "files-from", required_argument, '@', "FILE",
 	  "batch: read input paths from FILE, one per line ('-': stdin)" },
 	{ "jobs", required_argument, 'j', "N",
-	  "N threads: a batch's files in parallel, or one image's rows (default: online CPUs)" },
+	  "N threads: a batch's files in parallel, or one image's rows (default: the CPUs it may use)" },
 	{ "threads", required_argument, 'j', "N", "the same as --jobs" },
 	{ "quiet", no_argument, OPT_QUIET, NULL,
 	  "no progress bar; no summary line unless a file failed" },

@@ -76,12 +76,7 @@ int cli_build_chain(const cli_opts *o, imf_chain **chain)
 
 size_t cli_thread_count(const cli_opts *o)
 {
-	size_t n = o->jobs;
-	if (n == 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		n = cpus > 0 ? (size_t)cpus : 1;
-	}
-	return n;
+	return o->jobs ? o->jobs : cli_cpu_count();
 }
 
 static const char *input_name(const cli_opts *o)
