@@ -419,8 +419,10 @@ static void *crew_main(void *arg)
  * the CPU of the thread that made it and moves to an idle one only when
  * the scheduler next balances its load, up to a clock tick later (measured
  * on a 2-CPU virtual machine: 1 to 4 ms, a tenth of goal 7's whole run); a
- * parked thread that is woken goes straight to an idle CPU (about 0.05
- * ms).  A thread that cannot start leaves its share to the others.
+ * parked thread that is woken usually goes straight to an idle CPU (about
+ * 0.05 ms; on that machine, whose kernel packs threads onto fewer CPUs, in
+ * about half the runs: README, goal 7).  A thread that cannot start leaves
+ * its share to the others.
  */
 static void crew_start(pipe_state *ps, worker_arg *args, size_t n)
 {
