@@ -135,6 +135,14 @@ $(BUILD)/tests/check_%: $(BUILD)/obj/tests/check_%.o $(TEST_UTIL_OBJ) $(BUILD)/l
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(TEST_UTIL_OBJ) $(BUILD)/libimfilter.a $(CHECK_LIBS) $(LDLIBS_ALL)
 
+# check_cpus tests a module of the CLI (src/cli/cpus.c), linked in alone.
+$(BUILD)/tests/check_cpus: $(BUILD)/obj/tests/check_cpus.o $(BUILD)/obj/src/cli/cpus.o \
+                           $(TEST_UTIL_OBJ) $(BUILD)/libimfilter.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/obj/src/cli/cpus.o $(TEST_UTIL_OBJ) \
+	        $(BUILD)/libimfilter.a $(CHECK_LIBS) $(LDLIBS_ALL)
+
 unit: $(TEST_BIN)
 	$(Q)sh tests/run-unit.sh $(TEST_BIN)
 

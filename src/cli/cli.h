@@ -131,6 +131,21 @@ size_t cli_thread_count(const cli_opts *o);
  * system says (Linux), else the online CPUs; at least 1.
  */
 size_t cli_cpu_count(void);
+/*
+ * Workers off each other's CPU as they start (cpus.c says why).
+ * cli_cpu_current: the calling thread's CPU, -1 if unknown.
+ * cli_cpu_claim: where a worker on CPU here should run, given the CPUs
+ * taken[0..n) by workers already running: here if it is free (or unknown,
+ * -1), else the lowest CPU of the process's mask that is free, else here.
+ * cli_cpu_pick: the same over an explicit mask allowed[0..ncpus).
+ * cli_cpu_move: move the calling thread to cpu now, leaving its mask as it
+ * was; 1 if it moved (0: not allowed, or not possible here).
+ */
+int cli_cpu_current(void);
+int cli_cpu_claim(int here, const int *taken, size_t n);
+int cli_cpu_pick(int here, const int *taken, size_t n, const unsigned char *allowed,
+                 size_t ncpus);
+int cli_cpu_move(int cpu);
 /* Open o->input ("-": stdin); NULL after reporting why (a folder is refused). */
 FILE *cli_open_input(const cli_opts *o);
 void cli_read_opts(const cli_opts *o, imf_read_opts *ropts);

@@ -98,6 +98,8 @@ typedef struct pipe_state {
 	struct worker_arg *args;
 	size_t started, parked;
 	int go, cancel;
+	int cpu[IMF_MAX_THREADS]; /* the CPUs workers started on (cli_cpu_claim), under mu */
+	size_t ncpu;
 } pipe_state;
 
 typedef struct worker_arg {
@@ -401,7 +403,7 @@ static void *crew_main(void *arg)
 {
 	pipe_state *ps = ((worker_arg *)arg)->ps;
 	const size_t slot = ((worker_arg *)arg)->slot;
-	int work;
+	int work, here = -1, cpu = -1;
 
 	pthread_mutex_lock(&ps->mu);
 	ps->parked++;
@@ -409,7 +411,16 @@ static void *crew_main(void *arg)
 	while (!ps->go && !ps->cancel)
 		pthread_cond_wait(&ps->cv, &ps->mu);
 	work = !ps->cancel && slot < ps->nthreads;
+	if (work) {
+		/* Not on a CPU another worker holds (see cpus.c). */
+		here = cli_cpu_current();
+		cpu = cli_cpu_claim(here, ps->cpu, ps->ncpu);
+		if (cpu >= 0)
+			ps->cpu[ps->ncpu++] = cpu;
+	}
 	pthread_mutex_unlock(&ps->mu);
+	if (work && cpu != here)
+		(void)cli_cpu_move(cpu);
 	return work ? worker_main(arg) : NULL;
 }
 
@@ -421,8 +432,8 @@ static void *crew_main(void *arg)
  * on a 2-CPU virtual machine: 1 to 4 ms, a tenth of goal 7's whole run); a
  * parked thread that is woken usually goes straight to an idle CPU (about
  * 0.05 ms; on that machine, whose kernel packs threads onto fewer CPUs, in
- * about half the runs: README, goal 7).  A thread that cannot start leaves
- * its share to the others.
+ * about half the runs: README, goal 7; crew_main moves a worker woken there,
+ * see cpus.c).  A thread that cannot start leaves its share to the others.
  */
 static void crew_start(pipe_state *ps, worker_arg *args, size_t n)
 {
@@ -454,6 +465,8 @@ static void crew_stop(pipe_state *ps)
 static int run_bands(pipe_state *ps)
 {
 	pthread_mutex_lock(&ps->mu);
+	ps->cpu[0] = cli_cpu_current(); /* the calling thread, worker 0 */
+	ps->ncpu = ps->cpu[0] >= 0;
 	ps->go = 1;
 	pthread_cond_broadcast(&ps->cv);
 	pthread_mutex_unlock(&ps->mu);

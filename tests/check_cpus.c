@@ -1,0 +1,108 @@
+/*
+ * check_cpus.c - the CLI's CPU helpers (src/cli/cpus.c, linked in alone):
+ * -j's default count, and the choice and move that keep a file's workers
+ * off each other's CPU as they start.
+ *
+ * The choice is a pure function of the CPU a worker is on, the CPUs taken
+ * and the mask, checked on made-up masks; the count and the move against
+ * the process's real affinity mask (Linux), which must come back as it was.
+ */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+
+#include "testutil.h"
+
+#include "cli/cli.h"
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+START_TEST(pick_free_cpu)
+{
+	/* CPUs 0, 1, 2 and 4 allowed; 3 not. */
+	static const unsigned char allowed[] = { 1, 1, 1, 0, 1, 0 };
+	const int none[1] = { 0 };
+	const int t01[] = { 0, 1 }, t0[] = { 0 }, t012[] = { 0, 1, 2 }, t0124[] = { 0, 1, 2, 4 };
+	const int t3[] = { 3 };
+
+	ck_assert_int_eq(cli_cpu_pick(2, none, 0, allowed, COUNT(allowed)), 2);
+	ck_assert_int_eq(cli_cpu_pick(2, t01, COUNT(t01), allowed, COUNT(allowed)), 2);
+	/* Taken: the lowest free allowed CPU. */
+	ck_assert_int_eq(cli_cpu_pick(0, t0, COUNT(t0), allowed, COUNT(allowed)), 1);
+	ck_assert_int_eq(cli_cpu_pick(1, t012, COUNT(t012), allowed, COUNT(allowed)), 4);
+	ck_assert_int_eq(cli_cpu_pick(3, t3, COUNT(t3), allowed, COUNT(allowed)), 0);
+	/* Every allowed CPU has a worker: stay. */
+	ck_assert_int_eq(cli_cpu_pick(2, t0124, COUNT(t0124), allowed, COUNT(allowed)), 2);
+	/* Unknown CPU: nothing to say. */
+	ck_assert_int_eq(cli_cpu_pick(-1, t0, COUNT(t0), allowed, COUNT(allowed)), -1);
+}
+END_TEST
+
+#if defined(__linux__) && defined(CPU_COUNT)
+static cpu_set_t mask_now(void)
+{
+	cpu_set_t set;
+	ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+	return set;
+}
+
+START_TEST(count_is_the_mask)
+{
+	cpu_set_t set = mask_now();
+	ck_assert_uint_eq(cli_cpu_count(), (size_t)CPU_COUNT(&set));
+}
+END_TEST
+
+START_TEST(claim_and_move)
+{
+	cpu_set_t before = mask_now(), after;
+	int here = cli_cpu_current(), other = -1;
+
+	ck_assert_int_ge(here, 0);
+	ck_assert(CPU_ISSET(here, &before));
+	for (int c = 0; c < CPU_SETSIZE && other < 0; c++)
+		if (c != here && CPU_ISSET(c, &before))
+			other = c;
+	/* Free: stay; taken: the lowest other allowed CPU, if there is one. */
+	ck_assert_int_eq(cli_cpu_claim(here, NULL, 0), here);
+	{
+		const int taken[] = { here };
+		int lowest = -1;
+		for (int c = 0; c < CPU_SETSIZE && lowest < 0; c++)
+			if (c != here && CPU_ISSET(c, &before))
+				lowest = c;
+		ck_assert_int_eq(cli_cpu_claim(here, taken, 1), lowest >= 0 ? lowest : here);
+	}
+	/* A move is allowed only within the mask, and leaves the mask as it was. */
+	ck_assert_int_eq(cli_cpu_move(-1), 0);
+	ck_assert_int_eq(cli_cpu_move(CPU_SETSIZE), 0);
+	ck_assert_int_eq(cli_cpu_move(here), 1);
+	if (other >= 0)
+		ck_assert_int_eq(cli_cpu_move(other), 1);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (!CPU_ISSET(c, &before)) {
+			ck_assert_int_eq(cli_cpu_move(c), 0);
+			break;
+		}
+	after = mask_now();
+	ck_assert(CPU_EQUAL(&before, &after));
+}
+END_TEST
+#endif
+
+static Suite *cpus_suite(void)
+{
+	Suite *s = suite_create("cpus");
+	TCase *tc = tcase_create("cpus");
+	tcase_add_test(tc, pick_free_cpu);
+#if defined(__linux__) && defined(CPU_COUNT)
+	tcase_add_test(tc, count_is_the_mask);
+	tcase_add_test(tc, claim_and_move);
+#endif
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+IMF_TEST_MAIN(cpus_suite)
