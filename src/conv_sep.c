@@ -72,22 +72,41 @@ static void separable_hpass(conv_worker *w, const float *src, double *h)
 	}
 }
 
+/* Values classify_row tests at a time before it looks at what it found. */
+#define CLASSIFY_BLOCK 64
+
 /*
  * Input row v for the separable path's choice (conv_separable_row):
  * *integer unless some value below 2^22 has a fraction, *moderate when
- * every value is (see conv_wild).
+ * every value is (see conv_wild).  A row that is not moderate decides
+ * nothing more (its output rows sum in double whatever *integer says, so
+ * it is left as found so far), and once a fraction is found only
+ * moderation is left to test: rows of fractional data (the float passes'
+ * rows) are mostly tested for that alone.
  */
 SIMD static void classify_row(const float *restrict v, size_t n, int *integer, int *moderate)
 {
 	int32_t frac = 0, wild = 0;
-	for (size_t x = 0; x < n; x++) {
-		/*
-		 * A fraction is sure below 2^22 (the rounding trick of
-		 * copy_check_exact); a row with one only above (2^22 .. 2^23)
-		 * counts as integer, which only costs it the faster loops.
-		 */
-		frac |= ((v[x] + ROUND_MAGIC) - ROUND_MAGIC != v[x]) & (fabsf(v[x]) < EXACT_MAX);
-		wild |= conv_wild(v[x]);
+	size_t x = 0;
+
+	for (; x < n && !frac && !wild; x += CLASSIFY_BLOCK) {
+		size_t m = n - x < CLASSIFY_BLOCK ? n - x : CLASSIFY_BLOCK;
+		for (size_t i = 0; i < m; i++) {
+			float u = v[x + i];
+			/*
+			 * A fraction is sure below 2^22 (the rounding trick of
+			 * copy_check_exact); a row with one only above (2^22 ..
+			 * 2^23) counts as integer, which only costs it the
+			 * faster loops.
+			 */
+			frac |= ((u + ROUND_MAGIC) - ROUND_MAGIC != u) & (fabsf(u) < EXACT_MAX);
+			wild |= conv_wild(u);
+		}
+	}
+	for (; x < n && !wild; x += CLASSIFY_BLOCK) {
+		size_t m = n - x < CLASSIFY_BLOCK ? n - x : CLASSIFY_BLOCK;
+		for (size_t i = 0; i < m; i++)
+			wild |= conv_wild(v[x + i]);
 	}
 	*integer = frac == 0;
 	*moderate = wild == 0;

@@ -764,8 +764,9 @@ END_TEST
  * on integer rows) or where float could overflow or lose precision (huge,
  * tiny, infinite or NaN samples).  An image whose bands switch: real rows,
  * integer rows (the output rows reading only those exact), integers above
- * 2^22 (and 2^24), a huge value, a tiny one, an infinity and a NaN; every
- * border, dilation 1 and 2, real and integer kernels, flip.
+ * 2^22 (and 2^24), huge values (one well after the row's first fraction,
+ * where classify_row tests moderation alone), a tiny one, an infinity and
+ * a NaN; every border, dilation 1 and 2, real and integer kernels, flip.
  */
 START_TEST(test_separable_float)
 {
@@ -784,6 +785,7 @@ START_TEST(test_separable_float)
 		for (size_t x = 0; x < w; x++)
 			max_x = fmax(max_x, fabs(imf_image_row(in, 0, y)[x]));
 	imf_image_row(in, 0, 52)[10] = 1e37f; /* 256 times it overflows a float */
+	imf_image_row(in, 0, 53)[250] = -1e37f; /* past the first fraction's block */
 	imf_image_row(in, 0, 55)[20] = 1e-30f;
 	imf_image_row(in, 0, 58)[100] = INFINITY;
 	imf_image_row(in, 0, 61)[200] = NAN;
