@@ -786,6 +786,7 @@ START_TEST(test_separable_float)
 			max_x = fmax(max_x, fabs(imf_image_row(in, 0, y)[x]));
 	imf_image_row(in, 0, 52)[10] = 1e37f; /* 256 times it overflows a float */
 	imf_image_row(in, 0, 53)[250] = -1e37f; /* past the first fraction's block */
+	imf_image_row(in, 0, 50)[w - 1] = 1e37f;  /* in the last, partial block */
 	imf_image_row(in, 0, 55)[20] = 1e-30f;
 	imf_image_row(in, 0, 58)[100] = INFINITY;
 	imf_image_row(in, 0, 61)[200] = NAN;

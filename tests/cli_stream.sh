@@ -125,13 +125,14 @@ run --verbose -j 2 -k sobel-x "$T/wide.pgm" "$T/v.pgm"
 grep -q "streaming .* output rows a band, bands read, computed and written at once; 2 threads; direct (exact float" "$T/err" &&
 	grep -q "reader reads rows at their place, writer writes rows at their place" "$T/err" && ok ||
 	bad "verbose streaming: $(cat "$T/err")"
-# -j's default is the CPUs the process may run on (as nproc counts them),
-# so a run confined to one CPU streams on one thread.
-if command -v nproc >/dev/null && [ "$(nproc)" -le 16 ]; then
-	n=$(nproc)
+# -j's default is the CPUs in the process's affinity mask (nproc's count,
+# which OMP_NUM_THREADS and OMP_THREAD_LIMIT would change), so a run
+# confined to one CPU streams on one thread.
+n=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null)
+if [ -n "$n" ] && [ "$n" -le 16 ]; then
 	run --verbose -k sobel-x "$T/wide.pgm" "$T/v.pgm"
-	if [ "$n" -eq 1 ]; then want="1 thread;"; else want="$n threads;"; fi
-	grep -q "$want" "$T/err" && ok || bad "default threads, $n CPUs: $(cat "$T/err")"
+	if [ "$n" -eq 1 ]; then want="; 1 thread;"; else want="; $n threads"; fi
+	grep -q -- "$want" "$T/err" && ok || bad "default threads, $n CPUs: $(cat "$T/err")"
 fi
 first=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status 2>/dev/null)
 if command -v taskset >/dev/null && [ -n "$first" ]; then

@@ -4,8 +4,9 @@
  *
  * A process confined to some CPUs (taskset, a container's cpuset) runs
  * no faster with more threads than it has CPUs, so the count is that of
- * its affinity mask, as nproc counts it; where that cannot be read (not
- * Linux, or more CPUs than a cpu_set_t holds) it is the online CPUs.
+ * its affinity mask (nproc's count, OMP_ variables aside); where that
+ * cannot be read (not Linux, or more CPUs than a cpu_set_t holds) it is
+ * the online CPUs.
  *
  * A worker woken for a file's first band may be queued on the CPU of a
  * worker already running, while another CPU idles, until the scheduler
