@@ -62,10 +62,10 @@ int cli_cpu_pick(int here, const int *taken, size_t n, const unsigned char *allo
 	if (!busy)
 		return here;
 	for (size_t c = 0; c < ncpus; c++) {
-		int free = allowed[c];
-		for (size_t i = 0; i < n && free; i++)
-			free = taken[i] != (int)c;
-		if (free)
+		int vacant = allowed[c];
+		for (size_t i = 0; i < n && vacant; i++)
+			vacant = taken[i] != (int)c;
+		if (vacant)
 			return (int)c;
 	}
 	return here; /* every allowed CPU has a worker: stay */
