@@ -418,9 +418,10 @@ int main(int argc, char **argv)
 			snprintf(nruns, sizeof nruns, "%d", done);
 		else
 			snprintf(nruns, sizeof nruns, "%d, %d", done, done_all);
-		printf("| %s | %s | %s | %s | %.0f | %.0f | %.2f | %.2f | %.1f%% | %s | %s |\n",
+		printf("| %s | %s | %s%s | %s | %.0f | %.0f | %.2f | %.2f | %.1f%% | %s | %s |\n",
 		       bc->name, bc->data,
-		       bc->precision == IMF_PRECISION_FLOAT ? "float" : "exact (default)", nruns,
+		       imf_precision_name(bc->precision),
+		       bc->precision == IMF_PRECISION_EXACT ? " (default)" : "", nruns,
 		       px / conv_s / 1e6, px / conv_all_s / 1e6, 8 * px / conv_s / 1e9,
 		       8 * px / copy_s / 1e9, 100 * ratio, goal,
 		       bc->goal > 0 ? (ratio >= bc->goal ? "PASS" : "FAIL") : "-");

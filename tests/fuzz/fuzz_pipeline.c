@@ -6,8 +6,9 @@
  * The kernel, border, stride, padding, flip, dilation, precision and value
  * mapping are picked from the input's length, so every input is also a
  * plain image file (the seeds are ordinary images) and mutations that
- * change the length walk the parameters.  What is written must read back: PNG, PNM and PFM with
- * the same size, PFM and text (when every value is finite) bit for bit.
+ * change the length walk the parameters.  What is written must read back:
+ * PNG, PNM and PFM with the same size, PFM and text (when every value is
+ * finite) bit for bit.
  *
  * The same input also goes through the band API the CLI streams with:
  * imf_reader_read in bands of a size picked from the input, the engine's
