@@ -767,10 +767,16 @@ const char *imf_conv_stream_method(const imf_conv_stream *s)
 		if (!conv_plan_float_passes(s->plan))
 			return "separable (row pass, then column pass, double)";
 		if (conv_plan_exact_limit(s->plan) > 0)
-			return "separable (row pass, then column pass: double, exact, on integer "
-			       "samples; else float)";
-		return "separable (row pass, then column pass, float; double where values are "
-		       "extreme)";
+			return conv_plan_row_pairs(s->plan)
+			               ? "separable (row pass, then column pass: double, exact, on "
+			                 "integer samples; else float, two output rows at a time)"
+			               : "separable (row pass, then column pass: double, exact, on "
+			                 "integer samples; else float)";
+		return conv_plan_row_pairs(s->plan)
+		               ? "separable (row pass, then column pass, float, two output rows "
+		                 "at a time; double where values are extreme)"
+		               : "separable (row pass, then column pass, float; double where "
+		                 "values are extreme)";
 	}
 	if (conv_plan_exact_limit(s->plan) > 0)
 		return conv_plan_float_sums(s->plan)

@@ -68,6 +68,8 @@ float conv_plan_exact_limit(const conv_plan *p);
 int conv_plan_float_sums(const conv_plan *p);
 /* Separable: rows whose result need not be exact may run both passes in float. */
 int conv_plan_float_passes(const conv_plan *p);
+/* Separable, float passes: the column pass may make two output rows at once. */
+int conv_plan_row_pairs(const conv_plan *p);
 
 imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err);
 void conv_worker_free(conv_worker *w);

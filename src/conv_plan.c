@@ -316,6 +316,15 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 		p->sep_float = g->stride == 1 &&
 		               to_float_weights(p->sep_c, k->m[0].scale, p->sep_cf, g->fr) &&
 		               to_float_weights(p->sep_r, 1, p->sep_rf, g->fc);
+		/*
+		 * Pairs of output rows (conv_separable_rows) read Fr + 1
+		 * consecutive rows, every one a tap: one slot more.
+		 */
+		p->sep_pair = p->sep_float && g->dil == 1;
+		for (size_t i = 0; i < g->fr; i++)
+			p->sep_pair &= p->sep_c[i] != 0 && p->sep_cf[i] != 0;
+		if (p->sep_pair)
+			p->ring = g->fr + 1;
 	}
 	*out = p;
 	return IMF_OK;
@@ -339,6 +348,11 @@ float conv_plan_exact_limit(const conv_plan *p)
 int conv_plan_float_passes(const conv_plan *p)
 {
 	return p->sep && p->sep_float;
+}
+
+int conv_plan_row_pairs(const conv_plan *p)
+{
+	return p->sep && p->sep_pair;
 }
 
 /* ---- workers -------------------------------------------------------------------- */
@@ -400,7 +414,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	    !imf_size_mul(p->sep ? 1 : slots, p->pw, &cache_len) ||
 	    !imf_size_mul(p->sep ? 1 : slots, p->dstride, &dcache_len) ||
 	    (p->sep && (!imf_size_mul(slots, p->hstride, &hcache_len) ||
-	                nrows > SIZE_MAX - g->fc))) {
+	                nrows > SIZE_MAX - g->fc - (size_t)g->nfilt))) {
 		conv_worker_free(w);
 		return imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
 	}
@@ -432,7 +446,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	w->act_wf = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_wf, err);
 	w->acc = imf_alloc_array(span, sizeof *w->acc, err);
 	w->total = imf_alloc_array(span, sizeof *w->total, err);
-	w->facc = imf_alloc_array(span, sizeof *w->facc, err);
+	w->facc = imf_alloc_array(2 * span, sizeof *w->facc, err);
 	if (p->sep) {
 		w->hcache = imf_alloc_array(hcache_len, sizeof *w->hcache, err);
 		w->dpad = imf_alloc_array(p->pw, sizeof *w->dpad, err);
@@ -443,7 +457,8 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 		w->has_f = imf_alloc_array(p->ring, sizeof *w->has_f, err);
 		w->row_int = imf_alloc_array(p->ring, sizeof *w->row_int, err);
 		w->row_mod = imf_alloc_array(p->ring, sizeof *w->row_mod, err);
-		w->hfrows = imf_alloc_array(nrows + g->fc, sizeof *w->hfrows, err); /* as hrows */
+		/* nfilt * (Fr + 1) for the column passes (a pair's rows), then Fc */
+		w->hfrows = imf_alloc_array(nrows + g->nfilt + g->fc, sizeof *w->hfrows, err);
 		w->ftapsrc = imf_alloc_array(nmax, sizeof *w->ftapsrc, err);
 		w->ftapw = imf_alloc_array(nmax, sizeof *w->ftapw, err);
 		if (p->sep_float)

@@ -73,16 +73,16 @@
  */
 #define TAPS_MAX 9
 
-/* the terms of the first N taps, in order */
-#define TERMS1 + w0 * s0[x]
-#define TERMS2 TERMS1 + w1 * s1[x]
-#define TERMS3 TERMS2 + w2 * s2[x]
-#define TERMS4 TERMS3 + w3 * s3[x]
-#define TERMS5 TERMS4 + w4 * s4[x]
-#define TERMS6 TERMS5 + w5 * s5[x]
-#define TERMS7 TERMS6 + w6 * s6[x]
-#define TERMS8 TERMS7 + w7 * s7[x]
-#define TERMS9 TERMS8 + w8 * s8[x]
+/* the terms of the first N taps, in order; S(i) is tap i's sample */
+#define TERMS1(S) + w0 * S(0)
+#define TERMS2(S) TERMS1(S) + w1 * S(1)
+#define TERMS3(S) TERMS2(S) + w2 * S(2)
+#define TERMS4(S) TERMS3(S) + w3 * S(3)
+#define TERMS5(S) TERMS4(S) + w4 * S(4)
+#define TERMS6(S) TERMS5(S) + w5 * S(5)
+#define TERMS7(S) TERMS6(S) + w6 * S(6)
+#define TERMS8(S) TERMS7(S) + w7 * S(7)
+#define TERMS9(S) TERMS8(S) + w8 * S(8)
 
 /*
  * The same terms summed as a tree, for the float loops: four levels of
@@ -93,19 +93,22 @@
  * bound (a pairwise sum's is smaller); every row still sums the same way,
  * whatever the threads and bands.
  */
-#define P01 (w0 * s0[x] + w1 * s1[x])
-#define P23 (w2 * s2[x] + w3 * s3[x])
-#define P45 (w4 * s4[x] + w5 * s5[x])
-#define P67 (w6 * s6[x] + w7 * s7[x])
-#define TREE1 + (w0 * s0[x])
-#define TREE2 + P01
-#define TREE3 + (P01 + w2 * s2[x])
-#define TREE4 + (P01 + P23)
-#define TREE5 + ((P01 + P23) + w4 * s4[x])
-#define TREE6 + ((P01 + P23) + P45)
-#define TREE7 + ((P01 + P23) + (P45 + w6 * s6[x]))
-#define TREE8 + ((P01 + P23) + (P45 + P67))
-#define TREE9 + (((P01 + P23) + (P45 + P67)) + w8 * s8[x])
+#define P01(S) (w0 * S(0) + w1 * S(1))
+#define P23(S) (w2 * S(2) + w3 * S(3))
+#define P45(S) (w4 * S(4) + w5 * S(5))
+#define P67(S) (w6 * S(6) + w7 * S(7))
+#define TREE1(S) + (w0 * S(0))
+#define TREE2(S) + P01(S)
+#define TREE3(S) + (P01(S) + w2 * S(2))
+#define TREE4(S) + (P01(S) + P23(S))
+#define TREE5(S) + ((P01(S) + P23(S)) + w4 * S(4))
+#define TREE6(S) + ((P01(S) + P23(S)) + P45(S))
+#define TREE7(S) + ((P01(S) + P23(S)) + (P45(S) + w6 * S(6)))
+#define TREE8(S) + ((P01(S) + P23(S)) + (P45(S) + P67(S)))
+#define TREE9(S) + (((P01(S) + P23(S)) + (P45(S) + P67(S))) + w8 * S(8))
+
+/* tap i's sample in the one-row loops: its row at x */
+#define AT_X(i) s##i[x]
 
 /* tap i's row and weight; taps past N repeat tap 0 and go unused */
 #define TAP(T, N, i)                                                                        \
@@ -122,7 +125,7 @@
 		TAP(T, N, 3); TAP(T, N, 4); TAP(T, N, 5);                                      \
 		TAP(T, N, 6); TAP(T, N, 7); TAP(T, N, 8);                                      \
 		for (size_t x = 0; x < n; x++)                                                 \
-			acc[x] = START TERMS##N;                                               \
+			acc[x] = START TERMS##N(AT_X);                                         \
 	}
 
 #define TAP_LOOPS(T, SFX, START, P, TERMS)                                                  \
@@ -142,6 +145,12 @@ TAP_LOOPS(float, f, 0.0f, set, TREE)
 TAP_LOOPS(double, d, acc[x], axpy, TERMS)
 TAP_LOOPS(double, d, 0.0, set, TERMS)
 
+/* Taps in the next pass: left taps over passes_left passes, as even as can be. */
+static inline size_t pass_taps(size_t left, size_t passes_left)
+{
+	return left / passes_left + (left % passes_left != 0);
+}
+
 /*
  * acc[0..n) = sum over taps t of w[t] * src[t][off + x], in tap order: the
  * first pass sets acc, the others add, the taps split into as few passes of
@@ -157,8 +166,7 @@ TAP_LOOPS(double, d, 0.0, set, TERMS)
 		}                                                                              \
 		size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX;                                \
 		for (size_t t = 0, p = 0; p < passes; p++) {                                   \
-			size_t m = (nt - t) / (passes - p) +                                   \
-			           ((nt - t) % (passes - p) != 0);                             \
+			size_t m = pass_taps(nt - t, passes - p);                              \
 			(t == 0 ? set_##SFX : axpy_##SFX)[m](acc, src + t, off, w + t, n);     \
 			t += m;                                                                \
 		}                                                                              \
@@ -220,13 +228,13 @@ SIMD static void widen(double *restrict dst, const float *restrict src, size_t n
 		(void)acc;                                                                     \
 		if (sizeof(T) == sizeof(float) && scale == 1 && bias == 0)                     \
 			for (size_t x = 0; x < n; x++)                                         \
-				dst[x] = (float)(START TERMS##N) + 0.0f;                       \
+				dst[x] = (float)(START TERMS##N(AT_X)) + 0.0f;                 \
 		else if (scale == 1)                                                           \
 			for (size_t x = 0; x < n; x++)                                         \
-				dst[x] = (float)((double)(START TERMS##N) + bias);             \
+				dst[x] = (float)((double)(START TERMS##N(AT_X)) + bias);       \
 		else                                                                           \
 			for (size_t x = 0; x < n; x++)                                         \
-				dst[x] = (float)(scale * (double)(START TERMS##N) + bias);     \
+				dst[x] = (float)(scale * (double)(START TERMS##N(AT_X)) + bias); \
 	}
 
 #define FIN_LOOPS(T, START, P, TERMS)                                                       \
@@ -278,6 +286,145 @@ SIMD static void finish_row_f(float *restrict dst, const float *restrict sum, do
 
 SUM_TAPS_FINISH(double, d, finish_row)
 SUM_TAPS_FINISH(float, f, finish_row_f)
+
+/*
+ * Two output rows at once, for the separable path's float column pass
+ * (conv_separable_rows): taps on consecutive rows, the first output row's
+ * tap i on src[i], the second's on src[i + 1], the same weights.  Each
+ * loaded sample serves both rows, so a pass of N taps loads N + 1 rows
+ * instead of 2N, and a 15-tap column pass, whose rows come from L2, about
+ * halves its loads.  Each row's sum is the one-row loops' to the bit: the
+ * same passes, the same tree, the same finish; only the loads are shared,
+ * so a row's value does not depend on whether it was paired (threads and
+ * bands split the rows differently).
+ */
+
+/* tap i's sample for the first row of a pair, and for the second */
+#define FIRST(i) v##i
+#define SECOND(i) SECOND_##i
+#define SECOND_0 v1
+#define SECOND_1 v2
+#define SECOND_2 v3
+#define SECOND_3 v4
+#define SECOND_4 v5
+#define SECOND_5 v6
+#define SECOND_6 v7
+#define SECOND_7 v8
+#define SECOND_8 v9
+
+/* the pass's first sum (0 + terms, as set_f), or the sum so far */
+#define FROM_ZERO(a) 0.0f
+#define FROM_ACC(a) a[x]
+#define FROM_NONE(a)
+
+/* row i of a pair's N + 1 (later ones repeat row 0, loaded but unused), weight i */
+#define PAIR_TAP(N, i)                                                                      \
+	const float *restrict s##i = src[(i) <= (N) ? (i) : 0] + off;                       \
+	const float w##i = w[(i) < (N) ? (i) : 0];                                          \
+	(void)w##i
+
+#define PAIR_TAPS(N)                                                                        \
+	PAIR_TAP(N, 0); PAIR_TAP(N, 1); PAIR_TAP(N, 2); PAIR_TAP(N, 3); PAIR_TAP(N, 4);    \
+	PAIR_TAP(N, 5); PAIR_TAP(N, 6); PAIR_TAP(N, 7); PAIR_TAP(N, 8);                    \
+	const float *restrict s9 = src[9 <= (N) ? 9 : 0] + off
+
+#define PAIR_SAMPLES                                                                        \
+	const float v0 = s0[x], v1 = s1[x], v2 = s2[x], v3 = s3[x], v4 = s4[x];            \
+	const float v5 = s5[x], v6 = s6[x], v7 = s7[x], v8 = s8[x], v9 = s9[x];            \
+	(void)v0, (void)v1, (void)v2, (void)v3, (void)v4;                                  \
+	(void)v5, (void)v6, (void)v7, (void)v8, (void)v9
+
+/* a0[x] = START(a0) + first row's terms, a1[x] likewise (set_f, axpy_f) */
+#define PAIR_LOOP(N, START, P)                                                              \
+	SIMD static void P##N(float *restrict a0, float *restrict a1, const float *const *src, \
+	                      size_t off, const float *w, size_t n)                            \
+	{                                                                                      \
+		PAIR_TAPS(N);                                                                  \
+		for (size_t x = 0; x < n; x++) {                                               \
+			PAIR_SAMPLES;                                                          \
+			a0[x] = START(a0) TREE##N(FIRST);                                      \
+			a1[x] = START(a1) TREE##N(SECOND);                                     \
+		}                                                                              \
+	}
+
+/* the last pass with the finish, as FIN_LOOP's float branches */
+#define PAIR_FIN_LOOP(N, START, P)                                                          \
+	SIMD static void P##N(float *restrict d0, float *restrict d1,                          \
+	                      const float *restrict a0, const float *restrict a1,              \
+	                      const float *const *src, size_t off, const float *w, size_t n,   \
+	                      double scale, double bias)                                       \
+	{                                                                                      \
+		PAIR_TAPS(N);                                                                  \
+		(void)a0, (void)a1;                                                            \
+		if (scale == 1 && bias == 0)                                                   \
+			for (size_t x = 0; x < n; x++) {                                       \
+				PAIR_SAMPLES;                                                  \
+				d0[x] = (float)(START(a0) TREE##N(FIRST)) + 0.0f;              \
+				d1[x] = (float)(START(a1) TREE##N(SECOND)) + 0.0f;             \
+			}                                                                      \
+		else if (scale == 1)                                                           \
+			for (size_t x = 0; x < n; x++) {                                       \
+				PAIR_SAMPLES;                                                  \
+				d0[x] = (float)((double)(START(a0) TREE##N(FIRST)) + bias);    \
+				d1[x] = (float)((double)(START(a1) TREE##N(SECOND)) + bias);   \
+			}                                                                      \
+		else                                                                           \
+			for (size_t x = 0; x < n; x++) {                                       \
+				PAIR_SAMPLES;                                                  \
+				d0[x] = (float)(scale * (double)(START(a0) TREE##N(FIRST)) +   \
+				                bias);                                         \
+				d1[x] = (float)(scale * (double)(START(a1) TREE##N(SECOND)) +  \
+				                bias);                                         \
+			}                                                                      \
+	}
+
+#define PAIR_LOOPS(LOOP, START, P)                                                          \
+	LOOP(1, START, P) LOOP(2, START, P) LOOP(3, START, P) LOOP(4, START, P)                \
+	LOOP(5, START, P) LOOP(6, START, P) LOOP(7, START, P) LOOP(8, START, P)                \
+	LOOP(9, START, P)
+
+PAIR_LOOPS(PAIR_LOOP, FROM_ZERO, pair_set)
+PAIR_LOOPS(PAIR_LOOP, FROM_ACC, pair_axpy)
+PAIR_LOOPS(PAIR_FIN_LOOP, FROM_NONE, pair_fin_set)
+PAIR_LOOPS(PAIR_FIN_LOOP, FROM_ACC, pair_fin_add)
+
+typedef void (*pair_fn)(float *restrict, float *restrict, const float *const *, size_t,
+                        const float *, size_t);
+typedef void (*pair_fin_fn)(float *restrict, float *restrict, const float *restrict,
+                            const float *restrict, const float *const *, size_t,
+                            const float *, size_t, double, double);
+#define PAIR_TABLE(T, P)                                                                    \
+	static const T P[TAPS_MAX + 1] = {NULL,  P##1, P##2, P##3, P##4,                      \
+	                                  P##5, P##6, P##7, P##8, P##9};
+PAIR_TABLE(pair_fn, pair_set)
+PAIR_TABLE(pair_fn, pair_axpy)
+PAIR_TABLE(pair_fin_fn, pair_fin_set)
+PAIR_TABLE(pair_fin_fn, pair_fin_add)
+
+/* conv_sum_taps_f for two rows: a0 from src[0..nt), a1 from src[1..nt] */
+static void sum_taps_pair_f(float *a0, float *a1, const float *const *src, size_t off,
+                            const float *w, size_t nt, size_t n)
+{
+	size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX;
+
+	for (size_t t = 0, p = 0; p < passes; p++) {
+		size_t m = pass_taps(nt - t, passes - p);
+		(t == 0 ? pair_set : pair_axpy)[m](a0, a1, src + t, off, w + t, n);
+		t += m;
+	}
+}
+
+void conv_sum_taps_finish_pair_f(float *d0, float *d1, float *a0, float *a1,
+                                 const float *const *src, size_t off, const float *w,
+                                 size_t nt, size_t n, double scale, double bias)
+{
+	size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX, last = nt / passes;
+
+	if (passes > 1)
+		sum_taps_pair_f(a0, a1, src, off, w, nt - last, n);
+	(passes > 1 ? pair_fin_add : pair_fin_set)[last](d0, d1, a0, a1, src + nt - last, off,
+	                                                  w + nt - last, n, scale, bias);
+}
 
 /* 1 when every value is an integer of magnitude <= lim (as copy_check_exact). */
 static int row_is_exact(const float *restrict v, size_t n, float lim)
@@ -630,12 +777,15 @@ void conv_worker_run(conv_worker *w, conv_fetch fetch, const void *ctx, imf_imag
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
 
-	for (size_t oy = oy0; oy < oy1; oy++) {
+	for (size_t oy = oy0; oy < oy1;) {
+		size_t made = 1;
 		if (p->sep)
-			conv_separable_row(w, fetch, ctx, o, oy - first, oy);
+			made = conv_separable_rows(w, fetch, ctx, o, oy - first, oy, oy1 - oy);
 		else
 			direct_row(w, fetch, ctx, o, oy - first, oy, oy + 1 < oy1);
-		if (g->alpha) {
+		for (; made > 0; made--, oy++) {
+			if (!g->alpha)
+				continue;
 			int a = g->ich - 1;
 			const float *restrict src =
 			        fetch(ctx, a, conv_anchor_index(oy, g->stride, g->top, g->er, g->ih));

@@ -60,6 +60,8 @@ struct conv_plan {
 	double *sep_c, *sep_r;
 	int sep_int;        /* every weight an integer: exact on integer rows, in double */
 	int sep_float;      /* stride 1, weights of moderate size: float passes allowed */
+	int sep_pair;       /* sep_float, dilation 1, no zero in sep_cf: column passes may
+	                       make two output rows at once (the ring holds Fr + 1 rows) */
 	float *sep_cf, *sep_rf; /* sep_c, sep_r rounded to float */
 };
 
@@ -84,7 +86,7 @@ struct conv_worker {
 	float *hfcache;       /* separable, sep_float: the row-pass results in float, as hcache */
 	unsigned char *has_d, *has_f; /* ring slot: hcache / hfcache hold its row's results */
 	unsigned char *row_int, *row_mod; /* ring slot: classify_row of its input rows */
-	const float **hfrows; /* separable: nfilt * Fr, as hrows, in float */
+	const float **hfrows; /* separable: nfilt * (Fr + 1) (a pair's rows), then Fc */
 	const float **ftapsrc; /* separable: a float pass's taps (max(Fr, Fc)) */
 	float *ftapw;
 	const double **tapsrc; /* separable, max(Fr, Fc): a pass's non-zero taps: rows, */
@@ -101,7 +103,7 @@ struct conv_worker {
 	double *act_w;
 	float *act_wf;
 	double *acc, *total;
-	float *facc;
+	float *facc;          /* 2 spans: float sums (the second for a pair of rows) */
 };
 
 /* conv_rows.c's inner loops and padding, shared with conv_sep.c (see there). */
@@ -113,13 +115,20 @@ void conv_sum_taps_finish_d(float *dst, double *acc, const double *const *src, s
                             const double *w, size_t nt, size_t n, double scale, double bias);
 void conv_sum_taps_finish_f(float *dst, float *acc, const float *const *src, size_t off,
                             const float *w, size_t nt, size_t n, double scale, double bias);
+/* the same for two rows at once: d0 from src[0..nt), d1 from src[1..nt]; nt >= 1 */
+void conv_sum_taps_finish_pair_f(float *d0, float *d1, float *a0, float *a1,
+                                 const float *const *src, size_t off, const float *w,
+                                 size_t nt, size_t n, double scale, double bias);
 int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
                  size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod);
 void conv_pad_row_d(double *restrict dst, const float *restrict src, size_t width,
                     size_t left, size_t pw, const ptrdiff_t *restrict colsrc);
 
-/* conv_sep.c: output row oy of a separable plan into row orow of o. */
-void conv_separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
-                        size_t orow, size_t oy);
+/*
+ * conv_sep.c: output row oy of a separable plan, and oy + 1 too when n >= 2
+ * allows and the pair qualifies, into rows orow... of o; returns the rows made.
+ */
+size_t conv_separable_rows(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                           size_t orow, size_t oy, size_t n);
 
 #endif

@@ -117,7 +117,8 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h)
 {
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
-	const float **rows = w->hfrows + (size_t)g->nfilt * g->fr; /* Fc spare slots */
+	/* Fc spare slots, after the column passes' nfilt * (Fr + 1) */
+	const float **rows = w->hfrows + (size_t)g->nfilt * (g->fr + 1);
 	size_t nt;
 
 	conv_pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0, NULL);
@@ -168,8 +169,8 @@ static void separable_tag(conv_worker *w, conv_fetch fetch, const void *ctx, siz
  *    |bias|), 2.2e-6 of it for 15x15 (check_engine.c holds 1e-5);
  *  - double, as before: exact for integer kernels on integer data.
  */
-void conv_separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
-                        size_t orow, size_t oy)
+static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                          size_t orow, size_t oy)
 {
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
@@ -232,3 +233,69 @@ void conv_separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_i
 	}
 }
 
+
+/*
+ * Output rows oy and oy + 1 at once (a sep_pair plan: stride and dilation
+ * 1, every column weight non-zero), when both take the float passes and
+ * every one of their Fr + 1 rows is a real row (not the zero border): the
+ * column pass then loads each row-pass result once for both output rows
+ * (conv_sum_taps_finish_pair_f), the same sums as separable_row's to the
+ * bit.  Returns 0, having made nothing, when the pair does not qualify.
+ */
+static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                          size_t orow, size_t oy)
+{
+	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
+	const size_t fr = g->fr, ow = g->ow, span = ow < CONV_SPAN ? ow : CONV_SPAN;
+	int mod = 1, frac_first = 0, frac_second = 0;
+
+	/* Padded rows oy .. oy + Fr: classified, and the choice of each output row. */
+	for (size_t i = 0; i <= fr; i++) {
+		size_t r = oy + i, slot = r % p->ring;
+		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
+		if (sy < 0)
+			return 0;
+		separable_tag(w, fetch, ctx, r, (size_t)sy);
+		mod &= w->row_mod[slot];
+		if (i < fr)
+			frac_first |= !w->row_int[slot];
+		if (i > 0)
+			frac_second |= !w->row_int[slot];
+	}
+	if (!mod || (p->sep_int && (!frac_first || !frac_second)))
+		return 0;
+
+	for (size_t i = 0; i <= fr; i++) {
+		size_t r = oy + i, slot = r % p->ring;
+		size_t sy = (size_t)conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top,
+		                                      g->ih);
+		for (int c = 0; c < g->nfilt; c++) {
+			float *h = w->hfcache + ((size_t)c * p->ring + slot) * p->hstride;
+			if (!w->has_f[slot])
+				separable_hpass_f(w, fetch(ctx, c, sy), h);
+			w->hfrows[(size_t)c * (fr + 1) + i] = h;
+		}
+		w->has_f[slot] = 1;
+	}
+	for (int c = 0; c < g->nout; c++) {
+		float *d0 = imf_image_row(o, c, orow), *d1 = imf_image_row(o, c, orow + 1);
+		const float *const *rows = w->hfrows + (size_t)c * (fr + 1);
+		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
+			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
+			/* sep_cf holds the scale already */
+			conv_sum_taps_finish_pair_f(d0 + x0, d1 + x0, w->facc, w->facc + span, rows,
+			                            x0, p->sep_cf, fr, n, 1.0, p->bias);
+		}
+	}
+	return 1;
+}
+
+size_t conv_separable_rows(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                           size_t orow, size_t oy, size_t n)
+{
+	if (n >= 2 && w->p->sep_pair && separable_pair(w, fetch, ctx, o, orow, oy))
+		return 2;
+	separable_row(w, fetch, ctx, o, orow, oy);
+	return 1;
+}

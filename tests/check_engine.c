@@ -190,7 +190,7 @@ static void check_float_sums(const imf_image *in, const imf_kernel *k, const imf
 /* Which inner loops the engine picks for k on a w x h image. */
 static const char *method_of(const imf_kernel *k, const imf_conv_params *p, size_t w, size_t h)
 {
-	static char buf[128];
+	static char buf[256];
 	imf_conv_stream *s = NULL;
 	imf_error err = {0};
 	ck_assert_int_eq(imf_conv_stream_new(k, p, w, h, 1, 0, &s, &err), IMF_OK);
@@ -510,32 +510,28 @@ START_TEST(test_threads_identical)
 END_TEST
 
 /*
- * Stream an image through imf_conv_stream in bands of varying sizes, the
- * window holding exactly the rows imf_conv_stream_input_rows names: the
- * output must equal imf_conv_run's, for every bounded border and padding.
+ * in through imf_conv_stream in bands of `band` output rows (0: varying
+ * sizes, 1 to 6), the window of each holding exactly the rows
+ * imf_conv_stream_input_rows names; the bands put together.
  */
-static void stream_compare(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
-                           unsigned long long *rng, const char *what)
+static imf_image *stream_out(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
+                             size_t band, unsigned long long *rng, const char *what)
 {
-	imf_image *whole = NULL, *out = NULL;
+	imf_image *out = NULL;
 	imf_conv_stream *s = NULL;
 	imf_error err = {0};
 	size_t ow, oh, iw = imf_image_width(in), ih = imf_image_height(in);
 	int och, oa, ich = imf_image_channels(in);
 
-	ck_assert_int_eq(imf_conv_run(in, k, p, &whole, &err), IMF_OK);
 	ck_assert_int_eq(imf_conv_stream_new(k, p, iw, ih, ich, imf_image_has_alpha(in), &s, &err),
 	                 IMF_OK);
 	ck_assert_int_eq(imf_conv_stream_bounded(s), 1);
 	imf_conv_stream_output(s, &ow, &oh, &och, &oa);
-	ck_assert_uint_eq(ow, imf_image_width(whole));
-	ck_assert_uint_eq(oh, imf_image_height(whole));
-	ck_assert_int_eq(och, imf_image_channels(whole));
 	ck_assert_int_eq(imf_image_new(ow, oh, och, oa, NULL, &out, &err), IMF_OK);
 
 	for (size_t oy = 0; oy < oh;) {
-		size_t n = 1 + (size_t)(tu_rand(rng) * 6), lo, hi;
-		imf_image *win = NULL, *band = NULL;
+		size_t n = band ? band : 1 + (size_t)(tu_rand(rng) * 6), lo, hi;
+		imf_image *win = NULL, *part = NULL;
 		if (n > oh - oy)
 			n = oh - oy;
 		imf_conv_stream_input_rows(s, oy, n, &lo, &hi);
@@ -548,21 +544,33 @@ static void stream_compare(const imf_image *in, const imf_kernel *k, const imf_c
 			for (size_t y = lo; y < hi; y++)
 				memcpy(imf_image_row(win, c, y - lo), imf_image_row_const(in, c, y),
 				       iw * sizeof(float));
-		ck_assert_int_eq(imf_image_new(ow, n, och, oa, NULL, &band, &err), IMF_OK);
-		ck_assert_msg(imf_conv_stream_run(s, win, lo, band, oy, n, &err) == IMF_OK, "%s: %s",
+		ck_assert_int_eq(imf_image_new(ow, n, och, oa, NULL, &part, &err), IMF_OK);
+		ck_assert_msg(imf_conv_stream_run(s, win, lo, part, oy, n, &err) == IMF_OK, "%s: %s",
 		              what, err.msg);
 		for (int c = 0; c < och; c++)
 			for (size_t y = 0; y < n; y++)
-				memcpy(imf_image_row(out, c, oy + y), imf_image_row_const(band, c, y),
+				memcpy(imf_image_row(out, c, oy + y), imf_image_row_const(part, c, y),
 				       ow * sizeof(float));
 		imf_image_free(win);
-		imf_image_free(band);
+		imf_image_free(part);
 		oy += n;
 	}
+	imf_conv_stream_free(s);
+	return out;
+}
+
+/* Streamed in bands of varying sizes, the output must equal imf_conv_run's. */
+static void stream_compare(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
+                           unsigned long long *rng, const char *what)
+{
+	imf_image *whole = NULL, *out;
+	imf_error err = {0};
+
+	ck_assert_int_eq(imf_conv_run(in, k, p, &whole, &err), IMF_OK);
+	out = stream_out(in, k, p, 0, rng, what);
 	assert_same(out, whole, 1, what);
 	imf_image_free(out);
 	imf_image_free(whole);
-	imf_conv_stream_free(s);
 }
 
 START_TEST(test_stream_bands)
@@ -851,6 +859,109 @@ START_TEST(test_separable_float)
 END_TEST
 
 /*
+ * Where both take the float passes, the separable path's column pass makes
+ * two output rows at once (a pair loads each row-pass result once for
+ * both).  A row must come out the same to the bit paired or alone, since
+ * threads and bands split the rows differently: each image streamed one
+ * output row a band (never paired) equals the whole image run at once
+ * (paired wherever two rows qualify), and so does a run on three threads
+ * (their parts pair other rows; wrap, which does not stream, has only
+ * that).  Real and integer column weights;
+ * every border (zero: the first and last rows read the border's zeros
+ * and go alone); a 12x3 kernel on four planes (more planes than columns)
+ * and on three and alpha; widths past one span and odd; rows where pairs must fall back
+ * (integer rows under an integer kernel, a huge value, a NaN).  And the
+ * method says when pairs may run: not with a zero column weight, not with
+ * dilation 2.
+ */
+START_TEST(test_separable_pairs)
+{
+	static const double binom[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+	unsigned long long rng = 2718;
+
+	for (int kind = 0; kind < 4; kind++) {
+		const size_t w = kind >= 2 ? 37 : 531, h = 41;
+		/* kind 2: four planes; 3: three and alpha */
+		imf_image *in = rand_image(w, h, kind >= 2 ? 4 : 1, kind == 3, 0, &rng);
+		double c[15], r[15];
+		big_kernel b;
+
+		if (kind == 0) { /* 15x15, real weights */
+			bk_init(&b, 15, 15, 1);
+			for (size_t i = 0; i < 15; i++) {
+				c[i] = 0.1 + tu_rand(&rng);
+				r[i] = tu_rand(&rng) - 0.3;
+			}
+		} else if (kind == 1) { /* 9x9 binomial: exact in double on integer rows */
+			bk_init(&b, 9, 9, 1.0 / 65536);
+			memcpy(c, binom, sizeof binom);
+			memcpy(r, binom, sizeof binom);
+		} else { /* 12x3 */
+			bk_init(&b, 12, 3, 0.25);
+			for (size_t i = 0; i < 12; i++)
+				c[i] = tu_rand(&rng) + 0.5;
+			r[0] = 0.75;
+			r[1] = -1.5;
+			r[2] = 0.125;
+		}
+		outer(&b, c, r);
+		/* rows 10..24 integers (kind 1: exact, double); a huge value; a NaN */
+		for (size_t y = 10; y < 25; y++)
+			for (size_t x = 0; x < w; x++)
+				imf_image_row(in, 0, y)[x] = (float)((x * 5 + y * 11) % 256);
+		imf_image_row(in, 0, 30)[w / 2] = 1e37f;
+		imf_image_row(in, 0, 36)[w - 1] = NAN;
+
+		for (int border = 0; border < 5; border++) {
+			imf_conv_params p;
+			imf_image *whole = NULL, *rows;
+			imf_error err = {0};
+			char what[96];
+			imf_conv_params_default(&p);
+			p.border = (imf_border)border;
+			p.flip = border % 2;
+			p.bias = border == 3 ? 0.5 : 0;
+			snprintf(what, sizeof what, "pairs: kind %d, border %d", kind, border);
+			ck_assert_msg(strstr(method_of(&b.k, &p, w, h), "two output rows"), "%s: %s",
+			              what, method_of(&b.k, &p, w, h));
+			ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &whole, &err), IMF_OK);
+			if (p.border != IMF_BORDER_WRAP) { /* wrap does not stream */
+				rows = stream_out(in, &b.k, &p, 1, &rng, what);
+				assert_same(rows, whole, 1, what);
+				imf_image_free(rows);
+			}
+			/* three threads: parts of 13, 14 and 14 rows, paired from their starts */
+			p.threads = 3;
+			ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &rows, &err), IMF_OK);
+			assert_same(rows, whole, 1, what);
+			imf_image_free(rows);
+			imf_image_free(whole);
+			p.threads = 1;
+
+			p.dilation = 2;
+			ck_assert_ptr_null(strstr(method_of(&b.k, &p, w, h), "two output rows"));
+		}
+		imf_image_free(in);
+	}
+
+	/* a zero column weight: no pairs (each would be a tap of weight 0) */
+	{
+		big_kernel b;
+		imf_conv_params p;
+		double c[9], r[9];
+		bk_init(&b, 9, 9, 1);
+		for (size_t i = 0; i < 9; i++)
+			c[i] = r[i] = 0.5 + (double)i;
+		c[4] = 0;
+		outer(&b, c, r);
+		imf_conv_params_default(&p);
+		ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, 100, 50), "separable"));
+		ck_assert_ptr_null(strstr(method_of(&b.k, &p, 100, 50), "two output rows"));
+	}
+}
+END_TEST
+
+/*
  * Kernels of several matrices take the accumulate-then-combine loops:
  * magnitude kernels (2 and 3 parts) on an RGBA image (alpha carried), and
  * 3-slice kernels on an RGB image; sizes 1..15, every border, strides,
@@ -1128,6 +1239,7 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_separable_detection);
 	tcase_add_test(tc, test_separable_symmetric);
 	tcase_add_test(tc, test_separable_float);
+	tcase_add_test(tc, test_separable_pairs);
 	tcase_add_test(tc, test_multi_matrix);
 	tcase_add_test(tc, test_signed_zero);
 	tcase_add_test(tc, test_float_precision_paths);
