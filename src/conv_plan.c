@@ -419,10 +419,10 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 		return imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
 	}
 	/* wide_only: the padded rows are doubles (dcache) alone. */
-	w->cache = imf_alloc_array(p->wide_only ? 1 : cache_len, sizeof *w->cache, err);
+	w->cache = imf_alloc_aligned(p->wide_only ? 1 : cache_len, sizeof *w->cache, err);
 	if (!p->sep && g->stride == 1) {
-		w->dcache = imf_alloc_array(dcache_len, sizeof *w->dcache, err);
-		w->dzero = imf_alloc_array(p->pw, sizeof *w->dzero, err);
+		w->dcache = imf_alloc_aligned(dcache_len, sizeof *w->dcache, err);
+		w->dzero = imf_alloc_aligned(p->pw, sizeof *w->dzero, err);
 		w->widened = imf_alloc_array(p->ring, sizeof *w->widened, err);
 		w->drows = imf_alloc_array(nrows, sizeof *w->drows, err);
 		w->act_dsrc = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_dsrc, err);
@@ -437,19 +437,19 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	w->exact = imf_alloc_array(p->ring, sizeof *w->exact, err);
 	if (p->float_sums)
 		w->moderate = imf_alloc_array(p->ring, sizeof *w->moderate, err);
-	w->zero = imf_alloc_array(p->pw > g->ow ? p->pw : g->ow, sizeof *w->zero, err);
+	w->zero = imf_alloc_aligned(p->pw > g->ow ? p->pw : g->ow, sizeof *w->zero, err);
 	w->rows = imf_alloc_array(nrows, sizeof *w->rows, err);
 	w->next = imf_alloc_array((size_t)g->nfilt, sizeof *w->next, err);
 	w->act = imf_alloc_array(p->k->count, sizeof *w->act, err);
 	w->act_src = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_src, err);
 	w->act_w = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_w, err);
 	w->act_wf = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_wf, err);
-	w->acc = imf_alloc_array(span, sizeof *w->acc, err);
-	w->total = imf_alloc_array(span, sizeof *w->total, err);
-	w->facc = imf_alloc_array(2 * span, sizeof *w->facc, err);
+	w->acc = imf_alloc_aligned(span, sizeof *w->acc, err);
+	w->total = imf_alloc_aligned(span, sizeof *w->total, err);
+	w->facc = imf_alloc_aligned(2 * CONV_SPAN, sizeof *w->facc, err); /* a pair's two */
 	if (p->sep) {
-		w->hcache = imf_alloc_array(hcache_len, sizeof *w->hcache, err);
-		w->dpad = imf_alloc_array(p->pw, sizeof *w->dpad, err);
+		w->hcache = imf_alloc_aligned(hcache_len, sizeof *w->hcache, err);
+		w->dpad = imf_alloc_aligned(p->pw, sizeof *w->dpad, err);
 		const size_t nmax = g->fr > g->fc ? g->fr : g->fc;
 		w->tapsrc = imf_alloc_array(nmax, sizeof *w->tapsrc, err);
 		w->tapw = imf_alloc_array(nmax, sizeof *w->tapw, err);
@@ -462,7 +462,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 		w->ftapsrc = imf_alloc_array(nmax, sizeof *w->ftapsrc, err);
 		w->ftapw = imf_alloc_array(nmax, sizeof *w->ftapw, err);
 		if (p->sep_float)
-			w->hfcache = imf_alloc_array(hcache_len, sizeof *w->hfcache, err);
+			w->hfcache = imf_alloc_aligned(hcache_len, sizeof *w->hfcache, err);
 		/* nfilt * Fr for the column pass, then Fc for the row pass's taps */
 		w->hrows = imf_alloc_array(nrows + g->fc, sizeof *w->hrows, err);
 	}

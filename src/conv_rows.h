@@ -103,7 +103,7 @@ struct conv_worker {
 	double *act_w;
 	float *act_wf;
 	double *acc, *total;
-	float *facc;          /* 2 spans: float sums (the second for a pair of rows) */
+	float *facc;          /* 2 * CONV_SPAN: float sums (the second half a pair's) */
 };
 
 /* conv_rows.c's inner loops and padding, shared with conv_sep.c (see there). */

@@ -247,7 +247,7 @@ static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 {
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
-	const size_t fr = g->fr, ow = g->ow, span = ow < CONV_SPAN ? ow : CONV_SPAN;
+	const size_t fr = g->fr, ow = g->ow;
 	int mod = 1, frac_first = 0, frac_second = 0;
 
 	/* Padded rows oy .. oy + Fr: classified, and the choice of each output row. */
@@ -284,7 +284,7 @@ static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
 			/* sep_cf holds the scale already */
-			conv_sum_taps_finish_pair_f(d0 + x0, d1 + x0, w->facc, w->facc + span, rows,
+			conv_sum_taps_finish_pair_f(d0 + x0, d1 + x0, w->facc, w->facc + CONV_SPAN, rows,
 			                            x0, p->sep_cf, fr, n, 1.0, p->bias);
 		}
 	}

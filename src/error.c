@@ -156,3 +156,20 @@ void *imf_alloc_array(size_t n, size_t size, imf_error *err)
 		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu bytes)", bytes);
 	return p;
 }
+
+void *imf_alloc_aligned(size_t n, size_t size, imf_error *err)
+{
+	size_t bytes;
+	void *p;
+
+	/* aligned_alloc wants a multiple of the alignment */
+	if (!imf_size_mul(n, size, &bytes) || bytes > SIZE_MAX - IMF_ALIGN) {
+		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu x %zu bytes)", n, size);
+		return NULL;
+	}
+	bytes = (bytes / IMF_ALIGN + 1) * IMF_ALIGN;
+	p = aligned_alloc(IMF_ALIGN, bytes);
+	if (!p)
+		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu bytes)", bytes);
+	return p;
+}

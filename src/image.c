@@ -33,12 +33,19 @@ imf_status imf_image_new(size_t width, size_t height, int channels, int has_alph
 	img = calloc(1, sizeof *img);
 	if (!img)
 		return imf_error_set(err, IMF_ENOMEM, "out of memory");
-	img->data = calloc(total, sizeof(float));
-	if (!img->data) {
+	/*
+	 * calloc keeps the pages of a large image untouched (and uncounted)
+	 * until written; the planes start at the first IMF_ALIGN boundary in.
+	 */
+	if (total <= (SIZE_MAX - IMF_ALIGN) / sizeof(float))
+		img->block = calloc(total * sizeof(float) + IMF_ALIGN, 1);
+	if (!img->block) {
 		free(img);
 		return imf_error_set(err, IMF_ENOMEM, "out of memory (%zux%zu image, %d channel%s)",
 		                     width, height, channels, channels == 1 ? "" : "s");
 	}
+	img->data = (float *)(void *)((char *)img->block +
+	                              (IMF_ALIGN - (uintptr_t)img->block % IMF_ALIGN) % IMF_ALIGN);
 	img->width = width;
 	img->height = height;
 	img->channels = channels;
@@ -54,7 +61,7 @@ void imf_image_free(imf_image *img)
 {
 	if (!img)
 		return;
-	free(img->data);
+	free(img->block);
 	free(img);
 }
 

@@ -22,7 +22,8 @@ struct imf_image {
 	int channels;  /* 1..4 */
 	int has_alpha; /* the last plane is alpha */
 	size_t stride; /* floats per row */
-	float *data;
+	float *data;   /* IMF_ALIGN-aligned, inside block */
+	void *block;   /* what was allocated (and is freed) */
 	imf_format src_format;
 	int src_depth; /* 8, 16 or 32 */
 	int maps;      /* planes are feature maps, not colour channels */
@@ -52,6 +53,16 @@ imf_status imf_check_dims(size_t width, size_t height, int channels, const imf_l
 
 /* malloc(n * size) with the multiplication checked; NULL sets IMF_ENOMEM. */
 void *imf_alloc_array(size_t n, size_t size, imf_error *err);
+
+/*
+ * Bytes the engine aligns its row buffers and image planes to: a cache
+ * line, so that a vector load of a row never straddles two lines more
+ * often than the row's own offsets make it.
+ */
+#define IMF_ALIGN 64
+
+/* imf_alloc_array, IMF_ALIGN-aligned (C11 aligned_alloc); freed with free(). */
+void *imf_alloc_aligned(size_t n, size_t size, imf_error *err);
 
 /* ---- input stream with push-back ---------------------------------------- */
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -46,6 +47,30 @@ START_TEST(image_layout)
 	ck_assert_int_eq(imf_image_source_depth(img), 16);
 	imf_image_free(img);
 	imf_image_free(NULL);
+
+	/* Planes start on a cache line, small and large images alike. */
+	for (size_t w = 1; w <= 4096; w *= 8) {
+		ck_assert_int_eq(imf_image_new(w, w / 2 + 1, 1, 0, NULL, &img, &err), IMF_OK);
+		ck_assert_uint_eq((uintptr_t)imf_image_row(img, 0, 0) % IMF_ALIGN, 0);
+		imf_image_free(img);
+	}
+}
+END_TEST
+
+/* imf_alloc_aligned: aligned, usable to the last byte, overflow refused. */
+START_TEST(alloc_aligned)
+{
+	imf_error err = { 0 };
+	for (size_t n = 1; n < 300; n += 37) {
+		unsigned char *p = imf_alloc_aligned(n, 3, &err);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq((uintptr_t)p % IMF_ALIGN, 0);
+		memset(p, 0xA5, n * 3);
+		free(p);
+	}
+	ck_assert_ptr_null(imf_alloc_aligned(SIZE_MAX / 2, 3, &err));
+	ck_assert_int_eq(err.code, IMF_ENOMEM);
+	ck_assert_ptr_null(imf_alloc_aligned(1, SIZE_MAX - 8, &err));
 }
 END_TEST
 
@@ -571,6 +596,7 @@ static Suite *core_suite(void)
 	Suite *s = suite_create("core");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, image_layout);
+	tcase_add_test(tc, alloc_aligned);
 	tcase_add_test(tc, image_bad_shapes);
 	tcase_add_test(tc, check_dims_messages);
 	tcase_add_test(tc, message_bytes);
