@@ -233,7 +233,6 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 	}
 }
 
-
 /*
  * Output rows oy and oy + 1 at once (a sep_pair plan: stride and dilation
  * 1, every column weight non-zero), when both take the float passes and
@@ -284,8 +283,9 @@ static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
 			/* sep_cf holds the scale already */
-			conv_sum_taps_finish_pair_f(d0 + x0, d1 + x0, w->facc, w->facc + CONV_SPAN, rows,
-			                            x0, p->sep_cf, fr, n, 1.0, p->bias);
+			conv_sum_taps_finish_pair_f(d0 + x0, d1 + x0, w->facc,
+			                            w->facc + CONV_SPAN, rows, x0, p->sep_cf, fr,
+			                            n, 1.0, p->bias);
 		}
 	}
 	return 1;
