@@ -33,19 +33,12 @@ imf_status imf_image_new(size_t width, size_t height, int channels, int has_alph
 	img = calloc(1, sizeof *img);
 	if (!img)
 		return imf_error_set(err, IMF_ENOMEM, "out of memory");
-	/*
-	 * calloc keeps the pages of a large image untouched (and uncounted)
-	 * until written; the planes start at the first IMF_ALIGN boundary in.
-	 */
-	if (total <= (SIZE_MAX - IMF_ALIGN) / sizeof(float))
-		img->block = calloc(total * sizeof(float) + IMF_ALIGN, 1);
-	if (!img->block) {
+	img->data = calloc(total, sizeof(float));
+	if (!img->data) {
 		free(img);
 		return imf_error_set(err, IMF_ENOMEM, "out of memory (%zux%zu image, %d channel%s)",
 		                     width, height, channels, channels == 1 ? "" : "s");
 	}
-	img->data = (float *)(void *)((char *)img->block +
-	                              (IMF_ALIGN - (uintptr_t)img->block % IMF_ALIGN) % IMF_ALIGN);
 	img->width = width;
 	img->height = height;
 	img->channels = channels;
@@ -61,7 +54,7 @@ void imf_image_free(imf_image *img)
 {
 	if (!img)
 		return;
-	free(img->block);
+	free(img->data);
 	free(img);
 }
 
