@@ -8,7 +8,9 @@
  * (classify_row): exact in double for integer kernels on integer data;
  * otherwise, where values are moderate, both passes in float (the scale in
  * the column weights), within about (Fr + Fc + 3) 2^-24 of |scale| sum|w|
- * max|x| + |bias|; otherwise double.  The inner loops and the padding are
+ * max|x| + |bias|; otherwise double.  Two consecutive output rows that
+ * both run in float share one column pass (separable_pair), each row
+ * summed as it would be alone.  The inner loops and the padding are
  * conv_rows.c's.
  */
 #include "conv_rows.h"
