@@ -761,6 +761,14 @@ imf_status imf_conv_stream_run_part(imf_conv_stream *s, size_t slot, const imf_i
 	return IMF_OK;
 }
 
+size_t conv_stream_paired_rows(const imf_conv_stream *s)
+{
+	size_t n = 0;
+	for (size_t t = 0; t < s->nw; t++)
+		n += conv_worker_paired_rows(s->ws[t]);
+	return n;
+}
+
 const char *imf_conv_stream_method(const imf_conv_stream *s)
 {
 	if (conv_plan_method(s->plan) == CONV_METHOD_SEPARABLE) {

@@ -80,5 +80,9 @@ void conv_worker_free(conv_worker *w);
  */
 void conv_worker_run(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
                      size_t first, size_t oy0, size_t oy1);
+/* Output rows the worker has made two at a time (separable_pair), for the tests. */
+size_t conv_worker_paired_rows(const conv_worker *w);
+/* The same summed over a stream's workers. */
+size_t conv_stream_paired_rows(const imf_conv_stream *s);
 
 #endif

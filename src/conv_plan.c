@@ -357,6 +357,11 @@ int conv_plan_row_pairs(const conv_plan *p)
 
 /* ---- workers -------------------------------------------------------------------- */
 
+size_t conv_worker_paired_rows(const conv_worker *w)
+{
+	return w->paired;
+}
+
 void conv_worker_free(conv_worker *w)
 {
 	if (!w)

@@ -347,34 +347,29 @@ SUM_TAPS_FINISH(float, f, finish_row_f)
 		}                                                                              \
 	}
 
-/* the last pass with the finish, as FIN_LOOP's float branches */
+/*
+ * The last pass with the finish, as FIN_LOOP's float branches for a scale
+ * of 1 (the separable float passes carry the scale in their weights).
+ */
 #define PAIR_FIN_LOOP(N, START, P)                                                          \
 	SIMD static void P##N(float *restrict d0, float *restrict d1,                          \
 	                      const float *restrict a0, const float *restrict a1,              \
 	                      const float *const *src, size_t off, const float *w, size_t n,   \
-	                      double scale, double bias)                                       \
+	                      double bias)                                                     \
 	{                                                                                      \
 		PAIR_TAPS(N);                                                                  \
 		(void)a0, (void)a1;                                                            \
-		if (scale == 1 && bias == 0)                                                   \
+		if (bias == 0)                                                                 \
 			for (size_t x = 0; x < n; x++) {                                       \
 				PAIR_SAMPLES;                                                  \
 				d0[x] = (float)(START(a0) TREE##N(FIRST)) + 0.0f;              \
 				d1[x] = (float)(START(a1) TREE##N(SECOND)) + 0.0f;             \
 			}                                                                      \
-		else if (scale == 1)                                                           \
+		else                                                                           \
 			for (size_t x = 0; x < n; x++) {                                       \
 				PAIR_SAMPLES;                                                  \
 				d0[x] = (float)((double)(START(a0) TREE##N(FIRST)) + bias);    \
 				d1[x] = (float)((double)(START(a1) TREE##N(SECOND)) + bias);   \
-			}                                                                      \
-		else                                                                           \
-			for (size_t x = 0; x < n; x++) {                                       \
-				PAIR_SAMPLES;                                                  \
-				d0[x] = (float)(scale * (double)(START(a0) TREE##N(FIRST)) +   \
-				                bias);                                         \
-				d1[x] = (float)(scale * (double)(START(a1) TREE##N(SECOND)) +  \
-				                bias);                                         \
 			}                                                                      \
 	}
 
@@ -392,7 +387,7 @@ typedef void (*pair_fn)(float *restrict, float *restrict, const float *const *, 
                         const float *, size_t);
 typedef void (*pair_fin_fn)(float *restrict, float *restrict, const float *restrict,
                             const float *restrict, const float *const *, size_t,
-                            const float *, size_t, double, double);
+                            const float *, size_t, double);
 #define PAIR_TABLE(T, P)                                                                    \
 	static const T P[TAPS_MAX + 1] = {NULL,  P##1, P##2, P##3, P##4,                      \
 	                                  P##5, P##6, P##7, P##8, P##9};
@@ -416,14 +411,14 @@ static void sum_taps_pair_f(float *a0, float *a1, const float *const *src, size_
 
 void conv_sum_taps_finish_pair_f(float *d0, float *d1, float *a0, float *a1,
                                  const float *const *src, size_t off, const float *w,
-                                 size_t nt, size_t n, double scale, double bias)
+                                 size_t nt, size_t n, double bias)
 {
 	size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX, last = nt / passes;
 
 	if (passes > 1)
 		sum_taps_pair_f(a0, a1, src, off, w, nt - last, n);
 	(passes > 1 ? pair_fin_add : pair_fin_set)[last](d0, d1, a0, a1, src + nt - last, off,
-	                                                  w + nt - last, n, scale, bias);
+	                                                  w + nt - last, n, bias);
 }
 
 /* 1 when every value is an integer of magnitude <= lim (as copy_check_exact). */

@@ -104,6 +104,7 @@ struct conv_worker {
 	float *act_wf;
 	double *acc, *total;
 	float *facc;          /* 2 * CONV_SPAN: float sums (the second half a pair's) */
+	size_t paired;        /* output rows made in pairs (conv_worker_paired_rows) */
 };
 
 /* conv_rows.c's inner loops and padding, shared with conv_sep.c (see there). */
@@ -115,10 +116,13 @@ void conv_sum_taps_finish_d(float *dst, double *acc, const double *const *src, s
                             const double *w, size_t nt, size_t n, double scale, double bias);
 void conv_sum_taps_finish_f(float *dst, float *acc, const float *const *src, size_t off,
                             const float *w, size_t nt, size_t n, double scale, double bias);
-/* the same for two rows at once: d0 from src[0..nt), d1 from src[1..nt]; nt >= 1 */
+/*
+ * The same with a scale of 1, for two rows at once: d0 from src[0..nt), d1
+ * from src[1..nt]; nt >= 1.
+ */
 void conv_sum_taps_finish_pair_f(float *d0, float *d1, float *a0, float *a1,
                                  const float *const *src, size_t off, const float *w,
-                                 size_t nt, size_t n, double scale, double bias);
+                                 size_t nt, size_t n, double bias);
 int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
                  size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod);
 void conv_pad_row_d(double *restrict dst, const float *restrict src, size_t width,

@@ -287,7 +287,7 @@ static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 			/* sep_cf holds the scale already */
 			conv_sum_taps_finish_pair_f(d0 + x0, d1 + x0, w->facc,
 			                            w->facc + CONV_SPAN, rows, x0, p->sep_cf, fr,
-			                            n, 1.0, p->bias);
+			                            n, p->bias);
 		}
 	}
 	return 1;
@@ -296,8 +296,10 @@ static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 size_t conv_separable_rows(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
                            size_t orow, size_t oy, size_t n)
 {
-	if (n >= 2 && w->p->sep_pair && separable_pair(w, fetch, ctx, o, orow, oy))
+	if (n >= 2 && w->p->sep_pair && separable_pair(w, fetch, ctx, o, orow, oy)) {
+		w->paired += 2;
 		return 2;
+	}
 	separable_row(w, fetch, ctx, o, orow, oy);
 	return 1;
 }

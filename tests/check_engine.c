@@ -25,6 +25,7 @@
 #include "testutil.h"
 
 #include "internal.h"
+#include "conv_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -858,21 +859,59 @@ START_TEST(test_separable_float)
 }
 END_TEST
 
+/* Every bit of every value the same, the sign of zero included. */
+static void assert_bits_same(const imf_image *a, const imf_image *b, const char *what)
+{
+	assert_same(a, b, 1, what);
+	for (int c = 0; c < imf_image_channels(a); c++)
+		for (size_t y = 0; y < imf_image_height(a); y++)
+			ck_assert_msg(memcmp(imf_image_row_const(a, c, y), imf_image_row_const(b, c, y),
+			                     imf_image_width(a) * sizeof(float)) == 0,
+			              "%s: plane %d, row %zu differs in its bits", what, c, y);
+}
+
+/*
+ * in through one imf_conv_stream as a single band; *paired = the output
+ * rows its workers made two at a time.
+ */
+static imf_image *stream_whole(const imf_image *in, const imf_kernel *k,
+                               const imf_conv_params *p, size_t *paired)
+{
+	imf_conv_stream *s = NULL;
+	imf_image *out = NULL;
+	imf_error err = {0};
+	size_t ow, oh;
+	int och, oa;
+
+	ck_assert_int_eq(imf_conv_stream_new(k, p, imf_image_width(in), imf_image_height(in),
+	                                     imf_image_channels(in), imf_image_has_alpha(in), &s,
+	                                     &err),
+	                 IMF_OK);
+	imf_conv_stream_output(s, &ow, &oh, &och, &oa);
+	ck_assert_int_eq(imf_image_new(ow, oh, och, oa, NULL, &out, &err), IMF_OK);
+	ck_assert_int_eq(imf_conv_stream_run(s, in, 0, out, 0, oh, &err), IMF_OK);
+	*paired = conv_stream_paired_rows(s);
+	imf_conv_stream_free(s);
+	return out;
+}
+
 /*
  * Where both take the float passes, the separable path's column pass makes
  * two output rows at once (a pair loads each row-pass result once for
- * both).  A row must come out the same to the bit paired or alone, since
- * threads and bands split the rows differently: each image streamed one
- * output row a band (never paired) equals the whole image run at once
- * (paired wherever two rows qualify), and so does a run on three threads
+ * both).  A row must come out the same to the bit paired or alone (the
+ * sign of zero included), since threads and bands split the rows
+ * differently: each image streamed one output row a band (never paired)
+ * equals the whole image run at once (paired wherever two rows qualify;
+ * the workers' count says pairs ran), and so does a run on three threads
  * (their parts pair other rows; wrap, which does not stream, has only
  * that).  Real and integer column weights;
  * every border (zero: the first and last rows read the border's zeros
  * and go alone); a 12x3 kernel on four planes (more planes than columns)
  * and on three and alpha; widths past one span and odd; rows where pairs must fall back
- * (integer rows under an integer kernel, a huge value, a NaN).  And the
- * method says when pairs may run: not with a zero column weight, not with
- * dilation 2.
+ * (integer rows under an integer kernel, a huge value, a NaN); integer
+ * data under an integer kernel is never paired (it must be exact).  And
+ * the method says when pairs may run: not with a zero column weight, not
+ * with dilation 2.
  */
 START_TEST(test_separable_pairs)
 {
@@ -926,14 +965,21 @@ START_TEST(test_separable_pairs)
 			              what, method_of(&b.k, &p, w, h));
 			ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &whole, &err), IMF_OK);
 			if (p.border != IMF_BORDER_WRAP) { /* wrap does not stream */
+				size_t paired;
 				rows = stream_out(in, &b.k, &p, 1, &rng, what);
-				assert_same(rows, whole, 1, what);
+				assert_bits_same(rows, whole, what);
+				imf_image_free(rows);
+				/* pairs did run: most of the 41 rows, not all */
+				rows = stream_whole(in, &b.k, &p, &paired);
+				assert_bits_same(rows, whole, what);
+				ck_assert_msg(paired >= 10 && paired < h, "%s: %zu rows paired", what,
+				              paired);
 				imf_image_free(rows);
 			}
 			/* three threads: parts of 13, 14 and 14 rows, paired from their starts */
 			p.threads = 3;
 			ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &rows, &err), IMF_OK);
-			assert_same(rows, whole, 1, what);
+			assert_bits_same(rows, whole, what);
 			imf_image_free(rows);
 			imf_image_free(whole);
 			p.threads = 1;
@@ -941,6 +987,28 @@ START_TEST(test_separable_pairs)
 			p.dilation = 2;
 			ck_assert_ptr_null(strstr(method_of(&b.k, &p, w, h), "two output rows"));
 		}
+		imf_image_free(in);
+	}
+
+	/* integer data under the binomial: exact in double, never paired */
+	{
+		static const double binom[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+		unsigned long long irng = 31;
+		imf_image *in = rand_image(64, 30, 1, 0, 1, &irng), *a, *ref = NULL;
+		big_kernel b;
+		imf_conv_params p;
+		imf_error err = {0};
+		size_t paired;
+		bk_init(&b, 9, 9, 1.0 / 65536);
+		outer(&b, binom, binom);
+		imf_conv_params_default(&p);
+		p.border = IMF_BORDER_REPLICATE;
+		a = stream_whole(in, &b.k, &p, &paired);
+		ck_assert_uint_eq(paired, 0);
+		ck_assert_int_eq(imf_conv_reference(in, &b.k, &p, &ref, &err), IMF_OK);
+		assert_bits_same(a, ref, "binomial on integers");
+		imf_image_free(a);
+		imf_image_free(ref);
 		imf_image_free(in);
 	}
 
