@@ -133,6 +133,18 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h)
 	}
 }
 
+/* Plane c's float row-pass result in ring slot `slot` (input row sy), made unless there. */
+static const float *ring_row_f(conv_worker *w, conv_fetch fetch, const void *ctx, int c,
+                               size_t slot, size_t sy)
+{
+	const conv_plan *p = w->p;
+	float *h = w->hfcache + ((size_t)c * p->ring + slot) * p->hstride;
+
+	if (!w->has_f[slot])
+		separable_hpass_f(w, fetch(ctx, c, sy), h);
+	return h;
+}
+
 /*
  * Slot of padded row r, filled for output row oy's kernel row: tags it,
  * classifying its input rows (every plane) on arrival.
@@ -203,9 +215,8 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 		for (int c = 0; c < g->nfilt; c++) {
 			const size_t at = ((size_t)c * p->ring + slot) * p->hstride;
 			if (use_f) {
-				if (!w->has_f[slot])
-					separable_hpass_f(w, fetch(ctx, c, (size_t)sy), w->hfcache + at);
-				w->hfrows[(size_t)c * g->fr + i] = w->hfcache + at;
+				w->hfrows[(size_t)c * g->fr + i] =
+				        ring_row_f(w, fetch, ctx, c, slot, (size_t)sy);
 			} else {
 				if (!w->has_d[slot])
 					separable_hpass(w, fetch(ctx, c, (size_t)sy), w->hcache + at);
@@ -271,12 +282,8 @@ static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 		size_t r = oy + i, slot = r % p->ring;
 		size_t sy = (size_t)conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top,
 		                                      g->ih);
-		for (int c = 0; c < g->nfilt; c++) {
-			float *h = w->hfcache + ((size_t)c * p->ring + slot) * p->hstride;
-			if (!w->has_f[slot])
-				separable_hpass_f(w, fetch(ctx, c, sy), h);
-			w->hfrows[(size_t)c * (fr + 1) + i] = h;
-		}
+		for (int c = 0; c < g->nfilt; c++)
+			w->hfrows[(size_t)c * (fr + 1) + i] = ring_row_f(w, fetch, ctx, c, slot, sy);
 		w->has_f[slot] = 1;
 	}
 	for (int c = 0; c < g->nout; c++) {
