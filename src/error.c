@@ -142,15 +142,24 @@ imf_status imf_check_dims(size_t width, size_t height, int channels, const imf_l
 	return IMF_OK;
 }
 
+/* *bytes = n * size, plus `extra`; 0 (IMF_ENOMEM set) on overflow. */
+static int alloc_bytes(size_t n, size_t size, size_t extra, size_t *bytes, imf_error *err)
+{
+	if (!imf_size_mul(n, size, bytes) || *bytes > SIZE_MAX - extra) {
+		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu x %zu bytes)", n, size);
+		return 0;
+	}
+	*bytes += extra;
+	return 1;
+}
+
 void *imf_alloc_array(size_t n, size_t size, imf_error *err)
 {
 	size_t bytes;
 	void *p;
 
-	if (!imf_size_mul(n, size, &bytes)) {
-		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu x %zu bytes)", n, size);
+	if (!alloc_bytes(n, size, 0, &bytes, err))
 		return NULL;
-	}
 	p = malloc(bytes ? bytes : 1);
 	if (!p)
 		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu bytes)", bytes);
@@ -162,12 +171,10 @@ void *imf_alloc_aligned(size_t n, size_t size, imf_error *err)
 	size_t bytes;
 	void *p;
 
-	/* aligned_alloc wants a multiple of the alignment */
-	if (!imf_size_mul(n, size, &bytes) || bytes > SIZE_MAX - IMF_ALIGN) {
-		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu x %zu bytes)", n, size);
+	/* aligned_alloc wants a non-zero multiple of the alignment */
+	if (!alloc_bytes(n, size, IMF_ALIGN, &bytes, err))
 		return NULL;
-	}
-	bytes = (bytes / IMF_ALIGN + 1) * IMF_ALIGN;
+	bytes = bytes / IMF_ALIGN * IMF_ALIGN;
 	p = aligned_alloc(IMF_ALIGN, bytes);
 	if (!p)
 		imf_error_set(err, IMF_ENOMEM, "out of memory (%zu bytes)", bytes);
