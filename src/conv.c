@@ -771,20 +771,30 @@ size_t conv_stream_paired_rows(const imf_conv_stream *s)
 
 const char *imf_conv_stream_method(const imf_conv_stream *s)
 {
+	/* [exact on integers][folded passes: none, row, column, both][pairs] */
+#define SEP_EXACT "separable (row pass, then column pass: double, exact, on integer samples; else float"
+#define SEP_FLOAT "separable (row pass, then column pass, float"
+#define SEP_EXTREME "; double where values are extreme)"
+#define SEP_ROW_FOLD ", symmetric row folded"
+#define SEP_COL_FOLD ", symmetric column folded"
+#define SEP_BOTH_FOLD ", symmetric row and column folded"
+#define SEP_PAIRS ", two output rows at a time"
+	static const char *const sep[2][4][2] = {
+	        {{SEP_FLOAT SEP_EXTREME, SEP_FLOAT SEP_PAIRS SEP_EXTREME},
+	         {SEP_FLOAT SEP_ROW_FOLD SEP_EXTREME, SEP_FLOAT SEP_ROW_FOLD SEP_PAIRS SEP_EXTREME},
+	         {SEP_FLOAT SEP_COL_FOLD SEP_EXTREME, SEP_FLOAT SEP_COL_FOLD SEP_PAIRS SEP_EXTREME},
+	         {SEP_FLOAT SEP_BOTH_FOLD SEP_EXTREME,
+	          SEP_FLOAT SEP_BOTH_FOLD SEP_PAIRS SEP_EXTREME}},
+	        {{SEP_EXACT ")", SEP_EXACT SEP_PAIRS ")"},
+	         {SEP_EXACT SEP_ROW_FOLD ")", SEP_EXACT SEP_ROW_FOLD SEP_PAIRS ")"},
+	         {SEP_EXACT SEP_COL_FOLD ")", SEP_EXACT SEP_COL_FOLD SEP_PAIRS ")"},
+	         {SEP_EXACT SEP_BOTH_FOLD ")", SEP_EXACT SEP_BOTH_FOLD SEP_PAIRS ")"}}};
+
 	if (conv_plan_method(s->plan) == CONV_METHOD_SEPARABLE) {
 		if (!conv_plan_float_passes(s->plan))
 			return "separable (row pass, then column pass, double)";
-		if (conv_plan_exact_limit(s->plan) > 0)
-			return conv_plan_row_pairs(s->plan)
-			               ? "separable (row pass, then column pass: double, exact, on "
-			                 "integer samples; else float, two output rows at a time)"
-			               : "separable (row pass, then column pass: double, exact, on "
-			                 "integer samples; else float)";
-		return conv_plan_row_pairs(s->plan)
-		               ? "separable (row pass, then column pass, float, two output rows "
-		                 "at a time; double where values are extreme)"
-		               : "separable (row pass, then column pass, float; double where "
-		                 "values are extreme)";
+		return sep[conv_plan_exact_limit(s->plan) > 0][conv_plan_folded(s->plan)]
+		          [conv_plan_row_pairs(s->plan)];
 	}
 	if (conv_plan_exact_limit(s->plan) > 0)
 		return conv_plan_float_sums(s->plan)

@@ -70,6 +70,8 @@ int conv_plan_float_sums(const conv_plan *p);
 int conv_plan_float_passes(const conv_plan *p);
 /* Separable, float passes: the column pass may make two output rows at once. */
 int conv_plan_row_pairs(const conv_plan *p);
+/* Separable, float passes: a symmetric pass folds its mirrored taps (row 1, column 2). */
+int conv_plan_folded(const conv_plan *p);
 
 imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err);
 void conv_worker_free(conv_worker *w);

@@ -200,6 +200,25 @@ static int taps_fit_float(const conv_plan *p)
 	return 1;
 }
 
+/*
+ * A symmetric pass (w[j] == w[n-1-j], none 0) folds its mirrored taps:
+ * w_j (a + b) for w_j a + w_j b, nearly half the products.  Into fold the
+ * (n + 1) / 2 weights of the folded taps, an odd n's middle one halved (it
+ * is folded with itself; exact, the weights being at least 2^-40); returns
+ * how many, or 0 when w is not symmetric.
+ */
+static size_t fold_weights(const float *w, size_t n, float *fold)
+{
+	for (size_t j = 0; j < n; j++)
+		if (w[j] == 0 || w[j] != w[n - 1 - j])
+			return 0;
+	for (size_t j = 0; j < n / 2; j++)
+		fold[j] = w[j];
+	if (n % 2)
+		fold[n / 2] = w[n / 2] / 2;
+	return (n + 1) / 2;
+}
+
 /* Worth it: Fr + Fc taps instead of Fr * Fc, when that saves at least half. */
 static int use_separable(const imf_kernel *k, const conv_geom *g)
 {
@@ -219,6 +238,8 @@ void conv_plan_free(conv_plan *p)
 	free(p->sep_r);
 	free(p->sep_cf);
 	free(p->sep_rf);
+	free(p->sep_cfold);
+	free(p->sep_rfold);
 	free(p);
 }
 
@@ -251,8 +272,10 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 	p->sep_r = imf_alloc_array(g->fc, sizeof *p->sep_r, err);
 	p->sep_cf = imf_alloc_array(g->fr, sizeof *p->sep_cf, err);
 	p->sep_rf = imf_alloc_array(g->fc, sizeof *p->sep_rf, err);
+	p->sep_cfold = imf_alloc_array(g->fr / 2 + 1, sizeof *p->sep_cfold, err);
+	p->sep_rfold = imf_alloc_array(g->fc / 2 + 1, sizeof *p->sep_rfold, err);
 	if (!p->taps || !p->part_start || !p->colsrc || !p->alpha_col || !p->sep_c || !p->sep_r ||
-	    !p->sep_cf || !p->sep_rf) {
+	    !p->sep_cf || !p->sep_rf || !p->sep_cfold || !p->sep_rfold) {
 		conv_plan_free(p);
 		return IMF_ENOMEM;
 	}
@@ -325,6 +348,10 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 			p->sep_pair &= p->sep_c[i] != 0 && p->sep_cf[i] != 0;
 		if (p->sep_pair)
 			p->ring = g->fr + 1;
+		if (p->sep_float) {
+			p->nfold_c = fold_weights(p->sep_cf, g->fr, p->sep_cfold);
+			p->nfold_r = fold_weights(p->sep_rf, g->fc, p->sep_rfold);
+		}
 	}
 	*out = p;
 	return IMF_OK;
@@ -353,6 +380,11 @@ int conv_plan_float_passes(const conv_plan *p)
 int conv_plan_row_pairs(const conv_plan *p)
 {
 	return p->sep && p->sep_pair;
+}
+
+int conv_plan_folded(const conv_plan *p)
+{
+	return p->sep ? (p->nfold_r > 0) | (p->nfold_c > 0) << 1 : 0;
 }
 
 /* ---- workers -------------------------------------------------------------------- */
@@ -464,7 +496,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 		w->row_mod = imf_alloc_array(p->ring, sizeof *w->row_mod, err);
 		/* nfilt * (Fr + 1) for the column passes (a pair's rows), then Fc */
 		w->hfrows = imf_alloc_array(nrows + g->nfilt + g->fc, sizeof *w->hfrows, err);
-		w->ftapsrc = imf_alloc_array(nmax, sizeof *w->ftapsrc, err);
+		w->ftapsrc = imf_alloc_array(nmax + 3, sizeof *w->ftapsrc, err);
 		w->ftapw = imf_alloc_array(nmax, sizeof *w->ftapw, err);
 		if (p->sep_float)
 			w->hfcache = imf_alloc_aligned(hcache_len, sizeof *w->hfcache, err);

@@ -40,7 +40,9 @@
  *    kernel) and the values are moderate, both passes run in float, twice
  *    as many values a vector instruction (conv_sep.c), the scale folded
  *    into the column weights: off by about (Fr + Fc + 3) 2^-24 of |scale|
- *    sum|w| max|x| + |bias|; check_engine.c holds 1e-5 of it.
+ *    sum|w| max|x| + |bias|; check_engine.c holds 1e-5 of it.  A
+ *    symmetric pass (Gaussians, boxes) folds its mirrored taps, w (a + b)
+ *    for w a + w b: nearly half the products, the same bound.
  *
  * On every direct path, while a row is computed, the input row the next one
  * adds is prefetched, part by part (prefetch_part).
@@ -110,6 +112,15 @@
 /* tap i's sample in the one-row loops: its row at x */
 #define AT_X(i) s##i[x]
 
+/*
+ * A folded tap (a symmetric kernel's mirrored taps, w_i = w_(F-1-i)): its
+ * two rows' samples summed, then one product, w_i (a + b) for w_i a + w_i
+ * b.  A folded list interleaves the rows, tap i's on src[2i] and src[2i +
+ * 1]; an odd kernel's middle tap is folded with itself at half its weight
+ * ((w/2)(x + x) is w x to the bit: both exact doublings).
+ */
+#define FOLD_X(i) (s##i[x] + u##i[x])
+
 /* tap i's row and weight; taps past N repeat tap 0 and go unused */
 #define TAP(T, N, i)                                                                        \
 	const T *restrict s##i = src[(i) < (N) ? (i) : 0] + off;                            \
@@ -117,33 +128,52 @@
 	(void)s##i;                                                                         \
 	(void)w##i
 
-#define TAP_LOOP(T, SFX, N, START, P, TERMS)                                                \
+/* folded tap i's two rows and weight, as TAP */
+#define FOLD_TAP(T, N, i)                                                                   \
+	const T *restrict s##i = src[2 * ((i) < (N) ? (i) : 0)] + off;                      \
+	const T *restrict u##i = src[2 * ((i) < (N) ? (i) : 0) + 1] + off;                  \
+	const T w##i = w[(i) < (N) ? (i) : 0];                                              \
+	(void)s##i;                                                                         \
+	(void)u##i;                                                                         \
+	(void)w##i
+
+/* the nine tap declarations of a loop (DECL: TAP or FOLD_TAP) */
+#define DECL_TAPS(DECL, T, N)                                                               \
+	DECL(T, N, 0); DECL(T, N, 1); DECL(T, N, 2);                                        \
+	DECL(T, N, 3); DECL(T, N, 4); DECL(T, N, 5);                                        \
+	DECL(T, N, 6); DECL(T, N, 7); DECL(T, N, 8)
+
+#define TAP_LOOP(T, SFX, N, START, P, TERMS, DECL, S)                                       \
 	SIMD static void P##N##_##SFX(T *restrict acc, const T *const *src, size_t off,        \
 	                              const T *w, size_t n)                                    \
 	{                                                                                      \
-		TAP(T, N, 0); TAP(T, N, 1); TAP(T, N, 2);                                      \
-		TAP(T, N, 3); TAP(T, N, 4); TAP(T, N, 5);                                      \
-		TAP(T, N, 6); TAP(T, N, 7); TAP(T, N, 8);                                      \
+		DECL_TAPS(DECL, T, N);                                                         \
 		for (size_t x = 0; x < n; x++)                                                 \
-			acc[x] = START TERMS##N(AT_X);                                         \
+			acc[x] = START TERMS##N(S);                                            \
 	}
 
-#define TAP_LOOPS(T, SFX, START, P, TERMS)                                                  \
-	TAP_LOOP(T, SFX, 1, START, P, TERMS) TAP_LOOP(T, SFX, 2, START, P, TERMS)              \
-	TAP_LOOP(T, SFX, 3, START, P, TERMS) TAP_LOOP(T, SFX, 4, START, P, TERMS)              \
-	TAP_LOOP(T, SFX, 5, START, P, TERMS) TAP_LOOP(T, SFX, 6, START, P, TERMS)              \
-	TAP_LOOP(T, SFX, 7, START, P, TERMS) TAP_LOOP(T, SFX, 8, START, P, TERMS)              \
-	TAP_LOOP(T, SFX, 9, START, P, TERMS)                                                   \
+#define TAP_LOOPS(T, SFX, START, P, TERMS, DECL, S)                                         \
+	TAP_LOOP(T, SFX, 1, START, P, TERMS, DECL, S)                                          \
+	TAP_LOOP(T, SFX, 2, START, P, TERMS, DECL, S)                                          \
+	TAP_LOOP(T, SFX, 3, START, P, TERMS, DECL, S)                                          \
+	TAP_LOOP(T, SFX, 4, START, P, TERMS, DECL, S)                                          \
+	TAP_LOOP(T, SFX, 5, START, P, TERMS, DECL, S)                                          \
+	TAP_LOOP(T, SFX, 6, START, P, TERMS, DECL, S)                                          \
+	TAP_LOOP(T, SFX, 7, START, P, TERMS, DECL, S)                                          \
+	TAP_LOOP(T, SFX, 8, START, P, TERMS, DECL, S)                                          \
+	TAP_LOOP(T, SFX, 9, START, P, TERMS, DECL, S)                                          \
 	typedef void (*P##_fn_##SFX)(T *restrict, const T *const *, size_t, const T *,        \
 	                             size_t);                                                  \
 	static const P##_fn_##SFX P##_##SFX[TAPS_MAX + 1] = {                                  \
 	        NULL, P##1_##SFX, P##2_##SFX, P##3_##SFX, P##4_##SFX,                          \
 	        P##5_##SFX, P##6_##SFX, P##7_##SFX, P##8_##SFX, P##9_##SFX};
 
-TAP_LOOPS(float, f, acc[x], axpy, TREE)
-TAP_LOOPS(float, f, 0.0f, set, TREE)
-TAP_LOOPS(double, d, acc[x], axpy, TERMS)
-TAP_LOOPS(double, d, 0.0, set, TERMS)
+TAP_LOOPS(float, f, acc[x], axpy, TREE, TAP, AT_X)
+TAP_LOOPS(float, f, 0.0f, set, TREE, TAP, AT_X)
+TAP_LOOPS(float, ff, acc[x], axpy, TREE, FOLD_TAP, FOLD_X) /* folded lists */
+TAP_LOOPS(float, ff, 0.0f, set, TREE, FOLD_TAP, FOLD_X)
+TAP_LOOPS(double, d, acc[x], axpy, TERMS, TAP, AT_X)
+TAP_LOOPS(double, d, 0.0, set, TERMS, TAP, AT_X)
 
 /* Taps in the next pass: left taps over passes_left passes, as even as can be. */
 static inline size_t pass_taps(size_t left, size_t passes_left)
@@ -154,9 +184,10 @@ static inline size_t pass_taps(size_t left, size_t passes_left)
 /*
  * acc[0..n) = sum over taps t of w[t] * src[t][off + x], in tap order: the
  * first pass sets acc, the others add, the taps split into as few passes of
- * at most TAPS_MAX as they can and as even as they can be.
+ * at most TAPS_MAX as they can and as even as they can be.  A folded list
+ * (SFX ff) has STEP 2 rows a tap.
  */
-#define SUM_TAPS(T, SFX)                                                                    \
+#define SUM_TAPS(T, SFX, STEP)                                                                  \
 	void conv_sum_taps_##SFX(T *acc, const T *const *src, size_t off, const T *w,          \
 	                         size_t nt, size_t n)                                          \
 	{                                                                                      \
@@ -167,13 +198,62 @@ static inline size_t pass_taps(size_t left, size_t passes_left)
 		size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX;                                \
 		for (size_t t = 0, p = 0; p < passes; p++) {                                   \
 			size_t m = pass_taps(nt - t, passes - p);                              \
-			(t == 0 ? set_##SFX : axpy_##SFX)[m](acc, src + t, off, w + t, n);     \
+			(t == 0 ? set_##SFX : axpy_##SFX)[m](acc, src + STEP * t, off, w + t,  \
+			                                     n);                               \
 			t += m;                                                                \
 		}                                                                              \
 	}
 
-SUM_TAPS(float, f)
-SUM_TAPS(double, d)
+SUM_TAPS(float, f, 1)
+SUM_TAPS(float, ff, 2)
+
+/*
+ * The folded row pass of a symmetric kernel row of F <= 2 TAPS_MAX taps at
+ * dilation 1, in one pass: h[x] = 0 + the N = (F + 1) / 2 folded taps over
+ * one padded row p, as set_ff sums them.  Every sample is at a fixed
+ * distance from p, so the loop needs one address register for its 2N
+ * rows, where set_ff needs 2N.
+ */
+#define ROW_FOLD_TAP(N, F, i)                                                               \
+	const float *restrict s##i = p + ((i) < (N) ? (i) : 0);                             \
+	const float *restrict u##i = p + ((i) < (N) ? (F) - 1 - (i) : 0);                   \
+	const float w##i = w[(i) < (N) ? (i) : 0];                                          \
+	(void)s##i;                                                                         \
+	(void)u##i;                                                                         \
+	(void)w##i
+
+#define ROW_FOLD_LOOP(N, F)                                                                 \
+	SIMD static void row_fold##F(float *restrict h, const float *restrict p,               \
+	                             const float *w, size_t n)                                 \
+	{                                                                                      \
+		ROW_FOLD_TAP(N, F, 0); ROW_FOLD_TAP(N, F, 1); ROW_FOLD_TAP(N, F, 2);           \
+		ROW_FOLD_TAP(N, F, 3); ROW_FOLD_TAP(N, F, 4); ROW_FOLD_TAP(N, F, 5);           \
+		ROW_FOLD_TAP(N, F, 6); ROW_FOLD_TAP(N, F, 7); ROW_FOLD_TAP(N, F, 8);           \
+		for (size_t x = 0; x < n; x++)                                                 \
+			h[x] = 0.0f TREE##N(FOLD_X);                                           \
+	}
+
+ROW_FOLD_LOOP(1, 2) ROW_FOLD_LOOP(2, 3) ROW_FOLD_LOOP(2, 4) ROW_FOLD_LOOP(3, 5)
+ROW_FOLD_LOOP(3, 6) ROW_FOLD_LOOP(4, 7) ROW_FOLD_LOOP(4, 8) ROW_FOLD_LOOP(5, 9)
+ROW_FOLD_LOOP(5, 10) ROW_FOLD_LOOP(6, 11) ROW_FOLD_LOOP(6, 12) ROW_FOLD_LOOP(7, 13)
+ROW_FOLD_LOOP(7, 14) ROW_FOLD_LOOP(8, 15) ROW_FOLD_LOOP(8, 16) ROW_FOLD_LOOP(9, 17)
+ROW_FOLD_LOOP(9, 18)
+
+static void (*const row_fold[2 * TAPS_MAX + 1])(float *restrict, const float *restrict,
+                                                const float *, size_t) = {
+        NULL,         NULL,         row_fold2,    row_fold3,    row_fold4,
+        row_fold5,    row_fold6,    row_fold7,    row_fold8,    row_fold9,
+        row_fold10,   row_fold11,   row_fold12,   row_fold13,   row_fold14,
+        row_fold15,   row_fold16,   row_fold17,   row_fold18};
+
+int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n)
+{
+	if (f < 2 || f > 2 * TAPS_MAX)
+		return 0;
+	row_fold[f](h, p, w, n);
+	return 1;
+}
+SUM_TAPS(double, d, 1)
 
 /* acc[x] += w * a[x * s], for strides above 1 */
 static void axpy_strided(double *restrict acc, const float *restrict a, double w, size_t n,
@@ -218,40 +298,40 @@ SIMD static void widen(double *restrict dst, const float *restrict src, size_t n
  * the direct path; float for the separable path's float column pass (its
  * sum widened, then the same finish).
  */
-#define FIN_LOOP(T, N, START, P, TERMS)                                                     \
+#define FIN_LOOP(T, N, START, P, TERMS, DECL, S)                                            \
 	SIMD static void P##N(float *restrict dst, const T *restrict acc, const T *const *src, \
 	                      size_t off, const T *w, size_t n, double scale, double bias)     \
 	{                                                                                      \
-		TAP(T, N, 0); TAP(T, N, 1); TAP(T, N, 2);                                      \
-		TAP(T, N, 3); TAP(T, N, 4); TAP(T, N, 5);                                      \
-		TAP(T, N, 6); TAP(T, N, 7); TAP(T, N, 8);                                      \
+		DECL_TAPS(DECL, T, N);                                                         \
 		(void)acc;                                                                     \
 		if (sizeof(T) == sizeof(float) && scale == 1 && bias == 0)                     \
 			for (size_t x = 0; x < n; x++)                                         \
-				dst[x] = (float)(START TERMS##N(AT_X)) + 0.0f;                 \
+				dst[x] = (float)(START TERMS##N(S)) + 0.0f;                    \
 		else if (scale == 1)                                                           \
 			for (size_t x = 0; x < n; x++)                                         \
-				dst[x] = (float)((double)(START TERMS##N(AT_X)) + bias);       \
+				dst[x] = (float)((double)(START TERMS##N(S)) + bias);          \
 		else                                                                           \
 			for (size_t x = 0; x < n; x++)                                         \
-				dst[x] = (float)(scale * (double)(START TERMS##N(AT_X)) + bias); \
+				dst[x] = (float)(scale * (double)(START TERMS##N(S)) + bias);  \
 	}
 
-#define FIN_LOOPS(T, START, P, TERMS)                                                       \
-	FIN_LOOP(T, 1, START, P, TERMS) FIN_LOOP(T, 2, START, P, TERMS)                        \
-	FIN_LOOP(T, 3, START, P, TERMS) FIN_LOOP(T, 4, START, P, TERMS)                        \
-	FIN_LOOP(T, 5, START, P, TERMS) FIN_LOOP(T, 6, START, P, TERMS)                        \
-	FIN_LOOP(T, 7, START, P, TERMS) FIN_LOOP(T, 8, START, P, TERMS)                        \
-	FIN_LOOP(T, 9, START, P, TERMS)                                                        \
+#define FIN_LOOPS(T, START, P, TERMS, DECL, S)                                              \
+	FIN_LOOP(T, 1, START, P, TERMS, DECL, S) FIN_LOOP(T, 2, START, P, TERMS, DECL, S)      \
+	FIN_LOOP(T, 3, START, P, TERMS, DECL, S) FIN_LOOP(T, 4, START, P, TERMS, DECL, S)      \
+	FIN_LOOP(T, 5, START, P, TERMS, DECL, S) FIN_LOOP(T, 6, START, P, TERMS, DECL, S)      \
+	FIN_LOOP(T, 7, START, P, TERMS, DECL, S) FIN_LOOP(T, 8, START, P, TERMS, DECL, S)      \
+	FIN_LOOP(T, 9, START, P, TERMS, DECL, S)                                               \
 	static void (*const P[TAPS_MAX + 1])(float *restrict, const T *restrict,               \
 	                                     const T *const *, size_t, const T *, size_t,     \
 	                                     double, double) = {                               \
 	        NULL, P##1, P##2, P##3, P##4, P##5, P##6, P##7, P##8, P##9};
 
-FIN_LOOPS(double, , fin_set_d, TERMS)
-FIN_LOOPS(double, acc[x], fin_add_d, TERMS)
-FIN_LOOPS(float, , fin_set_f, TREE) /* float column passes and float sums */
-FIN_LOOPS(float, acc[x], fin_add_f, TREE)
+FIN_LOOPS(double, , fin_set_d, TERMS, TAP, AT_X)
+FIN_LOOPS(double, acc[x], fin_add_d, TERMS, TAP, AT_X)
+FIN_LOOPS(float, , fin_set_f, TREE, TAP, AT_X) /* float column passes and float sums */
+FIN_LOOPS(float, acc[x], fin_add_f, TREE, TAP, AT_X)
+FIN_LOOPS(float, , fin_set_ff, TREE, FOLD_TAP, FOLD_X) /* folded column passes */
+FIN_LOOPS(float, acc[x], fin_add_ff, TREE, FOLD_TAP, FOLD_X)
 
 /* dst[x] = (float)(scale * sum[x] + bias), float sums widened first */
 SIMD static void finish_row_f(float *restrict dst, const float *restrict sum, double scale,
@@ -264,9 +344,9 @@ SIMD static void finish_row_f(float *restrict dst, const float *restrict sum, do
 /*
  * dst[0..n) = (float)(scale * sum + bias), sum over taps t of w[t] *
  * src[t][off + x] in tap order: the passes of conv_sum_taps, the last one fused
- * with the finish (acc holds the earlier passes' sums).
+ * with the finish (acc holds the earlier passes' sums); STEP as SUM_TAPS.
  */
-#define SUM_TAPS_FINISH(T, SFX, FINISH)                                                     \
+#define SUM_TAPS_FINISH(T, SFX, FINISH, STEP)                                                   \
 	void conv_sum_taps_finish_##SFX(float *dst, T *acc, const T *const *src, size_t off,   \
 	                                const T *w, size_t nt, size_t n, double scale,        \
 	                                double bias)                                          \
@@ -281,11 +361,13 @@ SIMD static void finish_row_f(float *restrict dst, const float *restrict sum, do
 		if (passes > 1)                                                                \
 			conv_sum_taps_##SFX(acc, src, off, w, nt - last, n);                   \
 		(passes > 1 ? fin_add_##SFX : fin_set_##SFX)[last](                            \
-		        dst, acc, src + nt - last, off, w + nt - last, n, scale, bias);        \
+		        dst, acc, src + STEP * (nt - last), off, w + nt - last, n, scale,      \
+		        bias);                                                                 \
 	}
 
-SUM_TAPS_FINISH(double, d, finish_row)
-SUM_TAPS_FINISH(float, f, finish_row_f)
+SUM_TAPS_FINISH(double, d, finish_row, 1)
+SUM_TAPS_FINISH(float, f, finish_row_f, 1)
+SUM_TAPS_FINISH(float, ff, finish_row_f, 2)
 
 /*
  * Two output rows at once, for the separable path's float column pass
@@ -299,51 +381,94 @@ SUM_TAPS_FINISH(float, f, finish_row_f)
  * bands split the rows differently).
  */
 
-/* tap i's sample for the first row of a pair, and for the second */
-#define FIRST(i) v##i
-#define SECOND(i) SECOND_##i
-#define SECOND_0 v1
-#define SECOND_1 v2
-#define SECOND_2 v3
-#define SECOND_3 v4
-#define SECOND_4 v5
-#define SECOND_5 v6
-#define SECOND_6 v7
-#define SECOND_7 v8
-#define SECOND_8 v9
+/*
+ * A folded pair (SFX ff) interleaves two lists of N + 1 rows, lo on
+ * src[2i] and hi on src[2i + 1]: the first output row's folded tap i is
+ * lo[i] + hi[i + 1], the second's lo[i + 1] + hi[i] (a symmetric column
+ * pass of F taps over rows r .. r + F: lo[i] is row r + i, hi[i] row r + F
+ * - i).  Each row's sum is then the one-row folded loops' to the bit.
+ */
+
+/* the pair's tap i sample: its first row's, and its second's */
+#define PLAIN_FIRST(i) v##i
+#define PLAIN_SECOND(i) NEXT_V_##i
+#define FOLD_FIRST(i) (v##i + NEXT_Z_##i)
+#define FOLD_SECOND(i) (NEXT_V_##i + z##i)
+#define NEXT_V_0 v1
+#define NEXT_V_1 v2
+#define NEXT_V_2 v3
+#define NEXT_V_3 v4
+#define NEXT_V_4 v5
+#define NEXT_V_5 v6
+#define NEXT_V_6 v7
+#define NEXT_V_7 v8
+#define NEXT_V_8 v9
+#define NEXT_Z_0 z1
+#define NEXT_Z_1 z2
+#define NEXT_Z_2 z3
+#define NEXT_Z_3 z4
+#define NEXT_Z_4 z5
+#define NEXT_Z_5 z6
+#define NEXT_Z_6 z7
+#define NEXT_Z_7 z8
+#define NEXT_Z_8 z9
 
 /* the pass's first sum (0 + terms, as set_f), or the sum so far */
 #define FROM_ZERO(a) 0.0f
 #define FROM_ACC(a) a[x]
 #define FROM_NONE(a)
 
-/* row i of a pair's N + 1 (later ones repeat row 0, loaded but unused), weight i */
-#define PAIR_TAP(N, i)                                                                      \
+/*
+ * Row i of a pair's N + 1 (later ones repeat row 0, loaded but unused),
+ * weight i; a folded pair's lo and hi rows i.
+ */
+#define PLAIN_TAP(N, i)                                                                     \
 	const float *restrict s##i = src[(i) <= (N) ? (i) : 0] + off;                       \
 	const float w##i = w[(i) < (N) ? (i) : 0];                                          \
 	(void)w##i
+#define FOLD_PAIR_TAP(N, i)                                                                 \
+	const float *restrict s##i = src[2 * ((i) <= (N) ? (i) : 0)] + off;                 \
+	const float *restrict u##i = src[2 * ((i) <= (N) ? (i) : 0) + 1] + off;             \
+	const float w##i = w[(i) < (N) ? (i) : 0];                                          \
+	(void)w##i
 
-#define PAIR_TAPS(N)                                                                        \
-	PAIR_TAP(N, 0); PAIR_TAP(N, 1); PAIR_TAP(N, 2); PAIR_TAP(N, 3); PAIR_TAP(N, 4);    \
-	PAIR_TAP(N, 5); PAIR_TAP(N, 6); PAIR_TAP(N, 7); PAIR_TAP(N, 8);                    \
+#define PLAIN_TAPS(N)                                                                       \
+	PLAIN_TAP(N, 0); PLAIN_TAP(N, 1); PLAIN_TAP(N, 2); PLAIN_TAP(N, 3);                \
+	PLAIN_TAP(N, 4); PLAIN_TAP(N, 5); PLAIN_TAP(N, 6); PLAIN_TAP(N, 7);                \
+	PLAIN_TAP(N, 8);                                                                    \
 	const float *restrict s9 = src[9 <= (N) ? 9 : 0] + off
+#define FOLD_TAPS(N)                                                                        \
+	FOLD_PAIR_TAP(N, 0); FOLD_PAIR_TAP(N, 1); FOLD_PAIR_TAP(N, 2);                     \
+	FOLD_PAIR_TAP(N, 3); FOLD_PAIR_TAP(N, 4); FOLD_PAIR_TAP(N, 5);                     \
+	FOLD_PAIR_TAP(N, 6); FOLD_PAIR_TAP(N, 7); FOLD_PAIR_TAP(N, 8);                     \
+	const float *restrict s9 = src[2 * (9 <= (N) ? 9 : 0)] + off;                       \
+	const float *restrict u9 = src[2 * (9 <= (N) ? 9 : 0) + 1] + off
 
-#define PAIR_SAMPLES                                                                        \
+#define PLAIN_SAMPLES                                                                       \
 	const float v0 = s0[x], v1 = s1[x], v2 = s2[x], v3 = s3[x], v4 = s4[x];            \
 	const float v5 = s5[x], v6 = s6[x], v7 = s7[x], v8 = s8[x], v9 = s9[x];            \
 	(void)v0, (void)v1, (void)v2, (void)v3, (void)v4;                                  \
 	(void)v5, (void)v6, (void)v7, (void)v8, (void)v9
+#define FOLD_SAMPLES                                                                        \
+	PLAIN_SAMPLES;                                                                      \
+	const float z0 = u0[x], z1 = u1[x], z2 = u2[x], z3 = u3[x], z4 = u4[x];            \
+	const float z5 = u5[x], z6 = u6[x], z7 = u7[x], z8 = u8[x], z9 = u9[x];            \
+	(void)z0, (void)z1, (void)z2, (void)z3, (void)z4;                                  \
+	(void)z5, (void)z6, (void)z7, (void)z8, (void)z9
 
-/* a0[x] = START(a0) + first row's terms, a1[x] likewise (set_f, axpy_f) */
-#define PAIR_LOOP(N, START, P)                                                              \
+/*
+ * a0[x] = START(a0) + first row's terms, a1[x] likewise (set_f, axpy_f);
+ * K is PLAIN or FOLD.
+ */
+#define PAIR_LOOP(N, START, P, K)                                                           \
 	SIMD static void P##N(float *restrict a0, float *restrict a1, const float *const *src, \
 	                      size_t off, const float *w, size_t n)                            \
 	{                                                                                      \
-		PAIR_TAPS(N);                                                                  \
+		K##_TAPS(N);                                                                   \
 		for (size_t x = 0; x < n; x++) {                                               \
-			PAIR_SAMPLES;                                                          \
-			a0[x] = START(a0) TREE##N(FIRST);                                      \
-			a1[x] = START(a1) TREE##N(SECOND);                                     \
+			K##_SAMPLES;                                                           \
+			a0[x] = START(a0) TREE##N(K##_FIRST);                                  \
+			a1[x] = START(a1) TREE##N(K##_SECOND);                                 \
 		}                                                                              \
 	}
 
@@ -351,75 +476,82 @@ SUM_TAPS_FINISH(float, f, finish_row_f)
  * The last pass with the finish, as FIN_LOOP's float branches for a scale
  * of 1 (the separable float passes carry the scale in their weights).
  */
-#define PAIR_FIN_LOOP(N, START, P)                                                          \
+#define PAIR_FIN_LOOP(N, START, P, K)                                                       \
 	SIMD static void P##N(float *restrict d0, float *restrict d1,                          \
 	                      const float *restrict a0, const float *restrict a1,              \
 	                      const float *const *src, size_t off, const float *w, size_t n,   \
 	                      double bias)                                                     \
 	{                                                                                      \
-		PAIR_TAPS(N);                                                                  \
+		K##_TAPS(N);                                                                   \
 		(void)a0, (void)a1;                                                            \
 		if (bias == 0)                                                                 \
 			for (size_t x = 0; x < n; x++) {                                       \
-				PAIR_SAMPLES;                                                  \
-				d0[x] = (float)(START(a0) TREE##N(FIRST)) + 0.0f;              \
-				d1[x] = (float)(START(a1) TREE##N(SECOND)) + 0.0f;             \
+				K##_SAMPLES;                                                   \
+				d0[x] = (float)(START(a0) TREE##N(K##_FIRST)) + 0.0f;          \
+				d1[x] = (float)(START(a1) TREE##N(K##_SECOND)) + 0.0f;         \
 			}                                                                      \
 		else                                                                           \
 			for (size_t x = 0; x < n; x++) {                                       \
-				PAIR_SAMPLES;                                                  \
-				d0[x] = (float)((double)(START(a0) TREE##N(FIRST)) + bias);    \
-				d1[x] = (float)((double)(START(a1) TREE##N(SECOND)) + bias);   \
+				K##_SAMPLES;                                                   \
+				d0[x] = (float)((double)(START(a0) TREE##N(K##_FIRST)) + bias); \
+				d1[x] = (float)((double)(START(a1) TREE##N(K##_SECOND)) + bias); \
 			}                                                                      \
 	}
-
-#define PAIR_LOOPS(LOOP, START, P)                                                          \
-	LOOP(1, START, P) LOOP(2, START, P) LOOP(3, START, P) LOOP(4, START, P)                \
-	LOOP(5, START, P) LOOP(6, START, P) LOOP(7, START, P) LOOP(8, START, P)                \
-	LOOP(9, START, P)
-
-PAIR_LOOPS(PAIR_LOOP, FROM_ZERO, pair_set)
-PAIR_LOOPS(PAIR_LOOP, FROM_ACC, pair_axpy)
-PAIR_LOOPS(PAIR_FIN_LOOP, FROM_NONE, pair_fin_set)
-PAIR_LOOPS(PAIR_FIN_LOOP, FROM_ACC, pair_fin_add)
 
 typedef void (*pair_fn)(float *restrict, float *restrict, const float *const *, size_t,
                         const float *, size_t);
 typedef void (*pair_fin_fn)(float *restrict, float *restrict, const float *restrict,
                             const float *restrict, const float *const *, size_t,
                             const float *, size_t, double);
-#define PAIR_TABLE(T, P)                                                                    \
+
+/* the nine loops of a family, and their table by tap count */
+#define PAIR_LOOPS(LOOP, T, START, P, K)                                                    \
+	LOOP(1, START, P, K) LOOP(2, START, P, K) LOOP(3, START, P, K)                         \
+	LOOP(4, START, P, K) LOOP(5, START, P, K) LOOP(6, START, P, K)                         \
+	LOOP(7, START, P, K) LOOP(8, START, P, K) LOOP(9, START, P, K)                         \
 	static const T P[TAPS_MAX + 1] = {NULL,  P##1, P##2, P##3, P##4,                      \
 	                                  P##5, P##6, P##7, P##8, P##9};
-PAIR_TABLE(pair_fn, pair_set)
-PAIR_TABLE(pair_fn, pair_axpy)
-PAIR_TABLE(pair_fin_fn, pair_fin_set)
-PAIR_TABLE(pair_fin_fn, pair_fin_add)
 
-/* conv_sum_taps_f for two rows: a0 from src[0..nt), a1 from src[1..nt] */
-static void sum_taps_pair_f(float *a0, float *a1, const float *const *src, size_t off,
-                            const float *w, size_t nt, size_t n)
-{
-	size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX;
+PAIR_LOOPS(PAIR_LOOP, pair_fn, FROM_ZERO, pair_set_f, PLAIN)
+PAIR_LOOPS(PAIR_LOOP, pair_fn, FROM_ACC, pair_axpy_f, PLAIN)
+PAIR_LOOPS(PAIR_FIN_LOOP, pair_fin_fn, FROM_NONE, pair_fin_set_f, PLAIN)
+PAIR_LOOPS(PAIR_FIN_LOOP, pair_fin_fn, FROM_ACC, pair_fin_add_f, PLAIN)
+PAIR_LOOPS(PAIR_LOOP, pair_fn, FROM_ZERO, pair_set_ff, FOLD)
+PAIR_LOOPS(PAIR_LOOP, pair_fn, FROM_ACC, pair_axpy_ff, FOLD)
+PAIR_LOOPS(PAIR_FIN_LOOP, pair_fin_fn, FROM_NONE, pair_fin_set_ff, FOLD)
+PAIR_LOOPS(PAIR_FIN_LOOP, pair_fin_fn, FROM_ACC, pair_fin_add_ff, FOLD)
 
-	for (size_t t = 0, p = 0; p < passes; p++) {
-		size_t m = pass_taps(nt - t, passes - p);
-		(t == 0 ? pair_set : pair_axpy)[m](a0, a1, src + t, off, w + t, n);
-		t += m;
+/*
+ * conv_sum_taps_finish_SFX for two rows (scale 1), the earlier passes
+ * (sum_taps_pair_SFX) split as conv_sum_taps_SFX splits them; a pass of m
+ * taps from tap t reads src + STEP * t.
+ */
+#define SUM_TAPS_PAIR(SFX, STEP)                                                            \
+	static void sum_taps_pair_##SFX(float *a0, float *a1, const float *const *src,         \
+	                                size_t off, const float *w, size_t nt, size_t n)       \
+	{                                                                                      \
+		size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX;                                \
+		for (size_t t = 0, p = 0; p < passes; p++) {                                   \
+			size_t m = pass_taps(nt - t, passes - p);                              \
+			(t == 0 ? pair_set_##SFX : pair_axpy_##SFX)[m](                        \
+			        a0, a1, src + STEP * t, off, w + t, n);                        \
+			t += m;                                                                \
+		}                                                                              \
+	}                                                                                      \
+	void conv_sum_taps_finish_pair_##SFX(float *d0, float *d1, float *a0, float *a1,       \
+	                                     const float *const *src, size_t off,              \
+	                                     const float *w, size_t nt, size_t n, double bias) \
+	{                                                                                      \
+		size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX, last = nt / passes;            \
+		if (passes > 1)                                                                \
+			sum_taps_pair_##SFX(a0, a1, src, off, w, nt - last, n);                \
+		(passes > 1 ? pair_fin_add_##SFX : pair_fin_set_##SFX)[last](                  \
+		        d0, d1, a0, a1, src + STEP * (nt - last), off, w + nt - last, n,       \
+		        bias);                                                                 \
 	}
-}
 
-void conv_sum_taps_finish_pair_f(float *d0, float *d1, float *a0, float *a1,
-                                 const float *const *src, size_t off, const float *w,
-                                 size_t nt, size_t n, double bias)
-{
-	size_t passes = (nt + TAPS_MAX - 1) / TAPS_MAX, last = nt / passes;
-
-	if (passes > 1)
-		sum_taps_pair_f(a0, a1, src, off, w, nt - last, n);
-	(passes > 1 ? pair_fin_add : pair_fin_set)[last](d0, d1, a0, a1, src + nt - last, off,
-	                                                  w + nt - last, n, bias);
-}
+SUM_TAPS_PAIR(f, 1)
+SUM_TAPS_PAIR(ff, 2)
 
 /* 1 when every value is an integer of magnitude <= lim (as copy_check_exact). */
 static int row_is_exact(const float *restrict v, size_t n, float lim)

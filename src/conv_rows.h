@@ -63,6 +63,9 @@ struct conv_plan {
 	int sep_pair;       /* sep_float, dilation 1, no zero in sep_cf: column passes may
 	                       make two output rows at once (the ring holds Fr + 1 rows) */
 	float *sep_cf, *sep_rf; /* sep_c, sep_r rounded to float */
+	size_t nfold_c, nfold_r; /* sep_float, sep_cf (sep_rf) symmetric, no zero: its folded
+	                            taps ((F + 1) / 2), else 0 */
+	float *sep_cfold, *sep_rfold; /* their weights, an odd F's middle one halved */
 };
 
 typedef struct conv_active {
@@ -87,7 +90,8 @@ struct conv_worker {
 	unsigned char *has_d, *has_f; /* ring slot: hcache / hfcache hold its row's results */
 	unsigned char *row_int, *row_mod; /* ring slot: classify_row of its input rows */
 	const float **hfrows; /* separable: nfilt * (Fr + 1) (a pair's rows), then Fc */
-	const float **ftapsrc; /* separable: a float pass's taps (max(Fr, Fc)) */
+	const float **ftapsrc; /* separable: a float pass's taps (max(Fr, Fc) + 3: a folded
+	                          pair's 2 ((F + 1) / 2 + 1) rows) */
 	float *ftapw;
 	const double **tapsrc; /* separable, max(Fr, Fc): a pass's non-zero taps: rows, */
 	double *tapw;          /* and weights */
@@ -117,12 +121,34 @@ void conv_sum_taps_finish_d(float *dst, double *acc, const double *const *src, s
 void conv_sum_taps_finish_f(float *dst, float *acc, const float *const *src, size_t off,
                             const float *w, size_t nt, size_t n, double scale, double bias);
 /*
+ * Folded lists (a symmetric kernel's mirrored taps summed before the
+ * product): nt folded taps, tap t's two rows src[2t] and src[2t + 1].
+ */
+void conv_sum_taps_ff(float *acc, const float *const *src, size_t off, const float *w,
+                      size_t nt, size_t n);
+void conv_sum_taps_finish_ff(float *dst, float *acc, const float *const *src, size_t off,
+                             const float *w, size_t nt, size_t n, double scale, double bias);
+/*
+ * h[0..n) = the folded sum of an F-tap symmetric row pass at dilation 1
+ * over one row p (tap j on p + j), as conv_sum_taps_ff sums it; 0 when F
+ * is past the loops this has (then nothing is done).
+ */
+int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n);
+/*
  * The same with a scale of 1, for two rows at once: d0 from src[0..nt), d1
  * from src[1..nt]; nt >= 1.
  */
 void conv_sum_taps_finish_pair_f(float *d0, float *d1, float *a0, float *a1,
                                  const float *const *src, size_t off, const float *w,
                                  size_t nt, size_t n, double bias);
+/*
+ * Folded: two lists of nt + 1 rows interleaved, lo[i] on src[2i] and hi[i]
+ * on src[2i + 1]; d0's folded tap i is lo[i] + hi[i + 1], d1's lo[i + 1] +
+ * hi[i].
+ */
+void conv_sum_taps_finish_pair_ff(float *d0, float *d1, float *a0, float *a1,
+                                  const float *const *src, size_t off, const float *w,
+                                  size_t nt, size_t n, double bias);
 int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
                  size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod);
 void conv_pad_row_d(double *restrict dst, const float *restrict src, size_t width,

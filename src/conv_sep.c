@@ -10,8 +10,12 @@
  * the column weights), within about (Fr + Fc + 3) 2^-24 of |scale| sum|w|
  * max|x| + |bias|; otherwise double.  Two consecutive output rows that
  * both run in float share one column pass (separable_pair), each row
- * summed as it would be alone.  The inner loops and the padding are
- * conv_rows.c's.
+ * summed as it would be alone.  A float pass whose weights are symmetric
+ * (w_j = w_(F-1-j), none 0: Gaussians, boxes) folds them, adding the
+ * mirrored samples before one product (conv_sum_taps_ff); its column pass
+ * folds only where every row under the kernel is real, which every pair's
+ * is, so a row is folded whether paired or not.  The inner loops and the
+ * padding are conv_rows.c's.
  */
 #include "conv_rows.h"
 
@@ -114,7 +118,22 @@ SIMD static void classify_row(const float *restrict v, size_t n, int *integer, i
 	*moderate = wild == 0;
 }
 
-/* The row pass in float (stride 1): h[x] = sum_j r_j padded[x + j*D]. */
+/*
+ * The F rows of a symmetric pass as a folded list into w->ftapsrc: tap i's
+ * rows[i] and rows[F - 1 - i], i < (F + 1) / 2.
+ */
+static void list_folded(conv_worker *w, const float *const *rows, size_t f)
+{
+	for (size_t i = 0; i < (f + 1) / 2; i++) {
+		w->ftapsrc[2 * i] = rows[i];
+		w->ftapsrc[2 * i + 1] = rows[f - 1 - i];
+	}
+}
+
+/*
+ * The row pass in float (stride 1): h[x] = sum_j r_j padded[x + j*D],
+ * mirrored taps folded when r is symmetric.
+ */
 static void separable_hpass_f(conv_worker *w, const float *src, float *h)
 {
 	const conv_plan *p = w->p;
@@ -126,6 +145,17 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h)
 	conv_pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0, NULL);
 	for (size_t j = 0; j < g->fc; j++)
 		rows[j] = w->cache + j * g->dil;
+	if (p->nfold_r && g->dil == 1 &&
+	    conv_fold_row_f(h, w->cache, p->sep_rfold, g->fc, g->ow))
+		return;
+	if (p->nfold_r) {
+		list_folded(w, rows, g->fc);
+		for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
+			size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
+			conv_sum_taps_ff(h + x0, w->ftapsrc, x0, p->sep_rfold, p->nfold_r, n);
+		}
+		return;
+	}
 	nt = list_taps_f(w, p->sep_rf, g->fc, rows);
 	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
 		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
@@ -190,7 +220,7 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 	const conv_geom *g = &p->g;
 	const size_t ow = g->ow;
 	const double scale = p->k->m[0].scale;
-	int all_mod = 1, any_frac = 0, use_f;
+	int all_mod = 1, any_frac = 0, use_f, fold;
 
 	for (size_t i = 0; i < g->fr; i++) {
 		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
@@ -202,6 +232,7 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 		any_frac |= !w->row_int[slot];
 	}
 	use_f = p->sep_float && all_mod && (!p->sep_int || any_frac);
+	fold = use_f && p->nfold_c > 0;
 
 	for (size_t i = 0; i < g->fr; i++) {
 		size_t r = oy * g->stride + i * g->dil, slot = r % p->ring;
@@ -210,8 +241,10 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 			w->hrows[(size_t)c * g->fr + i] = NULL;
 			w->hfrows[(size_t)c * g->fr + i] = NULL;
 		}
-		if (sy < 0 || p->sep_c[i] == 0)
+		if (sy < 0 || p->sep_c[i] == 0) {
+			fold = 0; /* only folded when every row is real */
 			continue; /* a zero row, or a zero weight: adds nothing */
+		}
 		for (int c = 0; c < g->nfilt; c++) {
 			const size_t at = ((size_t)c * p->ring + slot) * p->hstride;
 			if (use_f) {
@@ -230,11 +263,18 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 	}
 	for (int c = 0; c < g->nout; c++) {
 		float *dst = imf_image_row(o, c, orow);
-		size_t nt = use_f ? list_taps_f(w, p->sep_cf, g->fr, w->hfrows + (size_t)c * g->fr)
-		                  : list_taps(w, p->sep_c, g->fr, w->hrows + (size_t)c * g->fr);
+		size_t nt = 0;
+		if (fold)
+			list_folded(w, w->hfrows + (size_t)c * g->fr, g->fr);
+		else
+			nt = use_f ? list_taps_f(w, p->sep_cf, g->fr, w->hfrows + (size_t)c * g->fr)
+			           : list_taps(w, p->sep_c, g->fr, w->hrows + (size_t)c * g->fr);
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
-			if (use_f) {
+			if (fold) {
+				conv_sum_taps_finish_ff(dst + x0, w->facc, w->ftapsrc, x0,
+				                        p->sep_cfold, p->nfold_c, n, 1.0, p->bias);
+			} else if (use_f) {
 				/* sep_cf holds the scale already */
 				conv_sum_taps_finish_f(dst + x0, w->facc, w->ftapsrc, x0, w->ftapw,
 				                       nt, n, 1.0, p->bias);
@@ -289,12 +329,22 @@ static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 	for (int c = 0; c < g->nout; c++) {
 		float *d0 = imf_image_row(o, c, orow), *d1 = imf_image_row(o, c, orow + 1);
 		const float *const *rows = w->hfrows + (size_t)c * (fr + 1);
+		/* folded: lo[i] = rows[i], hi[i] = rows[Fr - i], i <= (Fr + 1) / 2 */
+		for (size_t i = 0; p->nfold_c && i <= p->nfold_c; i++) {
+			w->ftapsrc[2 * i] = rows[i];
+			w->ftapsrc[2 * i + 1] = rows[fr - i];
+		}
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
-			/* sep_cf holds the scale already */
-			conv_sum_taps_finish_pair_f(d0 + x0, d1 + x0, w->facc,
-			                            w->facc + CONV_SPAN, rows, x0, p->sep_cf, fr,
-			                            n, p->bias);
+			/* sep_cf and sep_cfold hold the scale already */
+			if (p->nfold_c)
+				conv_sum_taps_finish_pair_ff(d0 + x0, d1 + x0, w->facc,
+				                             w->facc + CONV_SPAN, w->ftapsrc, x0,
+				                             p->sep_cfold, p->nfold_c, n, p->bias);
+			else
+				conv_sum_taps_finish_pair_f(d0 + x0, d1 + x0, w->facc,
+				                            w->facc + CONV_SPAN, rows, x0, p->sep_cf,
+				                            fr, n, p->bias);
 		}
 	}
 	return 1;

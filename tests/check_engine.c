@@ -33,17 +33,19 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define KMAX 15
+#define BK_MAX 21 /* big_kernel's largest side: folded passes of 11 taps */
 
 typedef struct big_kernel {
 	imf_kernel k;
 	imf_matrix m;
-	double w[KMAX * KMAX];
+	double w[BK_MAX * BK_MAX];
 } big_kernel;
 
 static char empty[] = "";
 
 static void bk_init(big_kernel *b, size_t rows, size_t cols, double scale)
 {
+	ck_assert(rows <= BK_MAX && cols <= BK_MAX);
 	memset(b, 0, sizeof *b);
 	b->k.name = empty;
 	b->k.description = empty;
@@ -678,6 +680,27 @@ END_TEST
  */
 #define SEP_BOUND 1e-5
 
+static int no_zero(const double *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == 0)
+			return 0;
+	return 1;
+}
+
+/* A separable method string says which passes fold their mirrored taps. */
+static void assert_folds(const char *method, int row, int col)
+{
+	static const char *const says[2][2] = {
+	        {NULL, "symmetric column folded"},
+	        {"symmetric row folded", "symmetric row and column folded"}};
+	if (row || col)
+		ck_assert_msg(strstr(method, says[row][col]), "%s: not \"%s\"", method,
+		              says[row][col]);
+	else
+		ck_assert_msg(!strstr(method, "folded"), "%s: folded", method);
+}
+
 /*
  * Symmetric rank-1 kernels (Gaussians, boxes, any w_j = w_{F-1-j}): within
  * SEP_BOUND on real data, exact on integer kernels and data.  Odd and even
@@ -686,14 +709,19 @@ END_TEST
  */
 START_TEST(test_separable_symmetric)
 {
-	static const size_t sizes[][2] = {{5, 5}, {6, 6}, {7, 4}, {9, 15}, {15, 15}, {4, 11}};
+	/*
+	 * Even entries (no zero weight) fold their passes; 20x21 and 4x19 over
+	 * two passes of folded taps (11 and 10).
+	 */
+	static const size_t sizes[][2] = {{5, 5}, {6, 6}, {7, 4}, {9, 15}, {15, 15}, {4, 11},
+	                                  {21, 20}, {5, 7}, {19, 4}};
 	unsigned long long rng = 31337;
 
 	for (size_t si = 0; si < COUNT(sizes); si++) {
 		for (int integer = 0; integer < 2; integer++) {
 			const size_t rows = sizes[si][0], cols = sizes[si][1];
 			imf_image *in = rand_image(541, 2 * rows + 5, 1, 0, integer, &rng);
-			double c[KMAX], r[KMAX], sum_w = 0, max_x = 0;
+			double c[BK_MAX], r[BK_MAX], sum_w = 0, max_x = 0;
 			big_kernel b;
 
 			bk_init(&b, rows, cols, integer ? 1.0 / 256 : 0.7);
@@ -703,8 +731,9 @@ START_TEST(test_separable_symmetric)
 			for (size_t j = 0; j < (cols + 1) / 2; j++)
 				r[j] = r[cols - 1 - j] = integer ? floor(tu_rand(&rng) * 9) - 2
 				                                 : tu_rand(&rng) * 2 - 1;
-			c[rows / 2] = integer ? 5 : 1.25; /* never all zero */
-			r[cols / 2] = integer ? 7 : -1.5;
+			/* never all zero; the middle (an even size's two) still mirrored */
+			c[rows / 2] = c[(rows - 1) / 2] = integer ? 5 : 1.25;
+			r[cols / 2] = r[(cols - 1) / 2] = integer ? 7 : -1.5;
 			if (si % 2) { /* mirrored zeros: the pairs are skipped */
 				c[0] = c[rows - 1] = 0;
 				r[1] = r[cols - 2] = 0;
@@ -725,8 +754,10 @@ START_TEST(test_separable_symmetric)
 					p.dilation = (size_t)(border + (int)stride) % 2 + 1;
 					p.flip = (border + (int)si) % 2;
 					p.bias = integer ? 3 : -0.3;
-					ck_assert_ptr_nonnull(strstr(
-					        method_of(&b.k, &p, 541, 2 * rows + 5), "separable"));
+					const char *m = method_of(&b.k, &p, 541, 2 * rows + 5);
+					ck_assert_ptr_nonnull(strstr(m, "separable"));
+					assert_folds(m, stride == 1 && no_zero(r, cols),
+					             stride == 1 && no_zero(c, rows));
 					snprintf(what, sizeof what,
 					         "symmetric %zux%zu, %s, stride %zu, %s", cols, rows,
 					         imf_border_name(p.border), stride,
@@ -904,8 +935,9 @@ static imf_image *stream_whole(const imf_image *in, const imf_kernel *k,
  * equals the whole image run at once (paired wherever two rows qualify;
  * the workers' count says pairs ran), and so does a run on three threads
  * (their parts pair other rows; wrap, which does not stream, has only
- * that).  Real and integer column weights;
- * every border (zero: the first and last rows read the border's zeros
+ * that).  Real and integer column weights, symmetric ones folded (the
+ * binomial; 21x20 in two folded passes each way; 7x6 on four planes) and
+ * not; every border (zero: the first and last rows read the border's zeros
  * and go alone); a 12x3 kernel on four planes (more planes than columns)
  * and on three and alpha; widths past one span and odd; rows where pairs must fall back
  * (integer rows under an integer kernel, a huge value, a NaN); integer
@@ -918,11 +950,13 @@ START_TEST(test_separable_pairs)
 	static const double binom[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
 	unsigned long long rng = 2718;
 
-	for (int kind = 0; kind < 4; kind++) {
-		const size_t w = kind >= 2 ? 37 : 531, h = 41;
-		/* kind 2: four planes; 3: three and alpha */
-		imf_image *in = rand_image(w, h, kind >= 2 ? 4 : 1, kind == 3, 0, &rng);
-		double c[15], r[15];
+	for (int kind = 0; kind < 6; kind++) {
+		const int narrow = kind == 2 || kind == 3 || kind == 5; /* four planes */
+		const size_t w = narrow ? 37 : 531;
+		const size_t h = kind == 4 ? 61 : 41; /* 21 rows: some pair clear of row 30 */
+		/* kind 2 and 5: four planes; 3: three and alpha */
+		imf_image *in = rand_image(w, h, narrow ? 4 : 1, kind == 3, 0, &rng);
+		double c[BK_MAX], r[BK_MAX];
 		big_kernel b;
 
 		if (kind == 0) { /* 15x15, real weights */
@@ -935,13 +969,20 @@ START_TEST(test_separable_pairs)
 			bk_init(&b, 9, 9, 1.0 / 65536);
 			memcpy(c, binom, sizeof binom);
 			memcpy(r, binom, sizeof binom);
-		} else { /* 12x3 */
+		} else if (kind <= 3) { /* 12x3 */
 			bk_init(&b, 12, 3, 0.25);
 			for (size_t i = 0; i < 12; i++)
 				c[i] = tu_rand(&rng) + 0.5;
 			r[0] = 0.75;
 			r[1] = -1.5;
 			r[2] = 0.125;
+		} else { /* symmetric, real weights: 20x21 and 7x6 */
+			const size_t fr = kind == 4 ? 21 : 6, fc = kind == 4 ? 20 : 7;
+			bk_init(&b, fr, fc, 0.3);
+			for (size_t i = 0; i < (fr + 1) / 2; i++)
+				c[i] = c[fr - 1 - i] = 0.2 + tu_rand(&rng);
+			for (size_t j = 0; j < (fc + 1) / 2; j++)
+				r[j] = r[fc - 1 - j] = tu_rand(&rng) - 0.6;
 		}
 		outer(&b, c, r);
 		/* rows 10..24 integers (kind 1: exact, double); a huge value; a NaN */
@@ -963,6 +1004,8 @@ START_TEST(test_separable_pairs)
 			snprintf(what, sizeof what, "pairs: kind %d, border %d", kind, border);
 			ck_assert_msg(strstr(method_of(&b.k, &p, w, h), "two output rows"), "%s: %s",
 			              what, method_of(&b.k, &p, w, h));
+			assert_folds(method_of(&b.k, &p, w, h), kind == 1 || kind >= 4,
+			             kind == 1 || kind >= 4);
 			ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &whole, &err), IMF_OK);
 			if (p.border != IMF_BORDER_WRAP) { /* wrap does not stream */
 				size_t paired;
@@ -1025,6 +1068,39 @@ START_TEST(test_separable_pairs)
 		imf_conv_params_default(&p);
 		ck_assert_ptr_nonnull(strstr(method_of(&b.k, &p, 100, 50), "separable"));
 		ck_assert_ptr_null(strstr(method_of(&b.k, &p, 100, 50), "two output rows"));
+	}
+
+	/* one pass symmetric, the other not: that one alone folds, paired or not */
+	for (int sym_col = 0; sym_col < 2; sym_col++) {
+		unsigned long long frng = 77;
+		imf_image *in = rand_image(200, 40, 1, 0, 0, &frng), *a, *alone;
+		const size_t fr = sym_col ? 9 : 8, fc = sym_col ? 8 : 9;
+		double sym[9], asym[8], sum_w = 0, max_x = 0;
+		big_kernel b;
+		imf_conv_params p;
+		size_t paired;
+		for (size_t i = 0; i < 9; i++)
+			sym[i] = 1 + (double)(i < 5 ? i : 8 - i);
+		for (size_t j = 0; j < 8; j++)
+			asym[j] = 0.5 + (double)j;
+		bk_init(&b, fr, fc, 0.01);
+		outer(&b, sym_col ? sym : asym, sym_col ? asym : sym);
+		for (size_t t = 0; t < fr * fc; t++)
+			sum_w += 0.01 * fabs(b.w[t]);
+		for (size_t y = 0; y < 40; y++)
+			for (size_t x = 0; x < 200; x++)
+				max_x = fmax(max_x, fabs(imf_image_row(in, 0, y)[x]));
+		imf_conv_params_default(&p);
+		p.border = IMF_BORDER_REFLECT;
+		assert_folds(method_of(&b.k, &p, 200, 40), !sym_col, sym_col);
+		check_within(in, &b.k, &p, SEP_BOUND * sum_w * max_x, "one pass folded");
+		a = stream_whole(in, &b.k, &p, &paired);
+		ck_assert_uint_eq(paired, 40);
+		alone = stream_out(in, &b.k, &p, 1, &frng, "one pass folded");
+		assert_bits_same(alone, a, "one pass folded, alone");
+		imf_image_free(alone);
+		imf_image_free(a);
+		imf_image_free(in);
 	}
 }
 END_TEST
