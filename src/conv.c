@@ -630,7 +630,33 @@ struct imf_conv_stream {
 	conv_plan *plan;
 	conv_worker *ws[IMF_MAX_THREADS];
 	size_t nw;
+	char method[224]; /* imf_conv_stream_method */
 };
+
+/* Which inner loops the plan runs, in words, into buf (n bytes). */
+static void describe(const conv_plan *p, char *buf, size_t n)
+{
+	static const char *const folds[4] = {"", ", symmetric row folded",
+	                                     ", symmetric column folded",
+	                                     ", symmetric row and column folded"};
+	static const char *const groups[5] = {"", "", ", two output rows at a time", "",
+	                                      ", four output rows at a time"};
+
+	if (conv_plan_method(p) == CONV_METHOD_SEPARABLE && !conv_plan_float_passes(p))
+		snprintf(buf, n, "separable (row pass, then column pass, double)");
+	else if (conv_plan_method(p) == CONV_METHOD_SEPARABLE)
+		snprintf(buf, n, "separable (row pass, then column pass%s%s%s%s)",
+		         conv_plan_exact_limit(p) > 0
+		                 ? ": double, exact, on integer samples; else float"
+		                 : ", float",
+		         folds[conv_plan_folded(p)], groups[conv_plan_group(p)],
+		         conv_plan_exact_limit(p) > 0 ? "" : "; double where values are extreme");
+	else if (conv_plan_exact_limit(p) > 0)
+		snprintf(buf, n, "direct (exact float for integer samples, else %s)",
+		         conv_plan_float_sums(p) ? "float sums" : "double");
+	else
+		snprintf(buf, n, "direct (%s)", conv_plan_float_sums(p) ? "float sums" : "double");
+}
 
 void imf_conv_stream_free(imf_conv_stream *s)
 {
@@ -657,6 +683,7 @@ imf_status imf_conv_stream_new(const imf_kernel *k, const imf_conv_params *p, si
 		st = conv_plan_new(k, &s->g, &s->plan, err);
 	if (st == IMF_OK) {
 		size_t n = p->threads < 1 ? 1 : p->threads;
+		describe(s->plan, s->method, sizeof s->method);
 		n = n > IMF_MAX_THREADS ? IMF_MAX_THREADS : n;
 		st = new_workers(s->plan, s->ws, n, err);
 		if (st == IMF_OK)
@@ -761,44 +788,15 @@ imf_status imf_conv_stream_run_part(imf_conv_stream *s, size_t slot, const imf_i
 	return IMF_OK;
 }
 
-size_t conv_stream_paired_rows(const imf_conv_stream *s)
+size_t conv_stream_group_rows(const imf_conv_stream *s, size_t k)
 {
 	size_t n = 0;
 	for (size_t t = 0; t < s->nw; t++)
-		n += conv_worker_paired_rows(s->ws[t]);
+		n += conv_worker_group_rows(s->ws[t], k);
 	return n;
 }
 
 const char *imf_conv_stream_method(const imf_conv_stream *s)
 {
-	/* [exact on integers][folded passes: none, row, column, both][pairs] */
-#define SEP_EXACT "separable (row pass, then column pass: double, exact, on integer samples; else float"
-#define SEP_FLOAT "separable (row pass, then column pass, float"
-#define SEP_EXTREME "; double where values are extreme)"
-#define SEP_ROW_FOLD ", symmetric row folded"
-#define SEP_COL_FOLD ", symmetric column folded"
-#define SEP_BOTH_FOLD ", symmetric row and column folded"
-#define SEP_PAIRS ", two output rows at a time"
-	static const char *const sep[2][4][2] = {
-	        {{SEP_FLOAT SEP_EXTREME, SEP_FLOAT SEP_PAIRS SEP_EXTREME},
-	         {SEP_FLOAT SEP_ROW_FOLD SEP_EXTREME, SEP_FLOAT SEP_ROW_FOLD SEP_PAIRS SEP_EXTREME},
-	         {SEP_FLOAT SEP_COL_FOLD SEP_EXTREME, SEP_FLOAT SEP_COL_FOLD SEP_PAIRS SEP_EXTREME},
-	         {SEP_FLOAT SEP_BOTH_FOLD SEP_EXTREME,
-	          SEP_FLOAT SEP_BOTH_FOLD SEP_PAIRS SEP_EXTREME}},
-	        {{SEP_EXACT ")", SEP_EXACT SEP_PAIRS ")"},
-	         {SEP_EXACT SEP_ROW_FOLD ")", SEP_EXACT SEP_ROW_FOLD SEP_PAIRS ")"},
-	         {SEP_EXACT SEP_COL_FOLD ")", SEP_EXACT SEP_COL_FOLD SEP_PAIRS ")"},
-	         {SEP_EXACT SEP_BOTH_FOLD ")", SEP_EXACT SEP_BOTH_FOLD SEP_PAIRS ")"}}};
-
-	if (conv_plan_method(s->plan) == CONV_METHOD_SEPARABLE) {
-		if (!conv_plan_float_passes(s->plan))
-			return "separable (row pass, then column pass, double)";
-		return sep[conv_plan_exact_limit(s->plan) > 0][conv_plan_folded(s->plan)]
-		          [conv_plan_row_pairs(s->plan)];
-	}
-	if (conv_plan_exact_limit(s->plan) > 0)
-		return conv_plan_float_sums(s->plan)
-		               ? "direct (exact float for integer samples, else float sums)"
-		               : "direct (exact float for integer samples, else double)";
-	return conv_plan_float_sums(s->plan) ? "direct (float sums)" : "direct (double)";
+	return s->method;
 }

@@ -68,8 +68,8 @@ float conv_plan_exact_limit(const conv_plan *p);
 int conv_plan_float_sums(const conv_plan *p);
 /* Separable: rows whose result need not be exact may run both passes in float. */
 int conv_plan_float_passes(const conv_plan *p);
-/* Separable, float passes: the column pass may make two output rows at once. */
-int conv_plan_row_pairs(const conv_plan *p);
+/* Separable: the most output rows the column pass makes at once (1, 2 or 4). */
+size_t conv_plan_group(const conv_plan *p);
 /* Separable, float passes: a symmetric pass folds its mirrored taps (row 1, column 2). */
 int conv_plan_folded(const conv_plan *p);
 
@@ -82,9 +82,9 @@ void conv_worker_free(conv_worker *w);
  */
 void conv_worker_run(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
                      size_t first, size_t oy0, size_t oy1);
-/* Output rows the worker has made two at a time (separable_pair), for the tests. */
-size_t conv_worker_paired_rows(const conv_worker *w);
+/* Output rows the worker has made k (2 or 4) at a time (separable_group), for the tests. */
+size_t conv_worker_group_rows(const conv_worker *w, size_t k);
 /* The same summed over a stream's workers. */
-size_t conv_stream_paired_rows(const imf_conv_stream *s);
+size_t conv_stream_group_rows(const imf_conv_stream *s, size_t k);
 
 #endif

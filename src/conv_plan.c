@@ -339,19 +339,21 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 		p->sep_float = g->stride == 1 &&
 		               to_float_weights(p->sep_c, k->m[0].scale, p->sep_cf, g->fr) &&
 		               to_float_weights(p->sep_r, 1, p->sep_rf, g->fc);
-		/*
-		 * Pairs of output rows (conv_separable_rows) read Fr + 1
-		 * consecutive rows, every one a tap: one slot more.
-		 */
 		p->sep_pair = p->sep_float && g->dil == 1;
 		for (size_t i = 0; i < g->fr; i++)
 			p->sep_pair &= p->sep_c[i] != 0 && p->sep_cf[i] != 0;
-		if (p->sep_pair)
-			p->ring = g->fr + 1;
 		if (p->sep_float) {
 			p->nfold_c = fold_weights(p->sep_cf, g->fr, p->sep_cfold);
 			p->nfold_r = fold_weights(p->sep_rf, g->fc, p->sep_rfold);
 		}
+		/*
+		 * Groups of 2 output rows (of 4: a folded column pass of one
+		 * pass) read Fr + 1 (Fr + 3) consecutive rows, every one a tap:
+		 * the ring holds them.
+		 */
+		p->group = !p->sep_pair ? 1 : p->nfold_c && p->nfold_c <= CONV_QUAD_TAPS ? 4 : 2;
+		if (p->group > 1)
+			p->ring = g->fr + p->group - 1;
 	}
 	*out = p;
 	return IMF_OK;
@@ -377,9 +379,9 @@ int conv_plan_float_passes(const conv_plan *p)
 	return p->sep && p->sep_float;
 }
 
-int conv_plan_row_pairs(const conv_plan *p)
+size_t conv_plan_group(const conv_plan *p)
 {
-	return p->sep && p->sep_pair;
+	return p->sep ? p->group : 1;
 }
 
 int conv_plan_folded(const conv_plan *p)
@@ -389,9 +391,9 @@ int conv_plan_folded(const conv_plan *p)
 
 /* ---- workers -------------------------------------------------------------------- */
 
-size_t conv_worker_paired_rows(const conv_worker *w)
+size_t conv_worker_group_rows(const conv_worker *w, size_t k)
 {
-	return w->paired;
+	return k == 2 ? w->grouped[0] : k == 4 ? w->grouped[1] : 0;
 }
 
 void conv_worker_free(conv_worker *w)
@@ -451,7 +453,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	    !imf_size_mul(p->sep ? 1 : slots, p->pw, &cache_len) ||
 	    !imf_size_mul(p->sep ? 1 : slots, p->dstride, &dcache_len) ||
 	    (p->sep && (!imf_size_mul(slots, p->hstride, &hcache_len) ||
-	                nrows > SIZE_MAX - g->fc - (size_t)g->nfilt))) {
+	                nrows > SIZE_MAX - g->fc - 3 * (size_t)g->nfilt))) {
 		conv_worker_free(w);
 		return imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
 	}
@@ -494,9 +496,10 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 		w->has_f = imf_alloc_array(p->ring, sizeof *w->has_f, err);
 		w->row_int = imf_alloc_array(p->ring, sizeof *w->row_int, err);
 		w->row_mod = imf_alloc_array(p->ring, sizeof *w->row_mod, err);
-		/* nfilt * (Fr + 1) for the column passes (a pair's rows), then Fc */
-		w->hfrows = imf_alloc_array(nrows + g->nfilt + g->fc, sizeof *w->hfrows, err);
-		w->ftapsrc = imf_alloc_array(nmax + 3, sizeof *w->ftapsrc, err);
+		/* nfilt * (Fr + group - 1) for the column passes (a group's rows), then Fc */
+		w->hfrows = imf_alloc_array(nrows + 3 * (size_t)g->nfilt + g->fc, sizeof *w->hfrows,
+		                            err);
+		w->ftapsrc = imf_alloc_array(nmax + 7, sizeof *w->ftapsrc, err);
 		w->ftapw = imf_alloc_array(nmax, sizeof *w->ftapw, err);
 		if (p->sep_float)
 			w->hfcache = imf_alloc_aligned(hcache_len, sizeof *w->hfcache, err);

@@ -553,6 +553,78 @@ PAIR_LOOPS(PAIR_FIN_LOOP, pair_fin_fn, FROM_ACC, pair_fin_add_ff, FOLD)
 SUM_TAPS_PAIR(f, 1)
 SUM_TAPS_PAIR(ff, 2)
 
+/*
+ * Four output rows at once, for a folded column pass of one pass (N <=
+ * TAPS_MAX folded taps): two lists of N + 3 rows interleaved, lo on src[2i]
+ * and hi on src[2i + 1] (an F-tap pass over rows r .. r + F + 2: lo[i] is
+ * row r + i, hi[i] row r + F + 2 - i); output row k's folded tap i is
+ * lo[i + k] + hi[i + 3 - k].  Each of the N + 3 rows' samples, loaded once,
+ * serves up to four rows; each row's sum is fin_set_ff's to the bit.
+ */
+#define QUAD_ROW0(i) (v[(i)] + z[(i) + 3])
+#define QUAD_ROW1(i) (v[(i) + 1] + z[(i) + 2])
+#define QUAD_ROW2(i) (v[(i) + 2] + z[(i) + 1])
+#define QUAD_ROW3(i) (v[(i) + 3] + z[(i)])
+
+/* lo and hi row j of N + 3 (later ones repeat row 0, loaded but unused) */
+#define QUAD_TAP(N, j)                                                                      \
+	const float *restrict s##j = src[2 * ((j) < (N) + 3 ? (j) : 0)] + off;              \
+	const float *restrict u##j = src[2 * ((j) < (N) + 3 ? (j) : 0) + 1] + off
+
+#define QUAD_SAMPLES                                                                        \
+	const float v[12] = {s0[x], s1[x], s2[x], s3[x], s4[x],  s5[x],                     \
+	                     s6[x], s7[x], s8[x], s9[x], s10[x], s11[x]};                   \
+	const float z[12] = {u0[x], u1[x], u2[x], u3[x], u4[x],  u5[x],                     \
+	                     u6[x], u7[x], u8[x], u9[x], u10[x], u11[x]}
+
+#define QUAD_LOOP(N)                                                                        \
+	SIMD static void quad_fin##N(float *restrict d0, float *restrict d1,                   \
+	                             float *restrict d2, float *restrict d3,                   \
+	                             const float *const *src, size_t off, const float *w,      \
+	                             size_t n, double bias)                                    \
+	{                                                                                      \
+		QUAD_TAP(N, 0); QUAD_TAP(N, 1); QUAD_TAP(N, 2); QUAD_TAP(N, 3);                \
+		QUAD_TAP(N, 4); QUAD_TAP(N, 5); QUAD_TAP(N, 6); QUAD_TAP(N, 7);                \
+		QUAD_TAP(N, 8); QUAD_TAP(N, 9); QUAD_TAP(N, 10); QUAD_TAP(N, 11);              \
+		const float w0 = w[0], w1 = w[1 % (N)], w2 = w[2 % (N)];                       \
+		const float w3 = w[3 % (N)], w4 = w[4 % (N)], w5 = w[5 % (N)];                 \
+		const float w6 = w[6 % (N)], w7 = w[7 % (N)], w8 = w[8 % (N)];                 \
+		(void)w1, (void)w2, (void)w3, (void)w4, (void)w5, (void)w6, (void)w7, (void)w8; \
+		if (bias == 0)                                                                 \
+			for (size_t x = 0; x < n; x++) {                                       \
+				QUAD_SAMPLES;                                                  \
+				d0[x] = (float)(TREE##N(QUAD_ROW0)) + 0.0f;                    \
+				d1[x] = (float)(TREE##N(QUAD_ROW1)) + 0.0f;                    \
+				d2[x] = (float)(TREE##N(QUAD_ROW2)) + 0.0f;                    \
+				d3[x] = (float)(TREE##N(QUAD_ROW3)) + 0.0f;                    \
+			}                                                                      \
+		else                                                                           \
+			for (size_t x = 0; x < n; x++) {                                       \
+				QUAD_SAMPLES;                                                  \
+				d0[x] = (float)((double)(TREE##N(QUAD_ROW0)) + bias);          \
+				d1[x] = (float)((double)(TREE##N(QUAD_ROW1)) + bias);          \
+				d2[x] = (float)((double)(TREE##N(QUAD_ROW2)) + bias);          \
+				d3[x] = (float)((double)(TREE##N(QUAD_ROW3)) + bias);          \
+			}                                                                      \
+	}
+
+QUAD_LOOP(1) QUAD_LOOP(2) QUAD_LOOP(3) QUAD_LOOP(4) QUAD_LOOP(5) QUAD_LOOP(6)
+QUAD_LOOP(7) QUAD_LOOP(8) QUAD_LOOP(9)
+
+static void (*const quad_fin[TAPS_MAX + 1])(float *restrict, float *restrict, float *restrict,
+                                            float *restrict, const float *const *, size_t,
+                                            const float *, size_t, double) = {
+        NULL,       quad_fin1, quad_fin2, quad_fin3, quad_fin4,
+        quad_fin5,  quad_fin6, quad_fin7, quad_fin8, quad_fin9};
+
+_Static_assert(CONV_QUAD_TAPS == TAPS_MAX, "quad_fin has a loop for every count");
+
+void conv_fold_quad_f(float *const *d, const float *const *src, size_t off, const float *w,
+                      size_t nt, size_t n, double bias)
+{
+	quad_fin[nt](d[0] + off, d[1] + off, d[2] + off, d[3] + off, src, off, w, n, bias);
+}
+
 /* 1 when every value is an integer of magnitude <= lim (as copy_check_exact). */
 static int row_is_exact(const float *restrict v, size_t n, float lim)
 {

@@ -61,7 +61,10 @@ struct conv_plan {
 	int sep_int;        /* every weight an integer: exact on integer rows, in double */
 	int sep_float;      /* stride 1, weights of moderate size: float passes allowed */
 	int sep_pair;       /* sep_float, dilation 1, no zero in sep_cf: column passes may
-	                       make two output rows at once (the ring holds Fr + 1 rows) */
+	                       make two output rows at once */
+	size_t group;       /* separable: most output rows a column pass makes at once: 1, 2
+	                       (sep_pair) or 4 (sep_pair, nfold_c <= CONV_QUAD_TAPS); the
+	                       ring holds Fr + group - 1 rows */
 	float *sep_cf, *sep_rf; /* sep_c, sep_r rounded to float */
 	size_t nfold_c, nfold_r; /* sep_float, sep_cf (sep_rf) symmetric, no zero: its folded
 	                            taps ((F + 1) / 2), else 0 */
@@ -89,9 +92,9 @@ struct conv_worker {
 	float *hfcache;       /* separable, sep_float: the row-pass results in float, as hcache */
 	unsigned char *has_d, *has_f; /* ring slot: hcache / hfcache hold its row's results */
 	unsigned char *row_int, *row_mod; /* ring slot: classify_row of its input rows */
-	const float **hfrows; /* separable: nfilt * (Fr + 1) (a pair's rows), then Fc */
-	const float **ftapsrc; /* separable: a float pass's taps (max(Fr, Fc) + 3: a folded
-	                          pair's 2 ((F + 1) / 2 + 1) rows) */
+	const float **hfrows; /* separable: nfilt * (Fr + group - 1) (a group's rows), then Fc */
+	const float **ftapsrc; /* separable: a float pass's taps (max(Fr, Fc) + 7: a folded
+	                          group's 2 ((F + 1) / 2 + 3) rows) */
 	float *ftapw;
 	const double **tapsrc; /* separable, max(Fr, Fc): a pass's non-zero taps: rows, */
 	double *tapw;          /* and weights */
@@ -108,7 +111,8 @@ struct conv_worker {
 	float *act_wf;
 	double *acc, *total;
 	float *facc;          /* 2 * CONV_SPAN: float sums (the second half a pair's) */
-	size_t paired;        /* output rows made in pairs (conv_worker_paired_rows) */
+	size_t grouped[2];    /* output rows made two, and four, at a time
+	                         (conv_worker_group_rows) */
 };
 
 /* conv_rows.c's inner loops and padding, shared with conv_sep.c (see there). */
@@ -135,6 +139,15 @@ void conv_sum_taps_finish_ff(float *dst, float *acc, const float *const *src, si
  */
 int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n);
 /*
+ * Four rows at once, folded, one pass (1 <= nt <= CONV_QUAD_TAPS), scale 1:
+ * d[k][off..off+n) from two lists of nt + 3 rows interleaved, lo[i] on
+ * src[2i] and hi[i] on src[2i + 1]; d[k]'s folded tap i is lo[i + k] +
+ * hi[i + 3 - k].
+ */
+#define CONV_QUAD_TAPS 9
+void conv_fold_quad_f(float *const *d, const float *const *src, size_t off, const float *w,
+                      size_t nt, size_t n, double bias);
+/*
  * The same with a scale of 1, for two rows at once: d0 from src[0..nt), d1
  * from src[1..nt]; nt >= 1.
  */
@@ -155,8 +168,9 @@ void conv_pad_row_d(double *restrict dst, const float *restrict src, size_t widt
                     size_t left, size_t pw, const ptrdiff_t *restrict colsrc);
 
 /*
- * conv_sep.c: output row oy of a separable plan, and oy + 1 too when n >= 2
- * allows and the pair qualifies, into rows orow... of o; returns the rows made.
+ * conv_sep.c: output row oy of a separable plan, and the next 1 or 3 too
+ * when n allows and the group qualifies (p->group), into rows orow... of o;
+ * returns the rows made.
  */
 size_t conv_separable_rows(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
                            size_t orow, size_t oy, size_t n);

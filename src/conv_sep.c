@@ -9,13 +9,14 @@
  * otherwise, where values are moderate, both passes in float (the scale in
  * the column weights), within about (Fr + Fc + 3) 2^-24 of |scale| sum|w|
  * max|x| + |bias|; otherwise double.  Two consecutive output rows that
- * both run in float share one column pass (separable_pair), each row
- * summed as it would be alone.  A float pass whose weights are symmetric
- * (w_j = w_(F-1-j), none 0: Gaussians, boxes) folds them, adding the
- * mirrored samples before one product (conv_sum_taps_ff); its column pass
- * folds only where every row under the kernel is real, which every pair's
- * is, so a row is folded whether paired or not.  The inner loops and the
- * padding are conv_rows.c's.
+ * both run in float share one column pass (separable_group), four when the
+ * column pass folds in one pass, each row summed as it would be alone.  A
+ * float pass whose weights are symmetric (w_j = w_(F-1-j), none 0:
+ * Gaussians, boxes) folds them, adding the mirrored samples before one
+ * product (conv_sum_taps_ff); its column pass folds only where every row
+ * under the kernel is real, which every group's is, so a row is folded
+ * whether grouped or not.  The inner loops and the padding are
+ * conv_rows.c's.
  */
 #include "conv_rows.h"
 
@@ -138,8 +139,8 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h)
 {
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
-	/* Fc spare slots, after the column passes' nfilt * (Fr + 1) */
-	const float **rows = w->hfrows + (size_t)g->nfilt * (g->fr + 1);
+	/* Fc spare slots, after the column passes' nfilt * (Fr + group - 1) */
+	const float **rows = w->hfrows + (size_t)g->nfilt * (g->fr + p->group - 1);
 	size_t nt;
 
 	conv_pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0, NULL);
@@ -287,62 +288,74 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 }
 
 /*
- * Output rows oy and oy + 1 at once (a sep_pair plan: stride and dilation
- * 1, every column weight non-zero), when both take the float passes and
- * every one of their Fr + 1 rows is a real row (not the zero border): the
- * column pass then loads each row-pass result once for both output rows
- * (conv_sum_taps_finish_pair_f), the same sums as separable_row's to the
- * bit.  Returns 0, having made nothing, when the pair does not qualify.
+ * Output rows oy .. oy + k - 1 at once, k 2 (a sep_pair plan: stride and
+ * dilation 1, every column weight non-zero) or 4 (also a folded column pass
+ * of one pass: p->group 4), when all k take the float passes and every one
+ * of their Fr + k - 1 rows is a real row (not the zero border): the column
+ * pass then loads each row-pass result once for all k output rows
+ * (conv_sum_taps_finish_pair_f and _ff, conv_fold_quad_f), the same sums as
+ * separable_row's to the bit.  Returns 0, having made nothing, when the
+ * rows do not qualify.
  */
-static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
-                          size_t orow, size_t oy)
+static int separable_group(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
+                           size_t orow, size_t oy, size_t k)
 {
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
-	const size_t fr = g->fr, ow = g->ow;
-	int mod = 1, frac_first = 0, frac_second = 0;
+	const size_t fr = g->fr, ow = g->ow, span = fr + p->group - 1;
+	int mod = 1;
+	unsigned frac = 0; /* bit j: output row oy + j has a fraction under it */
 
-	/* Padded rows oy .. oy + Fr: classified, and the choice of each output row. */
-	for (size_t i = 0; i <= fr; i++) {
+	/* Padded rows oy .. oy + Fr + k - 2: classified, and the choice of each output row. */
+	for (size_t i = 0; i < fr + k - 1; i++) {
 		size_t r = oy + i, slot = r % p->ring;
 		ptrdiff_t sy = conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top, g->ih);
 		if (sy < 0)
 			return 0;
 		separable_tag(w, fetch, ctx, r, (size_t)sy);
 		mod &= w->row_mod[slot];
-		if (i < fr)
-			frac_first |= !w->row_int[slot];
-		if (i > 0)
-			frac_second |= !w->row_int[slot];
+		for (size_t j = 0; j < k && !w->row_int[slot]; j++)
+			if (i >= j && i < j + fr)
+				frac |= 1u << j;
 	}
-	if (!mod || (p->sep_int && (!frac_first || !frac_second)))
+	if (!mod || (p->sep_int && frac != (1u << k) - 1))
 		return 0;
 
-	for (size_t i = 0; i <= fr; i++) {
+	for (size_t i = 0; i < fr + k - 1; i++) {
 		size_t r = oy + i, slot = r % p->ring;
 		size_t sy = (size_t)conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top,
 		                                      g->ih);
 		for (int c = 0; c < g->nfilt; c++)
-			w->hfrows[(size_t)c * (fr + 1) + i] = ring_row_f(w, fetch, ctx, c, slot, sy);
+			w->hfrows[(size_t)c * span + i] = ring_row_f(w, fetch, ctx, c, slot, sy);
 		w->has_f[slot] = 1;
 	}
 	for (int c = 0; c < g->nout; c++) {
-		float *d0 = imf_image_row(o, c, orow), *d1 = imf_image_row(o, c, orow + 1);
-		const float *const *rows = w->hfrows + (size_t)c * (fr + 1);
-		/* folded: lo[i] = rows[i], hi[i] = rows[Fr - i], i <= (Fr + 1) / 2 */
-		for (size_t i = 0; p->nfold_c && i <= p->nfold_c; i++) {
+		float *d[4] = {imf_image_row(o, c, orow), imf_image_row(o, c, orow + 1), NULL, NULL};
+		const float *const *rows = w->hfrows + (size_t)c * span;
+		/*
+		 * folded: lo[i] = rows[i], hi[i] = rows[Fr + k - 2 - i], for the
+		 * (Fr + 1) / 2 folded taps of the first row and k - 1 more
+		 */
+		for (size_t i = 0; p->nfold_c && i < p->nfold_c + k - 1; i++) {
 			w->ftapsrc[2 * i] = rows[i];
-			w->ftapsrc[2 * i + 1] = rows[fr - i];
+			w->ftapsrc[2 * i + 1] = rows[fr + k - 2 - i];
+		}
+		if (k == 4) {
+			d[2] = imf_image_row(o, c, orow + 2);
+			d[3] = imf_image_row(o, c, orow + 3);
 		}
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
 			/* sep_cf and sep_cfold hold the scale already */
-			if (p->nfold_c)
-				conv_sum_taps_finish_pair_ff(d0 + x0, d1 + x0, w->facc,
+			if (k == 4)
+				conv_fold_quad_f(d, w->ftapsrc, x0, p->sep_cfold, p->nfold_c, n,
+				                 p->bias);
+			else if (p->nfold_c)
+				conv_sum_taps_finish_pair_ff(d[0] + x0, d[1] + x0, w->facc,
 				                             w->facc + CONV_SPAN, w->ftapsrc, x0,
 				                             p->sep_cfold, p->nfold_c, n, p->bias);
 			else
-				conv_sum_taps_finish_pair_f(d0 + x0, d1 + x0, w->facc,
+				conv_sum_taps_finish_pair_f(d[0] + x0, d[1] + x0, w->facc,
 				                            w->facc + CONV_SPAN, rows, x0, p->sep_cf,
 				                            fr, n, p->bias);
 		}
@@ -353,9 +366,11 @@ static int separable_pair(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 size_t conv_separable_rows(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
                            size_t orow, size_t oy, size_t n)
 {
-	if (n >= 2 && w->p->sep_pair && separable_pair(w, fetch, ctx, o, orow, oy)) {
-		w->paired += 2;
-		return 2;
+	for (size_t k = w->p->group; k >= 2; k /= 2) {
+		if (n >= k && separable_group(w, fetch, ctx, o, orow, oy, k)) {
+			w->grouped[k == 4] += k;
+			return k;
+		}
 	}
 	separable_row(w, fetch, ctx, o, orow, oy);
 	return 1;

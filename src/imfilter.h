@@ -324,7 +324,8 @@ imf_status imf_conv_run(const imf_image *in, const imf_kernel *k, const imf_conv
  *                            out, reading win, which holds input rows
  *                            first .. first + height(win) - 1 and must cover
  *                            imf_conv_stream_input_rows(oy0, n)
- *   imf_conv_stream_method   which inner loops run, for --verbose
+ *   imf_conv_stream_method   which inner loops run, for --verbose (a string
+ *                            that lives as long as the stream)
  */
 typedef struct imf_conv_stream imf_conv_stream;
 
