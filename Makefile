@@ -50,8 +50,11 @@ IMG_LIBS   = $(shell $(PKG_CONFIG) --libs libpng libjpeg zlib 2>/dev/null || ech
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
 
-# -pthread on both: batch mode's worker threads.
-ALL_CFLAGS = $(WARN) -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -pthread -Isrc $(IMG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+# -pthread on both: batch mode's worker threads.  -ffp-contract=off: no fused
+# multiply-add, which would round differently from the reference, and could
+# round a row differently in each of the engine's loops that may make it
+# (GCC's default under -std=c11 already; clang contracts unless told).
+ALL_CFLAGS = $(WARN) -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -pthread -ffp-contract=off -Isrc $(IMG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS_ALL = -pthread $(LDFLAGS) $(IMG_LIBS) -lm $(EXTRA_LDFLAGS)
 
 ifeq ($(V),1)

@@ -139,9 +139,10 @@ static int factor_rank1(const imf_matrix *m, double *c, double *r)
 
 /*
  * Doubles between the starts of rows n wide in a ring: n rounded up to a
- * cache line, plus one line.  A loop reads up to 2 * TAPS_MAX rows at once;
- * rows a power of two apart (4096 wide: 32 KiB) would all fall in the same
- * L1 sets, more of them than the cache has ways.
+ * cache line, plus one line.  A loop reads up to 2 (TAPS_MAX + 3) rows at
+ * once (a folded group of four); rows a power of two apart (4096 wide: 32
+ * KiB) would all fall in the same L1 sets, more of them than the cache has
+ * ways.
  */
 static size_t row_stride(size_t n)
 {
@@ -393,7 +394,7 @@ int conv_plan_folded(const conv_plan *p)
 
 size_t conv_worker_group_rows(const conv_worker *w, size_t k)
 {
-	return k == 2 ? w->grouped[0] : k == 4 ? w->grouped[1] : 0;
+	return k == 2 ? w->in_pairs : k == 4 ? w->in_fours : 0;
 }
 
 void conv_worker_free(conv_worker *w)
@@ -497,8 +498,8 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 		w->row_int = imf_alloc_array(p->ring, sizeof *w->row_int, err);
 		w->row_mod = imf_alloc_array(p->ring, sizeof *w->row_mod, err);
 		/* nfilt * (Fr + group - 1) for the column passes (a group's rows), then Fc */
-		w->hfrows = imf_alloc_array(nrows + 3 * (size_t)g->nfilt + g->fc, sizeof *w->hfrows,
-		                            err);
+		w->hfrows = imf_alloc_array(nrows + (p->group - 1) * (size_t)g->nfilt + g->fc,
+		                            sizeof *w->hfrows, err);
 		w->ftapsrc = imf_alloc_array(nmax + 7, sizeof *w->ftapsrc, err);
 		w->ftapw = imf_alloc_array(nmax, sizeof *w->ftapw, err);
 		if (p->sep_float)

@@ -206,6 +206,7 @@ static inline size_t pass_taps(size_t left, size_t passes_left)
 
 SUM_TAPS(float, f, 1)
 SUM_TAPS(float, ff, 2)
+SUM_TAPS(double, d, 1)
 
 /*
  * The folded row pass of a symmetric kernel row of F <= 2 TAPS_MAX taps at
@@ -253,7 +254,6 @@ int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n
 	row_fold[f](h, p, w, n);
 	return 1;
 }
-SUM_TAPS(double, d, 1)
 
 /* acc[x] += w * a[x * s], for strides above 1 */
 static void axpy_strided(double *restrict acc, const float *restrict a, double w, size_t n,

@@ -111,8 +111,8 @@ struct conv_worker {
 	float *act_wf;
 	double *acc, *total;
 	float *facc;          /* 2 * CONV_SPAN: float sums (the second half a pair's) */
-	size_t grouped[2];    /* output rows made two, and four, at a time
-	                         (conv_worker_group_rows) */
+	size_t in_pairs, in_fours; /* output rows made two, and four, at a time
+	                              (conv_worker_group_rows) */
 };
 
 /* conv_rows.c's inner loops and padding, shared with conv_sep.c (see there). */

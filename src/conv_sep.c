@@ -120,14 +120,16 @@ SIMD static void classify_row(const float *restrict v, size_t n, int *integer, i
 }
 
 /*
- * The F rows of a symmetric pass as a folded list into w->ftapsrc: tap i's
- * rows[i] and rows[F - 1 - i], i < (F + 1) / 2.
+ * The F + k - 1 rows of a symmetric pass over k consecutive outputs (k 1,
+ * 2 or 4) as a folded list into w->ftapsrc: lo[i] = rows[i] and hi[i] =
+ * rows[F + k - 2 - i], for the (F + 1) / 2 folded taps of the first output
+ * and k - 1 more (see conv_sum_taps_ff, _finish_pair_ff, conv_fold_quad_f).
  */
-static void list_folded(conv_worker *w, const float *const *rows, size_t f)
+static void list_folded(conv_worker *w, const float *const *rows, size_t f, size_t k)
 {
-	for (size_t i = 0; i < (f + 1) / 2; i++) {
+	for (size_t i = 0; i < (f + 1) / 2 + k - 1; i++) {
 		w->ftapsrc[2 * i] = rows[i];
-		w->ftapsrc[2 * i + 1] = rows[f - 1 - i];
+		w->ftapsrc[2 * i + 1] = rows[f + k - 2 - i];
 	}
 }
 
@@ -150,7 +152,7 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h)
 	    conv_fold_row_f(h, w->cache, p->sep_rfold, g->fc, g->ow))
 		return;
 	if (p->nfold_r) {
-		list_folded(w, rows, g->fc);
+		list_folded(w, rows, g->fc, 1);
 		for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
 			size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
 			conv_sum_taps_ff(h + x0, w->ftapsrc, x0, p->sep_rfold, p->nfold_r, n);
@@ -211,7 +213,9 @@ static void separable_tag(conv_worker *w, conv_fetch fetch, const void *ctx, siz
  *    moderate (classify_row), so nothing overflows or turns subnormal.
  *    Weights rounded to float, each product and sum rounded: |out -
  *    reference| <= about (Fr + Fc + 3) 2^-24 (|scale| sum|w| max|x| +
- *    |bias|), 2.2e-6 of it for 15x15 (check_engine.c holds 1e-5);
+ *    |bias|), 2.2e-6 of it for 15x15 (check_engine.c holds 1e-5); a
+ *    symmetric column folded where every row under the kernel is real, as
+ *    separable_group folds it;
  *  - double, as before: exact for integer kernels on integer data.
  */
 static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_image *o,
@@ -266,7 +270,7 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 		float *dst = imf_image_row(o, c, orow);
 		size_t nt = 0;
 		if (fold)
-			list_folded(w, w->hfrows + (size_t)c * g->fr, g->fr);
+			list_folded(w, w->hfrows + (size_t)c * g->fr, g->fr, 1);
 		else
 			nt = use_f ? list_taps_f(w, p->sep_cf, g->fr, w->hfrows + (size_t)c * g->fr)
 			           : list_taps(w, p->sep_c, g->fr, w->hrows + (size_t)c * g->fr);
@@ -332,14 +336,8 @@ static int separable_group(conv_worker *w, conv_fetch fetch, const void *ctx, im
 	for (int c = 0; c < g->nout; c++) {
 		float *d[4] = {imf_image_row(o, c, orow), imf_image_row(o, c, orow + 1), NULL, NULL};
 		const float *const *rows = w->hfrows + (size_t)c * span;
-		/*
-		 * folded: lo[i] = rows[i], hi[i] = rows[Fr + k - 2 - i], for the
-		 * (Fr + 1) / 2 folded taps of the first row and k - 1 more
-		 */
-		for (size_t i = 0; p->nfold_c && i < p->nfold_c + k - 1; i++) {
-			w->ftapsrc[2 * i] = rows[i];
-			w->ftapsrc[2 * i + 1] = rows[fr + k - 2 - i];
-		}
+		if (p->nfold_c)
+			list_folded(w, rows, fr, k);
 		if (k == 4) {
 			d[2] = imf_image_row(o, c, orow + 2);
 			d[3] = imf_image_row(o, c, orow + 3);
@@ -368,7 +366,7 @@ size_t conv_separable_rows(conv_worker *w, conv_fetch fetch, const void *ctx, im
 {
 	for (size_t k = w->p->group; k >= 2; k /= 2) {
 		if (n >= k && separable_group(w, fetch, ctx, o, orow, oy, k)) {
-			w->grouped[k == 4] += k;
+			*(k == 4 ? &w->in_fours : &w->in_pairs) += k;
 			return k;
 		}
 	}

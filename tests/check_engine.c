@@ -33,7 +33,7 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define KMAX 15
-#define BK_MAX 21 /* big_kernel's largest side: folded passes of 11 taps */
+#define BK_MAX 31 /* big_kernel's largest side: folded passes of 16 taps */
 
 typedef struct big_kernel {
 	imf_kernel k;
@@ -710,11 +710,11 @@ static void assert_folds(const char *method, int row, int col)
 START_TEST(test_separable_symmetric)
 {
 	/*
-	 * Even entries (no zero weight) fold their passes; 20x21 and 4x19 over
-	 * two passes of folded taps (11 and 10).
+	 * Even entries (no zero weight) fold their passes; 20x21, 4x19 and 27x31
+	 * over two passes of folded taps (11 and 10; 16 and 14).
 	 */
-	static const size_t sizes[][2] = {{5, 5}, {6, 6}, {7, 4}, {9, 15}, {15, 15}, {4, 11},
-	                                  {21, 20}, {5, 7}, {19, 4}};
+	static const size_t sizes[][2] = {{5, 5}, {6, 6},  {7, 4}, {9, 15}, {15, 15}, {4, 11},
+	                                  {21, 20}, {5, 7}, {19, 4}, {5, 9}, {31, 27}};
 	unsigned long long rng = 31337;
 
 	for (size_t si = 0; si < COUNT(sizes); si++) {
@@ -928,25 +928,27 @@ static imf_image *stream_whole(const imf_image *in, const imf_kernel *k,
 }
 
 /*
- * Where both take the float passes, the separable path's column pass makes
- * two output rows at once (a pair loads each row-pass result once for
- * both), four when it folds in one pass.  A row must come out the same to
- * the bit in a group or alone (the sign of zero included), since threads
- * and bands split the rows differently: each image streamed one output
- * row a band (never grouped) equals the whole image run at once (grouped
+ * Where consecutive output rows all take the float passes, the separable
+ * path's column pass makes two at once (each row-pass result loaded once
+ * for both), four when it folds in one pass.  A row must come out the same
+ * to the bit in a group or alone (the sign of zero included), since threads
+ * and bands split the rows differently: each image streamed one output row
+ * a band (never grouped) equals the whole image run at once (grouped
  * wherever rows qualify; the workers' counts say groups of each size ran),
- * and so do bands of 1 to 6 rows and a run on three threads (their parts
- * group other rows; wrap, which does not stream, has only that).  Real and integer column weights, symmetric ones folded (the
- * binomial; 21x20 in two folded passes each way; 7x6 on four planes) and
- * not; every border (zero: the first and last rows read the border's zeros
- * and go alone); a 12x3 kernel on four planes (more planes than columns)
- * and on three and alpha; widths past one span and odd; rows where pairs must fall back
- * (integer rows under an integer kernel, a huge value, a NaN); integer
- * data under an integer kernel is never paired (it must be exact).  And
- * the method says when pairs may run: not with a zero column weight, not
- * with dilation 2.
+ * and so do bands of 1 to 6 rows and runs on three and four threads (their
+ * parts group other rows; wrap, which does not stream, has only those).
+ * Real and integer column weights, symmetric ones folded (the binomial;
+ * 21x20 in two folded passes each way; 7x6 on four planes) and not; every
+ * border (zero: the first and last rows read the border's zeros and go
+ * alone); a 12x3 kernel on four planes (more planes than columns) and on
+ * three and alpha; widths past one span and odd; rows where groups must
+ * fall back (integer rows under an integer kernel, a huge value, a NaN);
+ * integer data under an integer kernel is never grouped (it must be
+ * exact).  The method says when groups may run: not with a zero column
+ * weight, not with dilation 2.  And a folded group of four keeps +0 for a
+ * sum of -0 terms.
  */
-START_TEST(test_separable_pairs)
+START_TEST(test_separable_groups)
 {
 	static const double binom[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
 	unsigned long long rng = 2718;
@@ -1002,7 +1004,7 @@ START_TEST(test_separable_pairs)
 			p.border = (imf_border)border;
 			p.flip = border % 2;
 			p.bias = border == 3 ? 0.5 : 0;
-			snprintf(what, sizeof what, "pairs: kind %d, border %d", kind, border);
+			snprintf(what, sizeof what, "groups: kind %d, border %d", kind, border);
 			/* folded in one pass: groups of four (21 rows fold in two) */
 			const int fours = kind == 1 || kind == 5;
 			ck_assert_msg(strstr(method_of(&b.k, &p, w, h),
@@ -1028,11 +1030,12 @@ START_TEST(test_separable_pairs)
 				              made[1]);
 				imf_image_free(rows);
 			}
-			/* three threads: parts of 13, 14 and 14 rows, paired from their starts */
-			p.threads = 3;
-			ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &rows, &err), IMF_OK);
-			assert_bits_same(rows, whole, what);
-			imf_image_free(rows);
+			/* three and four threads: parts grouped from their starts */
+			for (p.threads = 3; p.threads <= 4; p.threads++) {
+				ck_assert_int_eq(imf_conv_run(in, &b.k, &p, &rows, &err), IMF_OK);
+				assert_bits_same(rows, whole, what);
+				imf_image_free(rows);
+			}
 			imf_image_free(whole);
 			p.threads = 1;
 
@@ -1079,7 +1082,7 @@ START_TEST(test_separable_pairs)
 		ck_assert_ptr_null(strstr(method_of(&b.k, &p, 100, 50), "output rows at a time"));
 	}
 
-	/* one pass symmetric, the other not: that one alone folds, paired or not */
+	/* one pass symmetric, the other not: that one alone folds, grouped or not */
 	for (int sym_col = 0; sym_col < 2; sym_col++) {
 		unsigned long long frng = 77;
 		imf_image *in = rand_image(200, 40, 1, 0, 0, &frng), *a, *alone;
@@ -1104,11 +1107,41 @@ START_TEST(test_separable_pairs)
 		assert_folds(method_of(&b.k, &p, 200, 40), !sym_col, sym_col);
 		check_within(in, &b.k, &p, SEP_BOUND * sum_w * max_x, "one pass folded");
 		a = stream_whole(in, &b.k, &p, made);
-		/* a folded column pass of one pass: every row in fours */
+		/* a folded column pass of one pass: every row in fours; else in pairs */
 		ck_assert_uint_eq(made[sym_col], 40);
+		ck_assert_uint_eq(made[!sym_col], 0);
 		alone = stream_out(in, &b.k, &p, 1, &frng, "one pass folded");
 		assert_bits_same(alone, a, "one pass folded, alone");
 		imf_image_free(alone);
+		imf_image_free(a);
+		imf_image_free(in);
+	}
+
+	/* -0 everywhere under a folded 9x9: every sum of -0 terms comes out +0, in fours too */
+	{
+		unsigned long long zrng = 9;
+		imf_image *in = rand_image(70, 20, 1, 0, 0, &zrng), *a;
+		double c[9], r[9];
+		big_kernel b;
+		imf_conv_params p;
+		size_t made[2];
+		for (size_t i = 0; i < 9; i++)
+			c[i] = r[i] = 0.25 + (double)(i < 5 ? i : 8 - i);
+		bk_init(&b, 9, 9, 0.3);
+		outer(&b, c, r);
+		for (size_t y = 0; y < 20; y++)
+			for (size_t x = 0; x < 70; x++)
+				imf_image_row(in, 0, y)[x] = -0.0f;
+		imf_conv_params_default(&p);
+		p.border = IMF_BORDER_REPLICATE;
+		a = stream_whole(in, &b.k, &p, made);
+		ck_assert_uint_eq(made[1], 20);
+		for (size_t y = 0; y < 20; y++)
+			for (size_t x = 0; x < 70; x++) {
+				float v = imf_image_row(a, 0, y)[x];
+				ck_assert_msg(v == 0 && !signbit(v), "-0 under a folded group: (%zu, %zu) "
+				              "%g, sign %d", y, x, v, signbit(v) != 0);
+			}
 		imf_image_free(a);
 		imf_image_free(in);
 	}
@@ -1393,7 +1426,7 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_separable_detection);
 	tcase_add_test(tc, test_separable_symmetric);
 	tcase_add_test(tc, test_separable_float);
-	tcase_add_test(tc, test_separable_pairs);
+	tcase_add_test(tc, test_separable_groups);
 	tcase_add_test(tc, test_multi_matrix);
 	tcase_add_test(tc, test_signed_zero);
 	tcase_add_test(tc, test_float_precision_paths);

@@ -32,7 +32,7 @@ FUZZ_FLAGS   ?=
 FUZZ_NAMES   := png jpeg pnm pfm text kernel chain pipeline
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 # Recursive (=): pkg-config runs when a recipe does, after 'deps'.
-FUZZ_CFLAGS   = -std=c11 -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -Wall -Wextra -O1 -g \
+FUZZ_CFLAGS   = -std=c11 -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -ffp-contract=off -Wall -Wextra -O1 -g \
 	-fno-omit-frame-pointer $(FUZZ_SAN) -pthread -Isrc \
 	$(shell $(PKG_CONFIG) --cflags libpng libjpeg zlib 2>/dev/null)
 FUZZ_LIBS     = $(shell $(PKG_CONFIG) --libs libpng libjpeg zlib 2>/dev/null || echo -lpng -ljpeg -lz) -lm
