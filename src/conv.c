@@ -683,8 +683,8 @@ imf_status imf_conv_stream_new(const imf_kernel *k, const imf_conv_params *p, si
 		st = conv_plan_new(k, &s->g, &s->plan, err);
 	if (st == IMF_OK) {
 		size_t n = p->threads < 1 ? 1 : p->threads;
-		describe(s->plan, s->method, sizeof s->method);
 		n = n > IMF_MAX_THREADS ? IMF_MAX_THREADS : n;
+		describe(s->plan, s->method, sizeof s->method);
 		st = new_workers(s->plan, s->ws, n, err);
 		if (st == IMF_OK)
 			s->nw = n;

@@ -340,9 +340,13 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 		p->sep_float = g->stride == 1 &&
 		               to_float_weights(p->sep_c, k->m[0].scale, p->sep_cf, g->fr) &&
 		               to_float_weights(p->sep_r, 1, p->sep_rf, g->fc);
-		p->sep_pair = p->sep_float && g->dil == 1;
+		/*
+		 * The column pass may make consecutive output rows together where
+		 * each of its rows is a tap: dilation 1, no zero column weight.
+		 */
+		int groups = p->sep_float && g->dil == 1;
 		for (size_t i = 0; i < g->fr; i++)
-			p->sep_pair &= p->sep_c[i] != 0 && p->sep_cf[i] != 0;
+			groups &= p->sep_c[i] != 0 && p->sep_cf[i] != 0;
 		if (p->sep_float) {
 			p->nfold_c = fold_weights(p->sep_cf, g->fr, p->sep_cfold);
 			p->nfold_r = fold_weights(p->sep_rf, g->fc, p->sep_rfold);
@@ -352,7 +356,7 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 		 * pass) read Fr + 1 (Fr + 3) consecutive rows, every one a tap:
 		 * the ring holds them.
 		 */
-		p->group = !p->sep_pair ? 1 : p->nfold_c && p->nfold_c <= CONV_QUAD_TAPS ? 4 : 2;
+		p->group = !groups ? 1 : p->nfold_c && p->nfold_c <= CONV_QUAD_TAPS ? 4 : 2;
 		if (p->group > 1)
 			p->ring = g->fr + p->group - 1;
 	}
@@ -454,7 +458,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	    !imf_size_mul(p->sep ? 1 : slots, p->pw, &cache_len) ||
 	    !imf_size_mul(p->sep ? 1 : slots, p->dstride, &dcache_len) ||
 	    (p->sep && (!imf_size_mul(slots, p->hstride, &hcache_len) ||
-	                nrows > SIZE_MAX - g->fc - 3 * (size_t)g->nfilt))) {
+	                nrows > SIZE_MAX - g->fc - (p->group - 1) * (size_t)g->nfilt))) {
 		conv_worker_free(w);
 		return imf_error_set(err, IMF_ENOMEM, "convolution buffers are too large");
 	}

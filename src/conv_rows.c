@@ -187,7 +187,7 @@ static inline size_t pass_taps(size_t left, size_t passes_left)
  * at most TAPS_MAX as they can and as even as they can be.  A folded list
  * (SFX ff) has STEP 2 rows a tap.
  */
-#define SUM_TAPS(T, SFX, STEP)                                                                  \
+#define SUM_TAPS(T, SFX, STEP)                                                              \
 	void conv_sum_taps_##SFX(T *acc, const T *const *src, size_t off, const T *w,          \
 	                         size_t nt, size_t n)                                          \
 	{                                                                                      \
@@ -346,7 +346,7 @@ SIMD static void finish_row_f(float *restrict dst, const float *restrict sum, do
  * src[t][off + x] in tap order: the passes of conv_sum_taps, the last one fused
  * with the finish (acc holds the earlier passes' sums); STEP as SUM_TAPS.
  */
-#define SUM_TAPS_FINISH(T, SFX, FINISH, STEP)                                                   \
+#define SUM_TAPS_FINISH(T, SFX, FINISH, STEP)                                               \
 	void conv_sum_taps_finish_##SFX(float *dst, T *acc, const T *const *src, size_t off,   \
 	                                const T *w, size_t nt, size_t n, double scale,        \
 	                                double bias)                                          \

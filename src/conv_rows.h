@@ -60,11 +60,9 @@ struct conv_plan {
 	double *sep_c, *sep_r;
 	int sep_int;        /* every weight an integer: exact on integer rows, in double */
 	int sep_float;      /* stride 1, weights of moderate size: float passes allowed */
-	int sep_pair;       /* sep_float, dilation 1, no zero in sep_cf: column passes may
-	                       make two output rows at once */
-	size_t group;       /* separable: most output rows a column pass makes at once: 1, 2
-	                       (sep_pair) or 4 (sep_pair, nfold_c <= CONV_QUAD_TAPS); the
-	                       ring holds Fr + group - 1 rows */
+	size_t group;       /* separable: most output rows a column pass makes at once: 1;
+	                       2 (sep_float, dilation 1, no zero in sep_cf); 4 (also
+	                       nfold_c <= CONV_QUAD_TAPS); the ring holds Fr + group - 1 rows */
 	float *sep_cf, *sep_rf; /* sep_c, sep_r rounded to float */
 	size_t nfold_c, nfold_r; /* sep_float, sep_cf (sep_rf) symmetric, no zero: its folded
 	                            taps ((F + 1) / 2), else 0 */
@@ -125,6 +123,13 @@ void conv_sum_taps_finish_d(float *dst, double *acc, const double *const *src, s
 void conv_sum_taps_finish_f(float *dst, float *acc, const float *const *src, size_t off,
                             const float *w, size_t nt, size_t n, double scale, double bias);
 /*
+ * The same with a scale of 1, for two rows at once: d0 from src[0..nt), d1
+ * from src[1..nt]; nt >= 1.
+ */
+void conv_sum_taps_finish_pair_f(float *d0, float *d1, float *a0, float *a1,
+                                 const float *const *src, size_t off, const float *w,
+                                 size_t nt, size_t n, double bias);
+/*
  * Folded lists (a symmetric kernel's mirrored taps summed before the
  * product): nt folded taps, tap t's two rows src[2t] and src[2t + 1].
  */
@@ -148,16 +153,9 @@ int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n
 void conv_fold_quad_f(float *const *d, const float *const *src, size_t off, const float *w,
                       size_t nt, size_t n, double bias);
 /*
- * The same with a scale of 1, for two rows at once: d0 from src[0..nt), d1
- * from src[1..nt]; nt >= 1.
- */
-void conv_sum_taps_finish_pair_f(float *d0, float *d1, float *a0, float *a1,
-                                 const float *const *src, size_t off, const float *w,
-                                 size_t nt, size_t n, double bias);
-/*
- * Folded: two lists of nt + 1 rows interleaved, lo[i] on src[2i] and hi[i]
- * on src[2i + 1]; d0's folded tap i is lo[i] + hi[i + 1], d1's lo[i + 1] +
- * hi[i].
+ * Folded pairs: two lists of nt + 1 rows interleaved, lo[i] on src[2i] and
+ * hi[i] on src[2i + 1]; d0's folded tap i is lo[i] + hi[i + 1], d1's
+ * lo[i + 1] + hi[i].
  */
 void conv_sum_taps_finish_pair_ff(float *d0, float *d1, float *a0, float *a1,
                                   const float *const *src, size_t off, const float *w,

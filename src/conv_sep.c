@@ -292,7 +292,7 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 }
 
 /*
- * Output rows oy .. oy + k - 1 at once, k 2 (a sep_pair plan: stride and
+ * Output rows oy .. oy + k - 1 at once, k 2 (p->group 2 or 4: stride and
  * dilation 1, every column weight non-zero) or 4 (also a folded column pass
  * of one pass: p->group 4), when all k take the float passes and every one
  * of their Fr + k - 1 rows is a real row (not the zero border): the column
