@@ -8,15 +8,17 @@
  * cannot be read (not Linux, or more CPUs than a cpu_set_t holds) it is
  * the online CPUs.
  *
- * A worker woken for a file's first band may be queued on the CPU of a
- * worker already running, while another CPU idles, until the scheduler
- * next balances the load: on a 2-CPU virtual machine whose kernel packs
- * threads onto fewer CPUs, in about half the runs, 1 to 5 ms late (a
- * tenth of a 4096x4096 PGM's run).  So each worker, as it starts, says
- * where it runs; one that finds its CPU taken moves to a free one
- * (cli_cpu_move: bound there, which moves it at once, about 0.1 ms, then
- * unbound at once, so the scheduler stays free to place it later).
- * Binding workers for the whole run was measured too, and was slower.
+ * A thread that is woken, or only just created, may be queued on the CPU
+ * of the thread that woke or made it, while another CPU idles, until the
+ * scheduler next balances the load: on a 2-CPU virtual machine whose kernel
+ * packs threads onto fewer CPUs, in about a quarter to a half of the runs,
+ * 1 to 5 ms late (a tenth of a 4096x4096 PGM's run).  So a file's workers
+ * are started each on a free CPU (cli_thread_start_on: created bound to it,
+ * unbound as its first act, so the scheduler stays free to place it
+ * later); one that must be woken later says where it runs, and if that CPU
+ * is taken moves to a free one (cli_cpu_move: bound there, which moves it
+ * at once, about 0.1 ms, then unbound at once).  Binding workers for the
+ * whole run was measured too, and was slower.
  */
 #if defined(__linux__)
 #define _GNU_SOURCE
@@ -25,6 +27,7 @@
 
 #include "cli.h"
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #if defined(__linux__) && defined(CPU_COUNT)
@@ -106,4 +109,60 @@ int cli_cpu_move(int cpu)
 	(void)cpu;
 	return 0;
 #endif
+}
+
+void cli_cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* What a thread started on a CPU runs: unbind, then the caller's function. */
+typedef struct start_on {
+	void *(*fn)(void *);
+	void *arg;
+#ifdef HAVE_AFFINITY
+	cpu_set_t mask; /* the creator's, given back at once */
+#endif
+} start_on;
+
+#ifdef HAVE_AFFINITY
+static void *start_on_main(void *p)
+{
+	start_on s = *(start_on *)p;
+	free(p);
+	/* Failing, it stays bound to its CPU: only slower. */
+	(void)sched_setaffinity(0, sizeof s.mask, &s.mask);
+	return s.fn(s.arg);
+}
+#endif
+
+int cli_thread_start_on(pthread_t *tid, void *(*fn)(void *), void *arg, int cpu)
+{
+#ifdef HAVE_AFFINITY
+	start_on *s;
+	pthread_attr_t attr;
+	cpu_set_t one;
+	int rc = -1;
+
+	if (cpu >= 0 && cpu < CPU_SETSIZE && (s = malloc(sizeof *s)) != NULL) {
+		s->fn = fn;
+		s->arg = arg;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_getaffinity(0, sizeof s->mask, &s->mask) == 0 && CPU_ISSET(cpu, &s->mask) &&
+		    pthread_attr_init(&attr) == 0) {
+			if (pthread_attr_setaffinity_np(&attr, sizeof one, &one) == 0)
+				rc = pthread_create(tid, &attr, start_on_main, s);
+			(void)pthread_attr_destroy(&attr);
+		}
+		if (rc == 0)
+			return 0;
+		free(s);
+	}
+#else
+	(void)cpu;
+#endif
+	return pthread_create(tid, NULL, fn, arg);
 }

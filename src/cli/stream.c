@@ -39,11 +39,16 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Encoded bands waiting for the writer, per worker, before workers wait too. */
 #define PUT_QUEUE_PER_WORKER 2
+
+/* How long a worker started on a CPU of its own waits there for the first band. */
+#define CREW_SPIN_NS 2000000L
 
 /* Output rows per band: about this many bytes, at least BAND_MIN_ROWS. */
 #define BAND_BYTES (1u << 18)
@@ -90,16 +95,16 @@ typedef struct pipe_state {
 	int rc;     /* the exit status of the failure */
 
 	/*
-	 * The crew: worker threads started during the setup, parked until
-	 * run_bands lets them go (see crew_start).  started threads, parked of
-	 * them waiting; go and cancel under mu.
+	 * The crew: worker threads started during the setup, waiting until
+	 * run_bands lets them go (see crew_start); go and cancel under mu,
+	 * released set with either for the workers spinning.
 	 */
 	pthread_t tid[IMF_MAX_THREADS];
 	struct worker_arg *args;
-	size_t started, parked;
+	size_t started;
 	int go, cancel;
-	int cpu[IMF_MAX_THREADS]; /* the CPUs workers started on (cli_cpu_claim), under mu */
-	size_t ncpu;
+	atomic_int released;
+	int cpu[IMF_MAX_THREADS]; /* each worker's CPU (-1: none of its own), under mu */
 } pipe_state;
 
 typedef struct worker_arg {
@@ -398,25 +403,49 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* A crew thread: park until run_bands lets the crew go, then work (or leave). */
+/* Nanoseconds from a to b. */
+static long elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (long)(b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
+}
+
+/* Spin until the crew is released, for at most CREW_SPIN_NS; 1 if it was. */
+static int crew_spin(pipe_state *ps)
+{
+	struct timespec t0, t;
+	if (clock_gettime(CLOCK_MONOTONIC, &t0) != 0)
+		return 0;
+	for (unsigned i = 1;; i++) {
+		if (atomic_load_explicit(&ps->released, memory_order_acquire))
+			return 1;
+		cli_cpu_pause();
+		if (i % 64 == 0 &&
+		    (clock_gettime(CLOCK_MONOTONIC, &t) != 0 || elapsed_ns(&t0, &t) > CREW_SPIN_NS))
+			return 0;
+	}
+}
+
+/*
+ * A crew thread: wait until run_bands lets the crew go, then work (or
+ * leave).  One started on a CPU of its own waits there, spinning; one that
+ * had to sleep checks where it was woken (see crew_start).
+ */
 static void *crew_main(void *arg)
 {
 	pipe_state *ps = ((worker_arg *)arg)->ps;
 	const size_t slot = ((worker_arg *)arg)->slot;
 	int work, here = -1, cpu = -1;
+	int spun = ps->cpu[slot] >= 0 && crew_spin(ps); /* cpu[slot]: set before the start */
 
 	pthread_mutex_lock(&ps->mu);
-	ps->parked++;
-	pthread_cond_broadcast(&ps->cv);
 	while (!ps->go && !ps->cancel)
 		pthread_cond_wait(&ps->cv, &ps->mu);
 	work = !ps->cancel && slot < ps->nthreads;
-	if (work) {
+	if (work && !spun) {
 		/* Not on a CPU another worker holds (see cpus.c). */
 		here = cli_cpu_current();
-		cpu = cli_cpu_claim(here, ps->cpu, ps->ncpu);
-		if (cpu >= 0)
-			ps->cpu[ps->ncpu++] = cpu;
+		ps->cpu[slot] = -1;
+		cpu = ps->cpu[slot] = cli_cpu_claim(here, ps->cpu, ps->nthreads);
 	}
 	pthread_mutex_unlock(&ps->mu);
 	if (work && cpu != here)
@@ -425,37 +454,54 @@ static void *crew_main(void *arg)
 }
 
 /*
- * Start n - 1 worker threads (slots 1..n-1) before the rest of the setup,
- * and wait until each has run once and parked.  A new thread is queued on
- * the CPU of the thread that made it and moves to an idle one only when
- * the scheduler next balances its load, up to a clock tick later (measured
- * on a 2-CPU virtual machine: 1 to 4 ms, a tenth of goal 7's whole run); a
- * parked thread that is woken usually goes straight to an idle CPU (about
- * 0.05 ms; on that machine, whose kernel packs threads onto fewer CPUs, in
- * about half the runs: README, goal 7; crew_main moves a worker woken there,
- * see cpus.c).  A thread that cannot start leaves its share to the others.
+ * Start n - 1 worker threads (slots 1..n-1) before the rest of the setup.
+ * A new thread is queued on the CPU of the thread that made it, and a
+ * sleeping one that is woken often on the CPU of the thread that woke it;
+ * either moves to an idle CPU only when the scheduler next balances the
+ * load, up to a clock tick later (measured on a 2-CPU virtual machine: 1 to
+ * 5 ms, a tenth of goal 7's whole run; README, goal 7).  So each worker is
+ * started on a CPU no other worker holds (cli_thread_start_on), and waits
+ * for the first band there spinning, which for the setup's fraction of a
+ * millisecond costs nothing another thread could have used; released, it
+ * starts at once.  Past CREW_SPIN_NS it sleeps, as do workers with no CPU
+ * of their own (more workers than CPUs), and a sleeper woken where another
+ * worker runs moves to a free CPU (crew_main).  A thread that cannot start
+ * leaves its share to the others.
  */
 static void crew_start(pipe_state *ps, worker_arg *args, size_t n)
 {
 	for (size_t t = 0; t < n; t++)
 		args[t] = (worker_arg){ ps, t };
 	ps->args = args;
-	for (size_t t = 1; t < n; t++)
-		if (pthread_create(&ps->tid[ps->started], NULL, crew_main, &args[t]) == 0)
+	ps->cpu[0] = cli_cpu_current();
+	for (size_t t = 1; t < n; t++) {
+		/* A free CPU of the mask, or none (-1): every one has a worker. */
+		int cpu = cli_cpu_claim(ps->cpu[0], ps->cpu, t);
+		ps->cpu[t] = cpu != ps->cpu[0] ? cpu : -1;
+		if (cli_thread_start_on(&ps->tid[ps->started], crew_main, &args[t], ps->cpu[t]) == 0)
 			ps->started++;
+		else
+			ps->cpu[t] = -1;
+	}
+}
+
+/* Let the crew go (go: to work, else home). */
+static void crew_release(pipe_state *ps, int go)
+{
 	pthread_mutex_lock(&ps->mu);
-	while (ps->parked < ps->started)
-		pthread_cond_wait(&ps->cv, &ps->mu);
+	if (go)
+		ps->go = 1;
+	else
+		ps->cancel = !ps->go;
+	atomic_store_explicit(&ps->released, 1, memory_order_release);
+	pthread_cond_broadcast(&ps->cv);
 	pthread_mutex_unlock(&ps->mu);
 }
 
 /* Send the crew home (setup failed, or all done) and wait for it. */
 static void crew_stop(pipe_state *ps)
 {
-	pthread_mutex_lock(&ps->mu);
-	ps->cancel = !ps->go;
-	pthread_cond_broadcast(&ps->cv);
-	pthread_mutex_unlock(&ps->mu);
+	crew_release(ps, 0);
 	for (size_t t = 0; t < ps->started; t++)
 		pthread_join(ps->tid[t], NULL);
 	ps->started = 0;
@@ -466,10 +512,8 @@ static int run_bands(pipe_state *ps)
 {
 	pthread_mutex_lock(&ps->mu);
 	ps->cpu[0] = cli_cpu_current(); /* the calling thread, worker 0 */
-	ps->ncpu = ps->cpu[0] >= 0;
-	ps->go = 1;
-	pthread_cond_broadcast(&ps->cv);
 	pthread_mutex_unlock(&ps->mu);
+	crew_release(ps, 1);
 	worker_main(&ps->args[0]);
 	crew_stop(ps);
 	return !ps->failed;
@@ -512,6 +556,7 @@ int cli_stream_file(const cli_opts *o, const imf_kernel *k, const imf_conv_param
 	int och, oalpha, ich, ialpha, gray, rc = EXIT_BAD_INPUT;
 
 	memset(&ps, 0, sizeof ps);
+	atomic_init(&ps.released, 0);
 	*fallback = 0;
 	ps.o = o;
 	ps.in_name = strcmp(o->input, "-") == 0 ? "<stdin>" : o->input;
