@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-imf_status imf_image_new(size_t width, size_t height, int channels, int has_alpha,
-                         const imf_limits *lim, imf_image **out, imf_error *err)
+static imf_status image_new(size_t width, size_t height, int channels, int has_alpha,
+                            const imf_limits *lim, int zero, imf_image **out, imf_error *err)
 {
 	imf_image *img;
 	size_t plane, total;
@@ -33,7 +33,7 @@ imf_status imf_image_new(size_t width, size_t height, int channels, int has_alph
 	img = calloc(1, sizeof *img);
 	if (!img)
 		return imf_error_set(err, IMF_ENOMEM, "out of memory");
-	img->data = calloc(total, sizeof(float));
+	img->data = zero ? calloc(total, sizeof(float)) : malloc(total * sizeof(float));
 	if (!img->data) {
 		free(img);
 		return imf_error_set(err, IMF_ENOMEM, "out of memory (%zux%zu image, %d channel%s)",
@@ -48,6 +48,18 @@ imf_status imf_image_new(size_t width, size_t height, int channels, int has_alph
 	img->src_depth = 8;
 	*out = img;
 	return IMF_OK;
+}
+
+imf_status imf_image_new(size_t width, size_t height, int channels, int has_alpha,
+                         const imf_limits *lim, imf_image **out, imf_error *err)
+{
+	return image_new(width, height, channels, has_alpha, lim, 1, out, err);
+}
+
+imf_status imf_image_new_uninit(size_t width, size_t height, int channels, int has_alpha,
+                                const imf_limits *lim, imf_image **out, imf_error *err)
+{
+	return image_new(width, height, channels, has_alpha, lim, 0, out, err);
 }
 
 void imf_image_free(imf_image *img)

@@ -104,6 +104,13 @@ typedef enum imf_format {
  */
 imf_status imf_image_new(size_t width, size_t height, int channels, int has_alpha,
                          const imf_limits *lim, imf_image **out, imf_error *err);
+/*
+ * The same with the samples left unset, for a buffer that is written before
+ * it is read: nothing is zeroed, so its memory is first touched by whoever
+ * first writes it (a band's worker thread, say), not by the allocating one.
+ */
+imf_status imf_image_new_uninit(size_t width, size_t height, int channels, int has_alpha,
+                                const imf_limits *lim, imf_image **out, imf_error *err);
 void imf_image_free(imf_image *img);
 
 size_t imf_image_width(const imf_image *img);

@@ -21,20 +21,25 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-START_TEST(image_layout)
+typedef imf_status (*image_ctor)(size_t, size_t, int, int, const imf_limits *, imf_image **,
+                                 imf_error *);
+
+/* The layout either way an image is made; imf_image_new's is zero-filled. */
+static void check_layout(image_ctor make, int zeroed)
 {
 	imf_image *img = NULL;
 	imf_error err = { 0 };
-	ck_assert_int_eq(imf_image_new(3, 2, 4, 1, NULL, &img, &err), IMF_OK);
+	ck_assert_int_eq(make(3, 2, 4, 1, NULL, &img, &err), IMF_OK);
 	ck_assert_uint_eq(imf_image_width(img), 3);
 	ck_assert_uint_eq(imf_image_height(img), 2);
 	ck_assert_int_eq(imf_image_channels(img), 4);
 	ck_assert_int_eq(imf_image_has_alpha(img), 1);
-	/* Zero-filled, and every row of every plane is its own storage. */
+	/* Every row of every plane is its own storage. */
 	for (int c = 0; c < 4; c++)
 		for (size_t y = 0; y < 2; y++)
 			for (size_t x = 0; x < 3; x++) {
-				ck_assert(imf_image_row(img, c, y)[x] == 0.0f);
+				if (zeroed)
+					ck_assert(imf_image_row(img, c, y)[x] == 0.0f);
 				imf_image_row(img, c, y)[x] = (float)(c * 100 + (int)y * 10 + (int)x);
 			}
 	for (int c = 0; c < 4; c++)
@@ -47,6 +52,12 @@ START_TEST(image_layout)
 	ck_assert_int_eq(imf_image_source_depth(img), 16);
 	imf_image_free(img);
 	imf_image_free(NULL);
+}
+
+START_TEST(image_layout)
+{
+	check_layout(imf_image_new, 1);
+	check_layout(imf_image_new_uninit, 0);
 }
 END_TEST
 
@@ -67,20 +78,25 @@ START_TEST(alloc_aligned)
 }
 END_TEST
 
+/* Both ways of making an image refuse the same shapes. */
 START_TEST(image_bad_shapes)
 {
-	imf_image *img = NULL;
-	imf_error err = { 0 };
-	ck_assert_int_eq(imf_image_new(0, 5, 1, 0, NULL, &img, &err), IMF_ECORRUPT);
-	ck_assert_ptr_null(img);
-	ck_assert_int_eq(imf_image_new(5, 5, IMF_MAX_PLANES + 1, 0, NULL, &img, &err), IMF_EUNSUPPORTED);
-	ck_assert_int_eq(imf_image_new(2, 2, 40, 0, NULL, &img, &err), IMF_OK); /* feature maps */
-	imf_image_free(img);
-	img = NULL;
-	ck_assert_int_eq(imf_image_new(5, 5, 3, 1, NULL, &img, &err), IMF_EINVAL);
-	/* width * height * channels * 4 overflows size_t. */
-	ck_assert_int_eq(imf_image_new(SIZE_MAX / 2, 3, 1, 0, NULL, &img, &err), IMF_ELIMIT);
-	ck_assert_ptr_null(img);
+	static const image_ctor makes[] = { imf_image_new, imf_image_new_uninit };
+	for (size_t i = 0; i < COUNT(makes); i++) {
+		imf_image *img = NULL;
+		imf_error err = { 0 };
+		ck_assert_int_eq(makes[i](0, 5, 1, 0, NULL, &img, &err), IMF_ECORRUPT);
+		ck_assert_ptr_null(img);
+		ck_assert_int_eq(makes[i](5, 5, IMF_MAX_PLANES + 1, 0, NULL, &img, &err),
+		                 IMF_EUNSUPPORTED);
+		ck_assert_int_eq(makes[i](2, 2, 40, 0, NULL, &img, &err), IMF_OK); /* feature maps */
+		imf_image_free(img);
+		img = NULL;
+		ck_assert_int_eq(makes[i](5, 5, 3, 1, NULL, &img, &err), IMF_EINVAL);
+		/* width * height * channels * 4 overflows size_t. */
+		ck_assert_int_eq(makes[i](SIZE_MAX / 2, 3, 1, 0, NULL, &img, &err), IMF_ELIMIT);
+		ck_assert_ptr_null(img);
+	}
 }
 END_TEST
 
