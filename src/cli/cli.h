@@ -143,9 +143,10 @@ size_t cli_cpu_count(void);
  * cli_cpu_move: move the calling thread to cpu now, leaving its mask as it
  * was; 1 if it moved (0: not allowed, or not possible here).
  * cli_thread_start_on: pthread_create, the thread starting on cpu (when it
- * is in the caller's mask and this system can say so) with the caller's
- * mask, so that it is not queued behind its creator; 0 or pthread_create's
- * error.
+ * is in the caller's mask and this system allows it) and then running with
+ * the caller's mask, so that it is not queued behind its creator; 0 or
+ * pthread_create's error.  *bound says whether it was started on cpu (0: a
+ * plain start, wherever the scheduler puts it).
  * cli_cpu_pause: a spinning thread's breath (x86's pause; else nothing).
  */
 int cli_cpu_current(void);
@@ -153,7 +154,7 @@ int cli_cpu_claim(int here, const int *taken, size_t n);
 int cli_cpu_pick(int here, const int *taken, size_t n, const unsigned char *allowed,
                  size_t ncpus);
 int cli_cpu_move(int cpu);
-int cli_thread_start_on(pthread_t *tid, void *(*fn)(void *), void *arg, int cpu);
+int cli_thread_start_on(pthread_t *tid, void *(*fn)(void *), void *arg, int cpu, int *bound);
 void cli_cpu_pause(void);
 /* Open o->input ("-": stdin); NULL after reporting why (a folder is refused). */
 FILE *cli_open_input(const cli_opts *o);

@@ -138,7 +138,7 @@ static void *start_on_main(void *p)
 }
 #endif
 
-int cli_thread_start_on(pthread_t *tid, void *(*fn)(void *), void *arg, int cpu)
+int cli_thread_start_on(pthread_t *tid, void *(*fn)(void *), void *arg, int cpu, int *bound)
 {
 #ifdef HAVE_AFFINITY
 	start_on *s;
@@ -146,6 +146,7 @@ int cli_thread_start_on(pthread_t *tid, void *(*fn)(void *), void *arg, int cpu)
 	cpu_set_t one;
 	int rc = -1;
 
+	*bound = 0;
 	if (cpu >= 0 && cpu < CPU_SETSIZE && (s = malloc(sizeof *s)) != NULL) {
 		s->fn = fn;
 		s->arg = arg;
@@ -157,12 +158,15 @@ int cli_thread_start_on(pthread_t *tid, void *(*fn)(void *), void *arg, int cpu)
 				rc = pthread_create(tid, &attr, start_on_main, s);
 			(void)pthread_attr_destroy(&attr);
 		}
-		if (rc == 0)
+		if (rc == 0) {
+			*bound = 1;
 			return 0;
+		}
 		free(s);
 	}
 #else
 	(void)cpu;
+	*bound = 0;
 #endif
 	return pthread_create(tid, NULL, fn, arg);
 }

@@ -48,7 +48,7 @@
 #define PUT_QUEUE_PER_WORKER 2
 
 /* How long a worker started on a CPU of its own waits there for the first band. */
-#define CREW_SPIN_NS 2000000L
+#define CREW_SPIN_NS 2000000LL
 
 /* Output rows per band: about this many bytes, at least BAND_MIN_ROWS. */
 #define BAND_BYTES (1u << 18)
@@ -104,7 +104,8 @@ typedef struct pipe_state {
 	size_t started;
 	int go, cancel;
 	atomic_int released;
-	int cpu[IMF_MAX_THREADS]; /* each worker's CPU (-1: none of its own), under mu */
+	int cpu[IMF_MAX_THREADS]; /* each worker's CPU (-1: none of its own): set by crew_start
+	                             before the threads start, then under mu */
 } pipe_state;
 
 typedef struct worker_arg {
@@ -404,9 +405,9 @@ static void *worker_main(void *arg)
 }
 
 /* Nanoseconds from a to b. */
-static long elapsed_ns(const struct timespec *a, const struct timespec *b)
+static long long elapsed_ns(const struct timespec *a, const struct timespec *b)
 {
-	return (long)(b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
+	return (long long)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
 }
 
 /* Spin until the crew is released, for at most CREW_SPIN_NS; 1 if it was. */
@@ -477,10 +478,15 @@ static void crew_start(pipe_state *ps, worker_arg *args, size_t n)
 	for (size_t t = 1; t < n; t++) {
 		/* A free CPU of the mask, or none (-1): every one has a worker. */
 		int cpu = cli_cpu_claim(ps->cpu[0], ps->cpu, t);
+		int bound = 0;
 		ps->cpu[t] = cpu != ps->cpu[0] ? cpu : -1;
-		if (cli_thread_start_on(&ps->tid[ps->started], crew_main, &args[t], ps->cpu[t]) == 0)
+		if (cli_thread_start_on(&ps->tid[ps->started], crew_main, &args[t], ps->cpu[t],
+		                        &bound) == 0)
 			ps->started++;
 		else
+			bound = 0;
+		/* Not bound (affinity refused): it holds no CPU, and sleeps (see crew_main). */
+		if (!bound)
 			ps->cpu[t] = -1;
 	}
 }
