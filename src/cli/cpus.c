@@ -118,16 +118,14 @@ void cli_cpu_pause(void)
 #endif
 }
 
+#ifdef HAVE_AFFINITY
 /* What a thread started on a CPU runs: unbind, then the caller's function. */
 typedef struct start_on {
 	void *(*fn)(void *);
 	void *arg;
-#ifdef HAVE_AFFINITY
 	cpu_set_t mask; /* the creator's, given back at once */
-#endif
 } start_on;
 
-#ifdef HAVE_AFFINITY
 static void *start_on_main(void *p)
 {
 	start_on s = *(start_on *)p;

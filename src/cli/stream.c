@@ -483,22 +483,22 @@ static void crew_start(pipe_state *ps, worker_arg *args, size_t n)
 		if (cli_thread_start_on(&ps->tid[ps->started], crew_main, &args[t], ps->cpu[t],
 		                        &bound) == 0)
 			ps->started++;
-		else
-			bound = 0;
-		/* Not bound (affinity refused): it holds no CPU, and sleeps (see crew_main). */
+		/* Not bound (not started, or affinity refused): it holds no CPU, and sleeps. */
 		if (!bound)
 			ps->cpu[t] = -1;
 	}
 }
 
-/* Let the crew go (go: to work, else home). */
+/* Let the crew go (go: to work, worker 0 being the caller; else home). */
 static void crew_release(pipe_state *ps, int go)
 {
 	pthread_mutex_lock(&ps->mu);
-	if (go)
+	if (go) {
+		ps->cpu[0] = cli_cpu_current();
 		ps->go = 1;
-	else
+	} else {
 		ps->cancel = !ps->go;
+	}
 	atomic_store_explicit(&ps->released, 1, memory_order_release);
 	pthread_cond_broadcast(&ps->cv);
 	pthread_mutex_unlock(&ps->mu);
@@ -516,9 +516,6 @@ static void crew_stop(pipe_state *ps)
 /* Every band through read, compute and write; 0 after a failure (reported). */
 static int run_bands(pipe_state *ps)
 {
-	pthread_mutex_lock(&ps->mu);
-	ps->cpu[0] = cli_cpu_current(); /* the calling thread, worker 0 */
-	pthread_mutex_unlock(&ps->mu);
 	crew_release(ps, 1);
 	worker_main(&ps->args[0]);
 	crew_stop(ps);
