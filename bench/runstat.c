@@ -1,19 +1,21 @@
 /*
- * runstat.c - run one command and report its wall time and peak memory.
+ * runstat.c - run one command; report its wall time, peak memory, CPU time.
  *
  *   runstat [-t SECONDS] [-o FILE] [--] COMMAND [ARG...]
  *
- * Prints one line, "WALL_MS MAXRSS_KB STATUS", to FILE (appended) or to
- * standard output, where STATUS is the command's exit status, "sig:N" when
+ * Prints one line, "WALL_MS MAXRSS_KB STATUS CPU_MS", to FILE (appended) or
+ * to standard output, where STATUS is the command's exit status, "sig:N" when
  * a signal ended it, or "timeout" when it ran longer than SECONDS and was
  * killed.  The command's own standard output and error are left alone, so a
  * caller can redirect them without mixing them with the result.
  *
  * Wall time is CLOCK_MONOTONIC from just before fork() to just after the
  * child is reaped; peak memory is the child's ru_maxrss as wait4() reports
- * it (kilobytes on Linux).  This is what /usr/bin/time -f "%e %M" measures,
- * without needing that package.  The child runs in its own process group so
- * that a timeout also kills anything it started.
+ * it (kilobytes on Linux); CPU time is the child's user plus system time,
+ * all its threads together, from the same wait4().  This is what
+ * /usr/bin/time -f "%e %M %U %S" measures, without needing that package.
+ * The child runs in its own process group so that a timeout also kills
+ * anything it started.
  *
  * Exit status: 0 when the result line was written (whatever the command's
  * status), 2 on a usage error, 1 when the command could not be run at all.
@@ -57,6 +59,13 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: runstat [-t SECONDS] [-o FILE] [--] COMMAND [ARG...]\n");
 	exit(2);
+}
+
+/* User plus system time of a reaped child, in milliseconds. */
+static double cpu_ms(const struct rusage *ru)
+{
+	return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1e3 +
+	       (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e3;
 }
 
 int main(int argc, char **argv)
@@ -144,7 +153,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (fprintf(out, "%.1f %ld %s\n", t1 - t0, (long)ru.ru_maxrss, status) < 0 ||
+	if (fprintf(out, "%.1f %ld %s %.1f\n", t1 - t0, (long)ru.ru_maxrss, status,
+	            cpu_ms(&ru)) < 0 ||
 	    (out == stdout ? fflush(out) : fclose(out)) != 0) {
 		fprintf(stderr, "runstat: %s: write failed\n", outpath ? outpath : "<stdout>");
 		return 1;
