@@ -15,6 +15,7 @@
 #include "imfilter.h"
 
 #include <pthread.h>
+#include <time.h>
 
 /* Exit statuses, as documented in --help and README. */
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
@@ -206,6 +207,8 @@ void cli_progress_step(cli_progress *p);
 void cli_progress_end(cli_progress *p);
 /* From a signal handler: blank the bar's line (async-signal-safe). */
 void cli_progress_signal_clear(void);
+/* Seconds from a to b (CLOCK_MONOTONIC readings). */
+double cli_seconds_between(const struct timespec *a, const struct timespec *b);
 
 /*
  * Write a result to o->output as fmt: one image, feature maps tiled into one

@@ -311,9 +311,7 @@ static int on_epoch(void *user, size_t epoch, size_t epochs, double loss)
 	int n;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (epoch != 1 && epoch != epochs &&
-	    (double)(now.tv_sec - pr->last.tv_sec) * 1e9 + (double)(now.tv_nsec - pr->last.tv_nsec) <
-	            1e8)
+	if (epoch != 1 && epoch != epochs && cli_seconds_between(&pr->last, &now) < 0.1)
 		return 0;
 	pr->last = now;
 	n = snprintf(line, sizeof line, "imfilter: learn: epoch %zu/%zu  loss %.6g", epoch, epochs,

@@ -38,7 +38,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static cli_progress *shown;      /* the bar on the terminal, under lock */
 static atomic_int shown_len;     /* characters of the bar now on the line */
 
-static double seconds_between(const struct timespec *a, const struct timespec *b)
+double cli_seconds_between(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
@@ -80,7 +80,7 @@ static void draw(cli_progress *p)
 	int n;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	elapsed = seconds_between(&p->start, &now);
+	elapsed = cli_seconds_between(&p->start, &now);
 	memset(bar, '#', fill);
 	memset(bar + fill, '.', BAR_WIDTH - fill);
 	bar[BAR_WIDTH] = '\0';
@@ -154,7 +154,7 @@ void cli_progress_step(cli_progress *p)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&lock);
 	p->done++;
-	if (p->done == p->total || seconds_between(&p->last, &now) * 1e9 >= REDRAW_NS)
+	if (p->done == p->total || cli_seconds_between(&p->last, &now) * 1e9 >= REDRAW_NS)
 		draw(p);
 	pthread_mutex_unlock(&lock);
 }

@@ -48,7 +48,7 @@
 #define PUT_QUEUE_PER_WORKER 2
 
 /* How long a worker started on a CPU of its own waits there for the first band. */
-#define CREW_SPIN_NS 2000000LL
+#define CREW_SPIN_S 0.002
 
 /* Output rows per band: about this many bytes, at least BAND_MIN_ROWS. */
 #define BAND_BYTES (1u << 18)
@@ -404,13 +404,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Nanoseconds from a to b. */
-static long long elapsed_ns(const struct timespec *a, const struct timespec *b)
-{
-	return (long long)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
-}
-
-/* Spin until the crew is released, for at most CREW_SPIN_NS; 1 if it was. */
+/* Spin until the crew is released, for at most CREW_SPIN_S; 1 if it was. */
 static int crew_spin(pipe_state *ps)
 {
 	struct timespec t0, t;
@@ -421,7 +415,7 @@ static int crew_spin(pipe_state *ps)
 			return 1;
 		cli_cpu_pause();
 		if (i % 64 == 0 &&
-		    (clock_gettime(CLOCK_MONOTONIC, &t) != 0 || elapsed_ns(&t0, &t) > CREW_SPIN_NS))
+		    (clock_gettime(CLOCK_MONOTONIC, &t) != 0 || cli_seconds_between(&t0, &t) > CREW_SPIN_S))
 			return 0;
 	}
 }
@@ -464,7 +458,7 @@ static void *crew_main(void *arg)
  * started on a CPU no other worker holds (cli_thread_start_on), and waits
  * for the first band there spinning, which for the setup's fraction of a
  * millisecond costs nothing another thread could have used; released, it
- * starts at once.  Past CREW_SPIN_NS it sleeps, as do workers with no CPU
+ * starts at once.  Past CREW_SPIN_S it sleeps, as do workers with no CPU
  * of their own (more workers than CPUs), and a sleeper woken where another
  * worker runs moves to a free CPU (crew_main).  A thread that cannot start
  * leaves its share to the others.
