@@ -191,6 +191,12 @@ run_once() {
 	[ "$(tail -n 1 "$RES/$id.runs" | cut -d' ' -f3)" = 0 ]
 }
 
+# awk functions for the summaries below: sort a[0..n) in place, ascending;
+# the median of a sorted a[0..n), n > 0.
+AWK_MEDIAN='
+	function sort(a, n,   i, j, t) { for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } }
+	function median(a, n) { return n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2 }'
+
 # summarize ID OUT: write to $RES/ID the line
 #   RUNS MEDIAN_MS PEAK_RSS_KB STATUS OUT_BYTES
 # (median over the successful runs, peak over all of them).
@@ -198,11 +204,11 @@ summarize() {
 	id=$1 outf=$2
 	bytes=0
 	[ -f "$outf" ] && bytes=$(wc -c <"$outf" | tr -d ' ')
-	awk -v bytes="$bytes" '
+	awk -v bytes="$bytes" "$AWK_MEDIAN"'
 		{ st = $3; if ($2 > rss) rss = $2; if ($3 == "0") ok[k++] = $1 }
 		END {
-			for (i = 0; i < k; i++) for (j = i + 1; j < k; j++) if (ok[j] < ok[i]) { t = ok[i]; ok[i] = ok[j]; ok[j] = t }
-			med = k == 0 ? -1 : (k % 2 ? ok[int(k / 2)] : (ok[k / 2 - 1] + ok[k / 2]) / 2)
+			sort(ok, k)
+			med = k == 0 ? -1 : median(ok, k)
 			print NR, med, rss, st, bytes
 		}' "$RES/$id.runs" >"$RES/$id"
 	read -r runs med rss st bytes <"$RES/$id"
@@ -249,9 +255,7 @@ measure_threads() {
 	done
 	summarize g7-j1 out/g7-j1.pgm
 	summarize g7-j2 out/g7-j2.pgm
-	paste -d' ' "$RES/g7-j1.runs" "$RES/g7-j2.runs" | awk '
-		function median(a, n) { return n % 2 ? a[int(n / 2)] : (a[n / 2 - 1] + a[n / 2]) / 2 }
-		function sort(a, n,   i, j, t) { for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } }
+	paste -d' ' "$RES/g7-j1.runs" "$RES/g7-j2.runs" | awk "$AWK_MEDIAN"'
 		BEGIN { k = 0 }
 		NF == 8 && $3 == "0" && $7 == "0" && $5 > 0 && $4 > 0 { r[k] = $1 / $5; c[k] = $8 / $4; k++ }
 		END {
