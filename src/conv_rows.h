@@ -113,15 +113,32 @@ struct conv_worker {
 	                              (conv_worker_group_rows) */
 };
 
+/*
+ * A row the inner loops prefetch as they go, a cache line of p every 16
+ * output columns, for the columns below n (NULL for none).  The direct path
+ * passes the input row the next output row adds (see LOOP_AHEAD).  Passed
+ * by address: a struct passed by value past the sixth argument is copied
+ * from the stack with one 16-byte load of two 8-byte stores, which cannot
+ * be forwarded and waits for every older store to drain, here the output
+ * row's, bound for memory (18% of a sobel-x profile, and slower than no
+ * prefetch at all).
+ */
+typedef struct conv_ahead {
+	const float *p;
+	size_t n;
+} conv_ahead;
+
 /* conv_rows.c's inner loops and padding, shared with conv_sep.c (see there). */
 void conv_sum_taps_d(double *acc, const double *const *src, size_t off, const double *w,
-                     size_t nt, size_t n);
+                     size_t nt, size_t n, const conv_ahead *ah);
 void conv_sum_taps_f(float *acc, const float *const *src, size_t off, const float *w,
-                     size_t nt, size_t n);
+                     size_t nt, size_t n, const conv_ahead *ah);
 void conv_sum_taps_finish_d(float *dst, double *acc, const double *const *src, size_t off,
-                            const double *w, size_t nt, size_t n, double scale, double bias);
+                            const double *w, size_t nt, size_t n, double scale, double bias,
+                            const conv_ahead *ah);
 void conv_sum_taps_finish_f(float *dst, float *acc, const float *const *src, size_t off,
-                            const float *w, size_t nt, size_t n, double scale, double bias);
+                            const float *w, size_t nt, size_t n, double scale, double bias,
+                            const conv_ahead *ah);
 /*
  * The same with a scale of 1, for two rows at once: d0 from src[0..nt), d1
  * from src[1..nt]; nt >= 1.
@@ -134,9 +151,10 @@ void conv_sum_taps_finish_pair_f(float *d0, float *d1, float *a0, float *a1,
  * product): nt folded taps, tap t's two rows src[2t] and src[2t + 1].
  */
 void conv_sum_taps_ff(float *acc, const float *const *src, size_t off, const float *w,
-                      size_t nt, size_t n);
+                      size_t nt, size_t n, const conv_ahead *ah);
 void conv_sum_taps_finish_ff(float *dst, float *acc, const float *const *src, size_t off,
-                             const float *w, size_t nt, size_t n, double scale, double bias);
+                             const float *w, size_t nt, size_t n, double scale, double bias,
+                             const conv_ahead *ah);
 /*
  * h[0..n) = the folded sum of an F-tap symmetric row pass at dilation 1
  * over one row p (tap j on p + j), as conv_sum_taps_ff sums it; 0 when F

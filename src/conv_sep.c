@@ -75,7 +75,7 @@ static void separable_hpass(conv_worker *w, const float *src, double *h)
 					                          w->tapsrc[t][(x0 + x) * g->stride];
 			continue;
 		}
-		conv_sum_taps_d(acc, w->tapsrc, x0, w->tapw, nt, n);
+		conv_sum_taps_d(acc, w->tapsrc, x0, w->tapw, nt, n, NULL);
 	}
 }
 
@@ -155,14 +155,15 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h)
 		list_folded(w, rows, g->fc, 1);
 		for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
 			size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
-			conv_sum_taps_ff(h + x0, w->ftapsrc, x0, p->sep_rfold, p->nfold_r, n);
+			conv_sum_taps_ff(h + x0, w->ftapsrc, x0, p->sep_rfold, p->nfold_r, n,
+			                 NULL);
 		}
 		return;
 	}
 	nt = list_taps_f(w, p->sep_rf, g->fc, rows);
 	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
 		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
-		conv_sum_taps_f(h + x0, w->ftapsrc, x0, w->ftapw, nt, n);
+		conv_sum_taps_f(h + x0, w->ftapsrc, x0, w->ftapw, nt, n, NULL);
 	}
 }
 
@@ -278,14 +279,15 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
 			if (fold) {
 				conv_sum_taps_finish_ff(dst + x0, w->facc, w->ftapsrc, x0,
-				                        p->sep_cfold, p->nfold_c, n, 1.0, p->bias);
+				                        p->sep_cfold, p->nfold_c, n, 1.0, p->bias,
+				                        NULL);
 			} else if (use_f) {
 				/* sep_cf holds the scale already */
 				conv_sum_taps_finish_f(dst + x0, w->facc, w->ftapsrc, x0, w->ftapw,
-				                       nt, n, 1.0, p->bias);
+				                       nt, n, 1.0, p->bias, NULL);
 			} else {
 				conv_sum_taps_finish_d(dst + x0, w->acc, w->tapsrc, x0, w->tapw,
-				                       nt, n, scale, p->bias);
+				                       nt, n, scale, p->bias, NULL);
 			}
 		}
 	}
