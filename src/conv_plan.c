@@ -153,7 +153,7 @@ static size_t row_stride(size_t n)
 /*
  * f = scale * v in float; 1 when every non-zero weight is within 2^-40 ..
  * 2^40 and the sum of magnitudes below 2^40, so that float passes on
- * moderate rows (classify_row) cannot overflow.  A product can still be
+ * moderate rows (conv_classify_row) cannot overflow.  A product can still be
  * subnormal (a row pass result near 2^-104 times a weight near 2^-40), but
  * its error, about 2^-150, is far below the bound (at least about 2^-128
  * there).  The column weights take the kernel's scale (one rounding

@@ -662,51 +662,62 @@ void conv_fold_quad_f(float *const *d, const float *const *src, size_t off, cons
 }
 
 /* 1 when every value is an integer of magnitude <= lim (as copy_check_exact). */
-static int row_is_exact(const float *restrict v, size_t n, float lim)
+SIMD static int row_is_exact(const float *restrict v, size_t n, float lim)
 {
-	unsigned bad = 0;
+	uint32_t hi = 0;
+	unsigned frac = 0;
 	for (size_t x = 0; x < n; x++) {
-		float r = (v[x] + ROUND_MAGIC) - ROUND_MAGIC;
-		bad |= (unsigned)(r != v[x]) | (unsigned)(v[x] > lim) | (unsigned)(v[x] < -lim);
+		uint32_t b = conv_mag_bits(v[x]);
+		hi = b > hi ? b : hi;
+		frac |= (unsigned)((v[x] + ROUND_MAGIC) - ROUND_MAGIC != v[x]);
 	}
-	return bad == 0;
+	return frac == 0 && hi <= conv_mag_bits(lim);
 }
 
 /*
  * dst[0..n) = src[0..n), returning 1 when every value is an integer of
- * magnitude <= lim (lim <= 2^22); NaN and infinities fail.  One pass does
- * both: (x + 1.5*2^23) - 1.5*2^23 is x rounded to an integer.
+ * magnitude <= lim (lim <= 2^22); NaN and infinities fail (their bits are
+ * above lim's).  One pass does both: (x + 1.5*2^23) - 1.5*2^23 is x
+ * rounded to an integer.
  */
 SIMD static int copy_check_exact(float *restrict dst, const float *restrict src, size_t n,
                                  float lim)
 {
-	unsigned bad = 0;
+	uint32_t hi = 0;
+	unsigned frac = 0;
 	for (size_t x = 0; x < n; x++) {
-		float v = src[x], r = (v + ROUND_MAGIC) - ROUND_MAGIC;
+		float v = src[x];
+		uint32_t b = conv_mag_bits(v);
 		dst[x] = v;
-		bad |= (unsigned)(r != v) | (unsigned)(v > lim) | (unsigned)(v < -lim);
+		hi = b > hi ? b : hi;
+		frac |= (unsigned)((v + ROUND_MAGIC) - ROUND_MAGIC != v);
 	}
-	return bad == 0;
+	return frac == 0 && hi <= conv_mag_bits(lim);
 }
 
-/* 1 when every value is moderate (see conv_wild). */
+/* 1 when every value is moderate (see conv_row_moderate). */
 SIMD static int row_is_moderate(const float *restrict v, size_t n)
 {
-	int32_t wild = 0;
-	for (size_t x = 0; x < n; x++)
-		wild |= conv_wild(v[x]);
-	return wild == 0;
+	uint32_t hi = 0, lo = UINT32_MAX;
+	for (size_t x = 0; x < n; x++) {
+		uint32_t b = conv_mag_bits(v[x]);
+		hi = b > hi ? b : hi;
+		lo = b - 1u < lo ? b - 1u : lo;
+	}
+	return conv_row_moderate(hi, lo);
 }
 
 /* dst[0..n) = src[0..n), returning row_is_moderate of it (one pass). */
 SIMD static int copy_check_moderate(float *restrict dst, const float *restrict src, size_t n)
 {
-	int32_t wild = 0;
+	uint32_t hi = 0, lo = UINT32_MAX;
 	for (size_t x = 0; x < n; x++) {
+		uint32_t b = conv_mag_bits(src[x]);
 		dst[x] = src[x];
-		wild |= conv_wild(src[x]);
+		hi = b > hi ? b : hi;
+		lo = b - 1u < lo ? b - 1u : lo;
 	}
-	return wild == 0;
+	return conv_row_moderate(hi, lo);
 }
 
 /*

@@ -11,17 +11,36 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
- * 1 when v is not moderate: NaN, an infinity, or a magnitude beyond 2^64 or
- * (0 apart) below 2^-64.  Float sums of moderate values under weights of
- * 2^-40 .. 2^40 (sum below 2^40) neither overflow nor turn subnormal.  An
- * int32_t for the vectorizer: rows OR it over their values.
+ * A value is moderate when it is 0 or of magnitude 2^-64 .. 2^64: not NaN,
+ * infinite, beyond 2^64 or (0 apart) below 2^-64.  Float sums of moderate
+ * values under weights of 2^-40 .. 2^40 (sum below 2^40) neither overflow
+ * nor turn subnormal.
+ *
+ * Rows are tested by the bits of |v| (conv_mag_bits), which order as the
+ * magnitudes do, with NaN above infinity: a row is moderate when the
+ * largest is at most 2^64's and the smallest less one at least 2^-64's less
+ * one, 0 less one wrapping to the top (conv_row_moderate).  A loop keeps
+ * the two as an unsigned max and min, two vector instructions a vector of
+ * values where the float comparisons took eight; the same bits give
+ * |v| <= lim for the exact test.
  */
-static inline int32_t conv_wild(float v)
+#define CONV_MAG_2P64 0x5f800000u  /* conv_mag_bits(0x1p64f) */
+#define CONV_MAG_2M64 0x1f800000u  /* conv_mag_bits(0x1p-64f) */
+
+static inline uint32_t conv_mag_bits(float v)
 {
-	float a = fabsf(v);
-	return (a > 0x1p64f) | (a != a) | ((a != 0) & (a < 0x1p-64f));
+	uint32_t b;
+	memcpy(&b, &v, sizeof b);
+	return b & 0x7fffffffu;
+}
+
+/* hi: the largest conv_mag_bits of a row; lo: the smallest of them less 1 */
+static inline int conv_row_moderate(uint32_t hi, uint32_t lo)
+{
+	return hi <= CONV_MAG_2P64 && lo >= CONV_MAG_2M64 - 1u;
 }
 
 /* Output columns per pass over the taps: the accumulators stay in L1. */
@@ -89,7 +108,7 @@ struct conv_worker {
 	double *dpad;         /* separable: the padded row, widened once */
 	float *hfcache;       /* separable, sep_float: the row-pass results in float, as hcache */
 	unsigned char *has_d, *has_f; /* ring slot: hcache / hfcache hold its row's results */
-	unsigned char *row_int, *row_mod; /* ring slot: classify_row of its input rows */
+	unsigned char *row_int, *row_mod; /* ring slot: conv_classify_row of its rows */
 	const float **hfrows; /* separable: nfilt * (Fr + group - 1) (a group's rows), then Fc */
 	const float **ftapsrc; /* separable: a float pass's taps (max(Fr, Fc) + 7: a folded
 	                          group's 2 ((F + 1) / 2 + 3) rows) */
@@ -178,6 +197,11 @@ void conv_fold_quad_f(float *const *d, const float *const *src, size_t off, cons
 void conv_sum_taps_finish_pair_ff(float *d0, float *d1, float *a0, float *a1,
                                   const float *const *src, size_t off, const float *w,
                                   size_t nt, size_t n, double bias);
+/*
+ * The separable path's test of an input row (conv_sep.c): *integer unless
+ * some value below 2^22 has a fraction, *moderate when every value is.
+ */
+void conv_classify_row(const float *restrict v, size_t n, int *integer, int *moderate);
 int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, size_t left,
                  size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod);
 void conv_pad_row_d(double *restrict dst, const float *restrict src, size_t width,

@@ -5,7 +5,7 @@
  * row: Fr + Fc taps an output instead of Fr * Fc.
  *
  * Each output row picks its arithmetic from the rows under the kernel
- * (classify_row): exact in double for integer kernels on integer data;
+ * (conv_classify_row): exact in double for integer kernels on integer data;
  * otherwise, where values are moderate, both passes in float (the scale in
  * the column weights), within about (Fr + Fc + 3) 2^-24 of |scale| sum|w|
  * max|x| + |bias|; otherwise double.  Two consecutive output rows that
@@ -79,27 +79,30 @@ static void separable_hpass(conv_worker *w, const float *src, double *h)
 	}
 }
 
-/* Values classify_row tests at a time before it looks at what it found. */
+/* Values conv_classify_row tests at a time before it looks at what it found. */
 #define CLASSIFY_BLOCK 64
 
 /*
  * Input row v for the separable path's choice (conv_separable_row):
  * *integer unless some value below 2^22 has a fraction, *moderate when
- * every value is (see conv_wild).  A row that is not moderate decides
- * nothing more (its output rows sum in double whatever *integer says, so
+ * every value is (see conv_row_moderate).  A row that is not moderate
+ * decides nothing more (its output rows sum in double whatever *integer says, so
  * it is left as found so far), and once a fraction is found only
  * moderation is left to test: rows of fractional data (the float passes'
  * rows) are mostly tested for that alone.
  */
-SIMD static void classify_row(const float *restrict v, size_t n, int *integer, int *moderate)
+SIMD void conv_classify_row(const float *restrict v, size_t n, int *integer,
+                            int *moderate)
 {
-	int32_t frac = 0, wild = 0;
+	int32_t frac = 0;
+	uint32_t hi = 0, lo = UINT32_MAX;
 	size_t x = 0;
 
-	for (; x < n && !frac && !wild; x += CLASSIFY_BLOCK) {
+	for (; x < n && !frac && conv_row_moderate(hi, lo); x += CLASSIFY_BLOCK) {
 		size_t m = n - x < CLASSIFY_BLOCK ? n - x : CLASSIFY_BLOCK;
 		for (size_t i = 0; i < m; i++) {
 			float u = v[x + i];
+			uint32_t b = conv_mag_bits(u);
 			/*
 			 * A fraction is sure below 2^22 (the rounding trick of
 			 * copy_check_exact); a row with one only above (2^22 ..
@@ -107,16 +110,20 @@ SIMD static void classify_row(const float *restrict v, size_t n, int *integer, i
 			 * faster loops.
 			 */
 			frac |= ((u + ROUND_MAGIC) - ROUND_MAGIC != u) & (fabsf(u) < EXACT_MAX);
-			wild |= conv_wild(u);
+			hi = b > hi ? b : hi;
+			lo = b - 1u < lo ? b - 1u : lo;
 		}
 	}
-	for (; x < n && !wild; x += CLASSIFY_BLOCK) {
+	for (; x < n && conv_row_moderate(hi, lo); x += CLASSIFY_BLOCK) {
 		size_t m = n - x < CLASSIFY_BLOCK ? n - x : CLASSIFY_BLOCK;
-		for (size_t i = 0; i < m; i++)
-			wild |= conv_wild(v[x + i]);
+		for (size_t i = 0; i < m; i++) {
+			uint32_t b = conv_mag_bits(v[x + i]);
+			hi = b > hi ? b : hi;
+			lo = b - 1u < lo ? b - 1u : lo;
+		}
 	}
 	*integer = frac == 0;
-	*moderate = wild == 0;
+	*moderate = conv_row_moderate(hi, lo);
 }
 
 /*
@@ -194,7 +201,7 @@ static void separable_tag(conv_worker *w, conv_fetch fetch, const void *ctx, siz
 		return;
 	for (int c = 0; c < p->g.nfilt; c++) {
 		int integer, moderate;
-		classify_row(fetch(ctx, c, sy), p->g.iw, &integer, &moderate);
+		conv_classify_row(fetch(ctx, c, sy), p->g.iw, &integer, &moderate);
 		all_int &= integer;
 		all_mod &= moderate;
 	}
@@ -211,7 +218,7 @@ static void separable_tag(conv_worker *w, conv_fetch fetch, const void *ctx, siz
  *  - float, both passes (8 values a vector instruction, twice double's):
  *    when the result need not be exact (a non-integer weight, or a
  *    non-integer sample under the kernel) and every row under the kernel is
- *    moderate (classify_row), so nothing overflows or turns subnormal.
+ *    moderate (conv_classify_row), so nothing overflows or turns subnormal.
  *    Weights rounded to float, each product and sum rounded: |out -
  *    reference| <= about (Fr + Fc + 3) 2^-24 (|scale| sum|w| max|x| +
  *    |bias|), 2.2e-6 of it for 15x15 (check_engine.c holds 1e-5); a

@@ -26,7 +26,9 @@
 
 #include "internal.h"
 #include "conv_internal.h"
+#include "conv_rows.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1259,6 +1261,109 @@ START_TEST(test_signed_zero)
 }
 END_TEST
 
+/* The row tests, written plainly in double: see conv_pad_row. */
+static int plain_moderate(float v)
+{
+	double a = fabs((double)v);
+	return !isnan(v) && a <= 0x1p64 && (a == 0 || a >= 0x1p-64);
+}
+
+static int plain_exact(float v, float lim)
+{
+	return isfinite(v) && (double)v == floor((double)v) && fabs((double)v) <= lim;
+}
+
+/*
+ * The checks each new ring row gets as it is padded: exact (every value an
+ * integer of magnitude <= lim) and moderate (0, or 2^-64 .. 2^64), on the
+ * boundaries and every kind of float, in the vector body and in the tail
+ * of the copied part, and in the part the output does not read (pw <
+ * width, checked apart).
+ */
+START_TEST(test_row_checks)
+{
+	const float sub = 0x1p-149f; /* the smallest subnormal */
+	const float vals[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.5f, -0.5f, 255.0f, 256.0f, 257.0f,
+	                      -256.0f, -257.0f, 255.5f, 0x1p22f, 0x1p22f + 1.0f, 0x1p22f + 0.5f,
+	                      0x1p23f, 0x1p64f, nextafterf(0x1p64f, INFINITY), -0x1p64f,
+	                      -nextafterf(0x1p64f, INFINITY), 0x1p-64f,
+	                      nextafterf(0x1p-64f, 0.0f), -0x1p-64f,
+	                      -nextafterf(0x1p-64f, 0.0f), sub, -sub, FLT_MIN, FLT_MAX,
+	                      -FLT_MAX, INFINITY, -INFINITY, NAN, 1e30f, 1e-30f};
+	const float lims[] = {256.0f, 0x1p22f};
+	enum { W = 37 };
+	float src[W], dst[W + 4];
+	ptrdiff_t colsrc[W + 4];
+
+	for (size_t i = 0; i < COUNT(colsrc); i++)
+		colsrc[i] = -1; /* zero border */
+	for (size_t v = 0; v < COUNT(vals); v++)
+		for (size_t at = 0; at < W; at += 33) { /* 0: the vector body; 33: the tail */
+			for (size_t x = 0; x < W; x++)
+				src[x] = (float)(x % 7) - 3.0f;
+			src[at] = vals[v];
+			for (size_t l = 0; l < COUNT(lims); l++) {
+				int mod = -1;
+				int ex = conv_pad_row(dst, src, W, 2, W + 4, colsrc, lims[l], &mod);
+				ck_assert_msg(ex == plain_exact(vals[v], lims[l]),
+				              "exact(%a, lim %g) at %zu: %d", (double)vals[v],
+				              (double)lims[l], at, ex);
+				ck_assert_msg(mod == plain_moderate(vals[v]), "moderate(%a) at %zu: %d",
+				              (double)vals[v], at, mod);
+				ck_assert(memcmp(dst + 2, src, sizeof src) == 0);
+				/* The output reads the first 20 columns; the rest is checked apart. */
+				mod = -1;
+				ex = conv_pad_row(dst, src, W, 2, 20, colsrc, lims[l], &mod);
+				ck_assert_msg(ex == plain_exact(vals[v], lims[l]),
+				              "exact(%a), partly read, at %zu: %d", (double)vals[v], at,
+				              ex);
+				ck_assert_msg(mod == plain_moderate(vals[v]),
+				              "moderate(%a), partly read, at %zu: %d", (double)vals[v],
+				              at, mod);
+			}
+			int mod = -1;
+			(void)conv_pad_row(dst, src, W, 2, W + 4, colsrc, 0, &mod); /* float sums */
+			ck_assert_msg(mod == plain_moderate(vals[v]), "moderate(%a) alone at %zu: %d",
+			              (double)vals[v], at, mod);
+			mod = -1;
+			(void)conv_pad_row(dst, src, W, 2, 20, colsrc, 0, &mod);
+			ck_assert_msg(mod == plain_moderate(vals[v]),
+			              "moderate(%a) alone, partly read, at %zu: %d", (double)vals[v],
+			              at, mod);
+		}
+
+	/*
+	 * The separable path's test: moderate as above; integer unless a value
+	 * below 2^22 has a fraction.  It looks at 64 values at a time and, once
+	 * a fraction is found, for moderation alone: the value sits in the
+	 * first block of an integer row, past it (150), and past a fraction in
+	 * the first block.
+	 */
+	enum { WC = 200 };
+	float row[WC];
+	for (size_t v = 0; v < COUNT(vals); v++)
+		for (int lead = 0; lead < 2; lead++)
+			for (size_t at = 10; at < WC; at += 140) {
+				int integer = -1, mod = -1;
+				float u = vals[v];
+				for (size_t x = 0; x < WC; x++)
+					row[x] = (float)(x % 5);
+				if (lead)
+					row[3] = 0.25f;
+				row[at] = u;
+				conv_classify_row(row, WC, &integer, &mod);
+				int frac = lead || (fabsf(u) < 0x1p22f && u != floorf(u));
+				ck_assert_msg(mod == plain_moderate(u), "classify: moderate(%a) at %zu%s: %d",
+				              (double)u, at, lead ? " after a fraction" : "", mod);
+				/* A row that is not moderate may stop early: only its moderation counts. */
+				if (plain_moderate(u))
+					ck_assert_msg(integer == !frac, "classify: integer(%a) at %zu%s: %d",
+					              (double)u, at, lead ? " after a fraction" : "",
+					              integer);
+			}
+}
+END_TEST
+
 /*
  * --precision float: what runs, and where it does not apply.  The method
  * names float sums; weights float cannot hold moderately (below 2^-40)
@@ -1429,6 +1534,7 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_separable_groups);
 	tcase_add_test(tc, test_multi_matrix);
 	tcase_add_test(tc, test_signed_zero);
+	tcase_add_test(tc, test_row_checks);
 	tcase_add_test(tc, test_float_precision_paths);
 	tcase_add_test(tc, test_precision_names);
 	tcase_add_test(tc, test_threads_identical);
