@@ -796,6 +796,14 @@ size_t conv_stream_group_rows(const imf_conv_stream *s, size_t k)
 	return n;
 }
 
+size_t conv_stream_streamed_rows(const imf_conv_stream *s)
+{
+	size_t n = 0;
+	for (size_t t = 0; t < s->nw; t++)
+		n += conv_worker_streamed_rows(s->ws[t]);
+	return n;
+}
+
 const char *imf_conv_stream_method(const imf_conv_stream *s)
 {
 	return s->method;

@@ -86,5 +86,8 @@ void conv_worker_run(conv_worker *w, conv_fetch fetch, const void *ctx, imf_imag
 size_t conv_worker_group_rows(const conv_worker *w, size_t k);
 /* The same summed over a stream's workers. */
 size_t conv_stream_group_rows(const imf_conv_stream *s, size_t k);
+/* Output rows the worker, and a stream's workers, stored by streaming (CONV_STREAM_BYTES). */
+size_t conv_worker_streamed_rows(const conv_worker *w);
+size_t conv_stream_streamed_rows(const imf_conv_stream *s);
 
 #endif

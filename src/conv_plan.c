@@ -401,6 +401,11 @@ size_t conv_worker_group_rows(const conv_worker *w, size_t k)
 	return k == 2 ? w->in_pairs : k == 4 ? w->in_fours : 0;
 }
 
+size_t conv_worker_streamed_rows(const conv_worker *w)
+{
+	return w->streamed;
+}
+
 void conv_worker_free(conv_worker *w)
 {
 	if (!w)
@@ -437,6 +442,7 @@ void conv_worker_free(conv_worker *w)
 	free(w->acc);
 	free(w->total);
 	free(w->facc);
+	free(w->stage);
 	free(w);
 }
 
@@ -491,6 +497,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	w->acc = imf_alloc_aligned(span, sizeof *w->acc, err);
 	w->total = imf_alloc_aligned(span, sizeof *w->total, err);
 	w->facc = imf_alloc_aligned(2 * CONV_SPAN, sizeof *w->facc, err); /* a pair's two */
+	w->stage = imf_alloc_aligned(4 * CONV_SPAN, sizeof *w->stage, err);
 	if (p->sep) {
 		w->hcache = imf_alloc_aligned(hcache_len, sizeof *w->hcache, err);
 		w->dpad = imf_alloc_aligned(p->pw, sizeof *w->dpad, err);
@@ -513,7 +520,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	}
 	if (!w->cache || !w->tag || !w->exact || (p->float_sums && !w->moderate) || !w->zero ||
 	    !w->rows || !w->next || !w->act ||
-	    !w->act_src || !w->act_w || !w->act_wf || !w->acc || !w->total || !w->facc ||
+	    !w->act_src || !w->act_w || !w->act_wf || !w->acc || !w->total || !w->facc || !w->stage ||
 	    (p->sep && (!w->hcache || !w->hrows || !w->dpad || !w->tapsrc ||
 	                !w->tapw || !w->has_d || !w->has_f || !w->row_int ||
 	                !w->row_mod || !w->hfrows || !w->ftapsrc || !w->ftapw ||

@@ -46,6 +46,17 @@ static inline int conv_row_moderate(uint32_t hi, uint32_t lo)
 /* Output columns per pass over the taps: the accumulators stay in L1. */
 #define CONV_SPAN 512
 
+/*
+ * A worker's run that writes at least this many bytes of output writes it
+ * with streaming stores: each span is made in w->stage (L1), then stored
+ * past the caches (conv_span_store).  An ordinary store first reads the
+ * line it writes from memory; an output this large would not stay in the
+ * caches anyway, so that read is a third more traffic for nothing (memcpy
+ * does the same above a size).  Bands of a streamed file (a few rows) stay
+ * below it: their rows are mapped and encoded next, from the cache.
+ */
+#define CONV_STREAM_BYTES ((size_t)16 << 20)
+
 /* Up to this dilation the ring holds E rows; past it, the fewest that work. */
 #define CONV_RING_FULL_DILATION 4
 
@@ -128,6 +139,9 @@ struct conv_worker {
 	float *act_wf;
 	double *acc, *total;
 	float *facc;          /* 2 * CONV_SPAN: float sums (the second half a pair's) */
+	float *stage;         /* 4 * CONV_SPAN: output spans on their way out (stream) */
+	int stream;           /* this run writes its output with streaming stores */
+	size_t streamed;      /* output rows stored by streaming (conv_worker_streamed_rows) */
 	size_t in_pairs, in_fours; /* output rows made two, and four, at a time
 	                              (conv_worker_group_rows) */
 };
@@ -182,7 +196,7 @@ void conv_sum_taps_finish_ff(float *dst, float *acc, const float *const *src, si
 int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n);
 /*
  * Four rows at once, folded, one pass (1 <= nt <= CONV_QUAD_TAPS), scale 1:
- * d[k][off..off+n) from two lists of nt + 3 rows interleaved, lo[i] on
+ * d[k][0..n) from columns off.. of two lists of nt + 3 rows interleaved, lo[i] on
  * src[2i] and hi[i] on src[2i + 1]; d[k]'s folded tap i is lo[i + k] +
  * hi[i + 3 - k].
  */
@@ -206,6 +220,14 @@ int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, s
                  size_t pw, const ptrdiff_t *restrict colsrc, float lim, int *mod);
 void conv_pad_row_d(double *restrict dst, const float *restrict src, size_t width,
                     size_t left, size_t pw, const ptrdiff_t *restrict colsrc);
+
+/*
+ * Where the span of output row k (0..3) of the rows being made goes: dst
+ * itself, or, when the run streams (w->stream, see CONV_STREAM_BYTES),
+ * w->stage, from where conv_span_store then stores its n values to dst.
+ */
+float *conv_span_out(const conv_worker *w, float *dst, int k);
+void conv_span_store(const conv_worker *w, float *dst, int k, size_t n);
 
 /*
  * conv_sep.c: output row oy of a separable plan, and the next 1 or 3 too

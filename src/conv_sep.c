@@ -284,18 +284,19 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 			           : list_taps(w, p->sep_c, g->fr, w->hrows + (size_t)c * g->fr);
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
+			float *out = conv_span_out(w, dst + x0, 0);
 			if (fold) {
-				conv_sum_taps_finish_ff(dst + x0, w->facc, w->ftapsrc, x0,
-				                        p->sep_cfold, p->nfold_c, n, 1.0, p->bias,
-				                        NULL);
+				conv_sum_taps_finish_ff(out, w->facc, w->ftapsrc, x0, p->sep_cfold,
+				                        p->nfold_c, n, 1.0, p->bias, NULL);
 			} else if (use_f) {
 				/* sep_cf holds the scale already */
-				conv_sum_taps_finish_f(dst + x0, w->facc, w->ftapsrc, x0, w->ftapw,
-				                       nt, n, 1.0, p->bias, NULL);
+				conv_sum_taps_finish_f(out, w->facc, w->ftapsrc, x0, w->ftapw, nt, n,
+				                       1.0, p->bias, NULL);
 			} else {
-				conv_sum_taps_finish_d(dst + x0, w->acc, w->tapsrc, x0, w->tapw,
-				                       nt, n, scale, p->bias, NULL);
+				conv_sum_taps_finish_d(out, w->acc, w->tapsrc, x0, w->tapw, nt, n,
+				                       scale, p->bias, NULL);
 			}
+			conv_span_store(w, dst + x0, 0, n);
 		}
 	}
 }
@@ -353,18 +354,23 @@ static int separable_group(conv_worker *w, conv_fetch fetch, const void *ctx, im
 		}
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
 			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
+			float *out[4] = {NULL, NULL, NULL, NULL};
+			for (size_t j = 0; j < k; j++)
+				out[j] = conv_span_out(w, d[j] + x0, (int)j);
 			/* sep_cf and sep_cfold hold the scale already */
 			if (k == 4)
-				conv_fold_quad_f(d, w->ftapsrc, x0, p->sep_cfold, p->nfold_c, n,
+				conv_fold_quad_f(out, w->ftapsrc, x0, p->sep_cfold, p->nfold_c, n,
 				                 p->bias);
 			else if (p->nfold_c)
-				conv_sum_taps_finish_pair_ff(d[0] + x0, d[1] + x0, w->facc,
+				conv_sum_taps_finish_pair_ff(out[0], out[1], w->facc,
 				                             w->facc + CONV_SPAN, w->ftapsrc, x0,
 				                             p->sep_cfold, p->nfold_c, n, p->bias);
 			else
-				conv_sum_taps_finish_pair_f(d[0] + x0, d[1] + x0, w->facc,
+				conv_sum_taps_finish_pair_f(out[0], out[1], w->facc,
 				                            w->facc + CONV_SPAN, rows, x0, p->sep_cf,
 				                            fr, n, p->bias);
+			for (size_t j = 0; j < k; j++)
+				conv_span_store(w, d[j] + x0, (int)j, n);
 		}
 	}
 	return 1;
