@@ -264,13 +264,12 @@ SUM_TAPS(double, d, 1)
 
 #define ROW_FOLD_LOOP(N, F)                                                                 \
 	SIMD static void row_fold##F(float *restrict h, const float *restrict p,               \
-	                             const float *w, size_t n)                                 \
+	                             const float *w, size_t n, const conv_ahead *ah)           \
 	{                                                                                      \
 		ROW_FOLD_TAP(N, F, 0); ROW_FOLD_TAP(N, F, 1); ROW_FOLD_TAP(N, F, 2);           \
 		ROW_FOLD_TAP(N, F, 3); ROW_FOLD_TAP(N, F, 4); ROW_FOLD_TAP(N, F, 5);           \
 		ROW_FOLD_TAP(N, F, 6); ROW_FOLD_TAP(N, F, 7); ROW_FOLD_TAP(N, F, 8);           \
-		for (size_t x = 0; x < n; x++)                                                 \
-			h[x] = 0.0f TREE##N(FOLD_X);                                           \
+		LOOP_AHEAD(ah, n, h[x] = 0.0f TREE##N(FOLD_X));                                \
 	}
 
 ROW_FOLD_LOOP(1, 2) ROW_FOLD_LOOP(2, 3) ROW_FOLD_LOOP(2, 4) ROW_FOLD_LOOP(3, 5)
@@ -280,17 +279,19 @@ ROW_FOLD_LOOP(7, 14) ROW_FOLD_LOOP(8, 15) ROW_FOLD_LOOP(8, 16) ROW_FOLD_LOOP(9, 
 ROW_FOLD_LOOP(9, 18)
 
 static void (*const row_fold[2 * TAPS_MAX + 1])(float *restrict, const float *restrict,
-                                                const float *, size_t) = {
+                                                const float *, size_t,
+                                                const conv_ahead *) = {
         NULL,         NULL,         row_fold2,    row_fold3,    row_fold4,
         row_fold5,    row_fold6,    row_fold7,    row_fold8,    row_fold9,
         row_fold10,   row_fold11,   row_fold12,   row_fold13,   row_fold14,
         row_fold15,   row_fold16,   row_fold17,   row_fold18};
 
-int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n)
+int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n,
+                    const conv_ahead *ah)
 {
 	if (f < 2 || f > 2 * TAPS_MAX)
 		return 0;
-	row_fold[f](h, p, w, n);
+	row_fold[f](h, p, w, n, ah);
 	return 1;
 }
 
@@ -1109,6 +1110,7 @@ void conv_worker_run(conv_worker *w, conv_fetch fetch, const void *ctx, imf_imag
 
 	w->stream = row_bytes > 0 &&
 	            oy1 - oy0 >= (CONV_STREAM_BYTES + row_bytes - 1) / row_bytes;
+	w->last_row = oy1 > oy0 ? (oy1 - 1) * g->stride + (g->fr - 1) * g->dil : 0;
 	for (size_t oy = oy0; oy < oy1;) {
 		size_t made = 1;
 		if (p->sep)

@@ -141,6 +141,7 @@ struct conv_worker {
 	float *facc;          /* 2 * CONV_SPAN: float sums (the second half a pair's) */
 	float *stage;         /* 4 * CONV_SPAN: output spans on their way out (stream) */
 	int stream;           /* this run writes its output with streaming stores */
+	size_t last_row;      /* the last padded row the run's output rows read */
 	size_t streamed;      /* output rows stored by streaming (conv_worker_streamed_rows) */
 	size_t in_pairs, in_fours; /* output rows made two, and four, at a time
 	                              (conv_worker_group_rows) */
@@ -193,7 +194,8 @@ void conv_sum_taps_finish_ff(float *dst, float *acc, const float *const *src, si
  * over one row p (tap j on p + j), as conv_sum_taps_ff sums it; 0 when F
  * is past the loops this has (then nothing is done).
  */
-int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n);
+int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n,
+                    const conv_ahead *ah);
 /*
  * Four rows at once, folded, one pass (1 <= nt <= CONV_QUAD_TAPS), scale 1:
  * d[k][0..n) from columns off.. of two lists of nt + 3 rows interleaved, lo[i] on

@@ -114,13 +114,11 @@ SIMD void conv_classify_row(const float *restrict v, size_t n, int *integer,
 			lo = b - 1u < lo ? b - 1u : lo;
 		}
 	}
-	for (; x < n && conv_row_moderate(hi, lo); x += CLASSIFY_BLOCK) {
-		size_t m = n - x < CLASSIFY_BLOCK ? n - x : CLASSIFY_BLOCK;
-		for (size_t i = 0; i < m; i++) {
-			uint32_t b = conv_mag_bits(v[x + i]);
-			hi = b > hi ? b : hi;
-			lo = b - 1u < lo ? b - 1u : lo;
-		}
+	/* the rest in one loop: a row is seldom wild, and the test at a block costs */
+	for (; x < n; x++) {
+		uint32_t b = conv_mag_bits(v[x]);
+		hi = b > hi ? b : hi;
+		lo = b - 1u < lo ? b - 1u : lo;
 	}
 	*integer = frac == 0;
 	*moderate = conv_row_moderate(hi, lo);
@@ -142,47 +140,63 @@ static void list_folded(conv_worker *w, const float *const *rows, size_t f, size
 
 /*
  * The row pass in float (stride 1): h[x] = sum_j r_j padded[x + j*D],
- * mirrored taps folded when r is symmetric.
+ * mirrored taps folded when r is symmetric; its loops prefetch the row
+ * `next` (a row a later output row brings in, or NULL) as they go.
  */
-static void separable_hpass_f(conv_worker *w, const float *src, float *h)
+static void separable_hpass_f(conv_worker *w, const float *src, float *h, const float *next)
 {
 	const conv_plan *p = w->p;
 	const conv_geom *g = &p->g;
 	/* Fc spare slots, after the column passes' nfilt * (Fr + group - 1) */
 	const float **rows = w->hfrows + (size_t)g->nfilt * (g->fr + p->group - 1);
-	size_t nt;
+	size_t nt = 0;
+	conv_ahead ah = {next, next ? g->iw : 0};
 
 	conv_pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0, NULL);
 	for (size_t j = 0; j < g->fc; j++)
 		rows[j] = w->cache + j * g->dil;
 	if (p->nfold_r && g->dil == 1 &&
-	    conv_fold_row_f(h, w->cache, p->sep_rfold, g->fc, g->ow))
+	    conv_fold_row_f(h, w->cache, p->sep_rfold, g->fc, g->ow, next ? &ah : NULL))
 		return;
-	if (p->nfold_r) {
+	if (p->nfold_r)
 		list_folded(w, rows, g->fc, 1);
-		for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
-			size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
-			conv_sum_taps_ff(h + x0, w->ftapsrc, x0, p->sep_rfold, p->nfold_r, n,
-			                 NULL);
-		}
-		return;
-	}
-	nt = list_taps_f(w, p->sep_rf, g->fc, rows);
+	else
+		nt = list_taps_f(w, p->sep_rf, g->fc, rows);
 	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
 		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
-		conv_sum_taps_f(h + x0, w->ftapsrc, x0, w->ftapw, nt, n, NULL);
+		conv_ahead part = {next ? next + x0 : NULL, g->iw > x0 ? g->iw - x0 : 0};
+		const conv_ahead *ahp = next && x0 < g->iw ? &part : NULL;
+		if (p->nfold_r)
+			conv_sum_taps_ff(h + x0, w->ftapsrc, x0, p->sep_rfold, p->nfold_r, n, ahp);
+		else
+			conv_sum_taps_f(h + x0, w->ftapsrc, x0, w->ftapw, nt, n, ahp);
 	}
 }
 
-/* Plane c's float row-pass result in ring slot `slot` (input row sy), made unless there. */
+/*
+ * Plane c's float row-pass result in ring slot `slot` (padded row r, input
+ * row sy), made unless there.  Made, it prefetches plane c's input row for
+ * padded row r + k, which the output rows k on (k = those made at a time)
+ * bring in, when the run reads it and it is not the zero border: when
+ * they classify it, it is near (at stride and dilation 1; else nothing).
+ */
 static const float *ring_row_f(conv_worker *w, conv_fetch fetch, const void *ctx, int c,
-                               size_t slot, size_t sy)
+                               size_t slot, size_t sy, size_t r, size_t k)
 {
 	const conv_plan *p = w->p;
+	const conv_geom *g = &p->g;
 	float *h = w->hfcache + ((size_t)c * p->ring + slot) * p->hstride;
 
-	if (!w->has_f[slot])
-		separable_hpass_f(w, fetch(ctx, c, sy), h);
+	if (!w->has_f[slot]) {
+		const float *next = NULL;
+		if (g->stride == 1 && g->dil == 1 && r + k <= w->last_row) {
+			ptrdiff_t ny = conv_border_index(g->border, (ptrdiff_t)(r + k) - (ptrdiff_t)g->top,
+			                                 g->ih);
+			if (ny >= 0)
+				next = fetch(ctx, c, (size_t)ny);
+		}
+		separable_hpass_f(w, fetch(ctx, c, sy), h, next);
+	}
 	return h;
 }
 
@@ -262,7 +276,7 @@ static void separable_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf
 			const size_t at = ((size_t)c * p->ring + slot) * p->hstride;
 			if (use_f) {
 				w->hfrows[(size_t)c * g->fr + i] =
-				        ring_row_f(w, fetch, ctx, c, slot, (size_t)sy);
+				        ring_row_f(w, fetch, ctx, c, slot, (size_t)sy, r, 1);
 			} else {
 				if (!w->has_d[slot])
 					separable_hpass(w, fetch(ctx, c, (size_t)sy), w->hcache + at);
@@ -340,7 +354,7 @@ static int separable_group(conv_worker *w, conv_fetch fetch, const void *ctx, im
 		size_t sy = (size_t)conv_border_index(g->border, (ptrdiff_t)r - (ptrdiff_t)g->top,
 		                                      g->ih);
 		for (int c = 0; c < g->nfilt; c++)
-			w->hfrows[(size_t)c * span + i] = ring_row_f(w, fetch, ctx, c, slot, sy);
+			w->hfrows[(size_t)c * span + i] = ring_row_f(w, fetch, ctx, c, slot, sy, r, k);
 		w->has_f[slot] = 1;
 	}
 	for (int c = 0; c < g->nout; c++) {
