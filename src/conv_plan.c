@@ -449,7 +449,8 @@ void conv_worker_free(conv_worker *w)
 imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err)
 {
 	const conv_geom *g = &p->g;
-	const size_t span = g->ow < CONV_SPAN ? g->ow : CONV_SPAN;
+	const size_t most = p->sep ? CONV_SPAN : CONV_DIRECT_SPAN;
+	const size_t span = g->ow < most ? g->ow : most;
 	size_t ntaps = p->part_start[p->k->count];
 	size_t nrows, slots, cache_len, dcache_len, hcache_len = 0;
 	conv_worker *w;
@@ -496,6 +497,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	w->act_wf = imf_alloc_array(ntaps ? ntaps : 1, sizeof *w->act_wf, err);
 	w->acc = imf_alloc_aligned(span, sizeof *w->acc, err);
 	w->total = imf_alloc_aligned(span, sizeof *w->total, err);
+	_Static_assert(2 * CONV_SPAN >= CONV_DIRECT_SPAN, "facc and stage hold a direct span");
 	w->facc = imf_alloc_aligned(2 * CONV_SPAN, sizeof *w->facc, err); /* a pair's two */
 	w->stage = imf_alloc_aligned(4 * CONV_SPAN, sizeof *w->stage, err);
 	if (p->sep) {

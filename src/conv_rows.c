@@ -1029,7 +1029,7 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 	const size_t ow = g->ow, s = g->stride;
 	int fsum;
 	int exact = gather_rows(w, fetch, ctx, oy, &fsum);
-	const size_t parts = (ow + CONV_SPAN - 1) / CONV_SPAN;
+	const size_t parts = (ow + CONV_DIRECT_SPAN - 1) / CONV_DIRECT_SPAN;
 	const int pre = ahead && next_rows(w, fetch, ctx, oy);
 	int wide = !exact && s == 1 && !fsum;
 	/* The double loops read the rows widened once (as exact as the floats). */
@@ -1082,8 +1082,8 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 		 * every such row before each span.
 		 */
 		const int along = pre && s == 1 && g->depth == 1 && c < g->nfilt;
-		for (size_t x0 = 0; x0 < ow; x0 += CONV_SPAN) {
-			size_t n = ow - x0 < CONV_SPAN ? ow - x0 : CONV_SPAN;
+		for (size_t x0 = 0; x0 < ow; x0 += CONV_DIRECT_SPAN) {
+			size_t n = ow - x0 < CONV_DIRECT_SPAN ? ow - x0 : CONV_DIRECT_SPAN;
 			conv_ahead ah = {NULL, 0};
 			const conv_ahead *ahp = NULL;
 			if (along && x0 < g->iw) {
@@ -1091,7 +1091,7 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 				ah.n = g->iw - x0;
 				ahp = &ah;
 			} else if (pre && !along && c == 0) {
-				prefetch_part(w, x0 / CONV_SPAN, parts);
+				prefetch_part(w, x0 / CONV_DIRECT_SPAN, parts);
 			}
 			conv_span(conv_span_out(w, dst + x0, 0), p, w->act, x0 * s, n, exact, fsum, w,
 			          ahp);
