@@ -117,6 +117,7 @@ typedef struct conv_active {
 
 struct conv_worker {
 	const conv_plan *p;
+	unsigned char *block; /* cache, stage and hfcache (worker_block in conv_plan.c) */
 	float *cache;         /* nfilt * ring padded rows (direct, not wide_only); 1 (separable) */
 	double *dcache;       /* direct, stride 1: the same rows widened, when needed */
 	unsigned char *widened; /* ring slot: dcache holds its rows */
