@@ -787,17 +787,26 @@ void conv_pad_row_d(double *restrict dst, const float *restrict src, size_t widt
  * has); elsewhere plain stores.  They are weakly ordered: conv_worker_run
  * fences them before it returns.
  */
+#if defined(__x86_64__) && defined(__SSE2__)
+/* Plain stores up to the first dst + x on a multiple of align (at most n); returns x. */
+static size_t store_to_alignment(float *restrict dst, const float *restrict src, size_t n,
+                                 uintptr_t align)
+{
+	size_t x = 0;
+	for (; x < n && ((uintptr_t)(dst + x) & (align - 1)) != 0; x++)
+		dst[x] = src[x];
+	return x;
+}
+#endif
+
 #if defined(__x86_64__) && defined(__SSE2__) && defined(__GNUC__)
 __attribute__((target("avx"))) static void stream_store_avx(float *restrict dst,
                                                            const float *restrict src, size_t n)
 {
-	size_t x = 0;
-	for (; x < n && ((uintptr_t)(dst + x) & 31) != 0; x++)
-		dst[x] = src[x];
+	size_t x = store_to_alignment(dst, src, n, 32);
 	for (; x + 8 <= n; x += 8)
 		_mm256_stream_ps(dst + x, _mm256_loadu_ps(src + x));
-	for (; x < n; x++)
-		dst[x] = src[x];
+	memcpy(dst + x, src + x, (n - x) * sizeof *dst);
 }
 #endif
 
@@ -810,13 +819,10 @@ static void stream_store(float *restrict dst, const float *restrict src, size_t 
 		return;
 	}
 #endif
-	size_t x = 0;
-	for (; x < n && ((uintptr_t)(dst + x) & 15) != 0; x++)
-		dst[x] = src[x];
+	size_t x = store_to_alignment(dst, src, n, 16);
 	for (; x + 4 <= n; x += 4)
 		_mm_stream_ps(dst + x, _mm_loadu_ps(src + x));
-	for (; x < n; x++)
-		dst[x] = src[x];
+	memcpy(dst + x, src + x, (n - x) * sizeof *dst);
 #else
 	memcpy(dst, src, n * sizeof *dst);
 #endif
