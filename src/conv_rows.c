@@ -956,7 +956,7 @@ static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t
 		} else if (w->tag[slot] != r) {
 			int ok = p->exact_limit > 0, mod = 1;
 			for (int c = 0; c < g->nfilt; c++) {
-				float *dst = w->cache + ((size_t)c * p->ring + slot) * p->pw;
+				float *dst = w->cache + ((size_t)c * p->ring + slot) * p->fstride;
 				const float *src = fetch(ctx, c, (size_t)sy);
 				int m = 1;
 				ok &= conv_pad_row(dst, src, g->iw, g->left, p->pw, p->colsrc,
@@ -976,7 +976,7 @@ static int gather_rows(conv_worker *w, conv_fetch fetch, const void *ctx, size_t
 		/* wide_only: no float row; NULL still tells a real row from w->zero. */
 		for (int c = 0; c < g->nfilt; c++)
 			w->rows[(size_t)c * g->fr + i] =
-			        p->wide_only ? NULL : w->cache + ((size_t)c * p->ring + slot) * p->pw;
+			        p->wide_only ? NULL : w->cache + ((size_t)c * p->ring + slot) * p->fstride;
 	}
 	return exact;
 }

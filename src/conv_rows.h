@@ -83,6 +83,7 @@ struct conv_plan {
 	const imf_kernel *k;
 	size_t pw;          /* padded columns the output reads */
 	size_t ring;        /* slots in a worker's ring */
+	size_t fstride;     /* floats from one padded ring row (cache) to the next */
 	size_t dstride;     /* doubles from one widened ring row (dcache) to the next */
 	size_t hstride;     /* doubles from one row-pass result (hcache) to the next */
 	conv_tap *taps;     /* every matrix's non-zero taps, in summation order */
