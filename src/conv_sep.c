@@ -164,8 +164,13 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h, const 
 		nt = list_taps_f(w, p->sep_rf, g->fc, rows);
 	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
 		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
-		conv_ahead part = {next ? next + x0 : NULL, g->iw > x0 ? g->iw - x0 : 0};
-		const conv_ahead *ahp = next && x0 < g->iw ? &part : NULL;
+		conv_ahead part = {NULL, 0};
+		const conv_ahead *ahp = NULL;
+		if (next && x0 < g->iw) {
+			part.p = next + x0;
+			part.n = g->iw - x0;
+			ahp = &part;
+		}
 		if (p->nfold_r)
 			conv_sum_taps_ff(h + x0, w->ftapsrc, x0, p->sep_rfold, p->nfold_r, n, ahp);
 		else

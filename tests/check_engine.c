@@ -206,7 +206,8 @@ static const char *method_of(const imf_kernel *k, const imf_conv_params *p, size
 
 /*
  * Random non-separable kernels of every size 1..15 (square and not), on
- * widths 1, 13 and 601 (more than one span, no multiple of 4, 8 or 16),
+ * widths 1, 13 and 1101 (more than one span: 1024 direct, 512 separable;
+ * no multiple of 4, 8 or 16),
  * every border, strides 1 and 2, integer and real kernels on integer and
  * real data, scales 1 (whose multiply the loops skip) and not, biases 0
  * and not: equal to the last bit; with --precision float, within the bound
@@ -215,7 +216,7 @@ static const char *method_of(const imf_kernel *k, const imf_conv_params *p, size
  */
 START_TEST(test_every_size)
 {
-	static const size_t widths[] = {1, 13, 601};
+	static const size_t widths[] = {1, 13, 1101};
 	unsigned long long rng = 0xabcdefULL + (unsigned long long)_i;
 	const size_t rows = (size_t)_i + 1;
 
@@ -1226,7 +1227,7 @@ END_TEST
 START_TEST(test_multi_matrix)
 {
 	static const size_t sizes[] = {1, 2, 3, 4, 5, 7, 9, 12, 15};
-	static const size_t widths[] = {13, 601};
+	static const size_t widths[] = {13, 1101}; /* past a direct span (1024) */
 	unsigned long long rng = 2718;
 
 	for (size_t si = 0; si < COUNT(sizes); si++) {
