@@ -13,6 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* worker_block poisons the gaps between its buffers under AddressSanitizer */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CONV_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(CONV_ASAN)
+#include <sanitizer/asan_interface.h>
+#define BLOCK_GAP(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#else
+#define BLOCK_GAP(p, n) ((void)(p), (void)(n))
+#endif
+
 /* ---- the plan ------------------------------------------------------------------ */
 
 static size_t gcd(size_t a, size_t b)
@@ -485,6 +498,9 @@ static imf_status worker_block(conv_worker *w, size_t cache_len, size_t hf_len, 
 	w->cache = (float *)(void *)w->block;
 	w->stage = (float *)(void *)(w->block + at_stage);
 	w->hfcache = hf_len ? (float *)(void *)(w->block + at_hf) : NULL;
+	/* Under AddressSanitizer the gaps between the three stay out of bounds. */
+	BLOCK_GAP(w->block + cache_bytes, at_stage - cache_bytes);
+	BLOCK_GAP(w->block + at_hf + hf_bytes, total - at_hf - hf_bytes);
 	return IMF_OK;
 }
 
