@@ -706,8 +706,7 @@ SIMD static int row_is_moderate(const float *restrict v, size_t n)
 	uint32_t hi = 0, lo = UINT32_MAX;
 	for (size_t x = 0; x < n; x++) {
 		uint32_t b = conv_mag_bits(v[x]);
-		hi = b > hi ? b : hi;
-		lo = b - 1u < lo ? b - 1u : lo;
+		conv_mag_note(b, &hi, &lo);
 	}
 	return conv_row_moderate(hi, lo);
 }
@@ -719,8 +718,7 @@ SIMD static int copy_check_moderate(float *restrict dst, const float *restrict s
 	for (size_t x = 0; x < n; x++) {
 		uint32_t b = conv_mag_bits(src[x]);
 		dst[x] = src[x];
-		hi = b > hi ? b : hi;
-		lo = b - 1u < lo ? b - 1u : lo;
+		conv_mag_note(b, &hi, &lo);
 	}
 	return conv_row_moderate(hi, lo);
 }
@@ -1090,15 +1088,11 @@ static void direct_row(conv_worker *w, conv_fetch fetch, const void *ctx, imf_im
 		const int along = pre && s == 1 && g->depth == 1 && c < g->nfilt;
 		for (size_t x0 = 0; x0 < ow; x0 += CONV_DIRECT_SPAN) {
 			size_t n = ow - x0 < CONV_DIRECT_SPAN ? ow - x0 : CONV_DIRECT_SPAN;
-			conv_ahead ah = {NULL, 0};
-			const conv_ahead *ahp = NULL;
-			if (along && x0 < g->iw) {
-				ah.p = w->next[c] + x0;
-				ah.n = g->iw - x0;
-				ahp = &ah;
-			} else if (pre && !along && c == 0) {
+			conv_ahead ah;
+			const conv_ahead *ahp =
+			        conv_ahead_from(&ah, along ? w->next[c] : NULL, g->iw, x0);
+			if (pre && !along && c == 0)
 				prefetch_part(w, x0 / CONV_DIRECT_SPAN, parts);
-			}
 			conv_span(conv_span_out(w, dst + x0, 0), p, w->act, x0 * s, n, exact, fsum, w,
 			          ahp);
 			conv_span_store(w, dst + x0, 0, n);

@@ -43,6 +43,13 @@ static inline int conv_row_moderate(uint32_t hi, uint32_t lo)
 	return hi <= CONV_MAG_2P64 && lo >= CONV_MAG_2M64 - 1u;
 }
 
+/* One value's bits b into a row's running hi and lo (start at 0 and UINT32_MAX). */
+static inline void conv_mag_note(uint32_t b, uint32_t *hi, uint32_t *lo)
+{
+	*hi = b > *hi ? b : *hi;
+	*lo = b - 1u < *lo ? b - 1u : *lo;
+}
+
 /*
  * Output columns per pass over the taps, so that the accumulators stay in
  * L1: CONV_SPAN on the separable path, CONV_DIRECT_SPAN on the direct one,
@@ -171,6 +178,17 @@ typedef struct conv_ahead {
 	const float *p;
 	size_t n;
 } conv_ahead;
+
+/* *ah = row from column x0 on, of its len: ah, or NULL without a row or past its end. */
+static inline const conv_ahead *conv_ahead_from(conv_ahead *ah, const float *row, size_t len,
+                                                size_t x0)
+{
+	if (!row || x0 >= len)
+		return NULL;
+	ah->p = row + x0;
+	ah->n = len - x0;
+	return ah;
+}
 
 /* conv_rows.c's inner loops and padding, shared with conv_sep.c (see there). */
 void conv_sum_taps_d(double *acc, const double *const *src, size_t off, const double *w,

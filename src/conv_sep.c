@@ -110,15 +110,13 @@ SIMD void conv_classify_row(const float *restrict v, size_t n, int *integer,
 			 * faster loops.
 			 */
 			frac |= ((u + ROUND_MAGIC) - ROUND_MAGIC != u) & (fabsf(u) < EXACT_MAX);
-			hi = b > hi ? b : hi;
-			lo = b - 1u < lo ? b - 1u : lo;
+			conv_mag_note(b, &hi, &lo);
 		}
 	}
 	/* the rest in one loop: a row is seldom wild, and the test at a block costs */
 	for (; x < n; x++) {
 		uint32_t b = conv_mag_bits(v[x]);
-		hi = b > hi ? b : hi;
-		lo = b - 1u < lo ? b - 1u : lo;
+		conv_mag_note(b, &hi, &lo);
 	}
 	*integer = frac == 0;
 	*moderate = conv_row_moderate(hi, lo);
@@ -150,13 +148,14 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h, const 
 	/* Fc spare slots, after the column passes' nfilt * (Fr + group - 1) */
 	const float **rows = w->hfrows + (size_t)g->nfilt * (g->fr + p->group - 1);
 	size_t nt = 0;
-	conv_ahead ah = {next, next ? g->iw : 0};
+	conv_ahead ah;
 
 	conv_pad_row(w->cache, src, g->iw, g->left, p->pw, p->colsrc, 0, NULL);
 	for (size_t j = 0; j < g->fc; j++)
 		rows[j] = w->cache + j * g->dil;
 	if (p->nfold_r && g->dil == 1 &&
-	    conv_fold_row_f(h, w->cache, p->sep_rfold, g->fc, g->ow, next ? &ah : NULL))
+	    conv_fold_row_f(h, w->cache, p->sep_rfold, g->fc, g->ow,
+	                    conv_ahead_from(&ah, next, g->iw, 0)))
 		return;
 	if (p->nfold_r)
 		list_folded(w, rows, g->fc, 1);
@@ -164,13 +163,7 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h, const 
 		nt = list_taps_f(w, p->sep_rf, g->fc, rows);
 	for (size_t x0 = 0; x0 < g->ow; x0 += CONV_SPAN) {
 		size_t n = g->ow - x0 < CONV_SPAN ? g->ow - x0 : CONV_SPAN;
-		conv_ahead part = {NULL, 0};
-		const conv_ahead *ahp = NULL;
-		if (next && x0 < g->iw) {
-			part.p = next + x0;
-			part.n = g->iw - x0;
-			ahp = &part;
-		}
+		const conv_ahead *ahp = conv_ahead_from(&ah, next, g->iw, x0);
 		if (p->nfold_r)
 			conv_sum_taps_ff(h + x0, w->ftapsrc, x0, p->sep_rfold, p->nfold_r, n, ahp);
 		else
