@@ -286,13 +286,95 @@ static void (*const row_fold[2 * TAPS_MAX + 1])(float *restrict, const float *re
         row_fold10,   row_fold11,   row_fold12,   row_fold13,   row_fold14,
         row_fold15,   row_fold16,   row_fold17,   row_fold18};
 
+/*
+ * The row pass again with AVX-512, where the CPU has it: sixteen outputs
+ * from two loads of the row (p + x and p + x + 16), each tap's samples
+ * shifted out of the pair in registers (valignd) instead of loaded at
+ * every offset.  The compiler's own 512-bit loops load at every offset
+ * and so split a cache line at nearly every load; they ran slower than
+ * AVX2.  Vector arithmetic in the same tree as the plain loops, without
+ * contraction (ISO C's default), so each value is theirs to the bit.  Up
+ * to F = 17 (the pair holds shifts 0 .. 16); returns the columns it made,
+ * a multiple of 16 with reads within avail floats of p; the plain loops
+ * make the rest.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(IMF_NO_CLONES)
+#define CONV_Z_LOOPS 1
+#define Z_TARGET __attribute__((target("avx512f")))
+/* samples x + k .. x + k + 15 from a (x ..) and b (x + 16 ..), k <= 16 */
+#define Z_SHIFT(a, b, k)                                                                    \
+	((k) == 0    ? (a)                                                                     \
+	 : (k) == 16 ? (b)                                                                     \
+	             : _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b),         \
+	                                                       _mm512_castps_si512(a),         \
+	                                                       (k) & 15)))
+#define ROW_FOLD_Z_TAP(N, F, i)                                                             \
+	const __m512 w##i = _mm512_set1_ps(w[(i) < (N) ? (i) : 0]);                         \
+	(void)w##i
+#define FOLD_Z(i) (Z_SHIFT(a, b, (i)) + Z_SHIFT(a, b, fold_last - (i)))
+
+#define ROW_FOLD_Z_LOOP(N, F)                                                               \
+	Z_TARGET static size_t row_fold_z##F(float *restrict h, const float *restrict p,       \
+	                                     const float *w, size_t n, size_t avail,           \
+	                                     const conv_ahead *ah)                             \
+	{                                                                                      \
+		ROW_FOLD_Z_TAP(N, F, 0); ROW_FOLD_Z_TAP(N, F, 1); ROW_FOLD_Z_TAP(N, F, 2);     \
+		ROW_FOLD_Z_TAP(N, F, 3); ROW_FOLD_Z_TAP(N, F, 4); ROW_FOLD_Z_TAP(N, F, 5);     \
+		ROW_FOLD_Z_TAP(N, F, 6); ROW_FOLD_Z_TAP(N, F, 7); ROW_FOLD_Z_TAP(N, F, 8);     \
+		enum { fold_last = (F) - 1 }; /* a constant: valignd's shift is immediate */   \
+		const __m512 zero = _mm512_setzero_ps();                                       \
+		size_t x = 0;                                                                  \
+		for (; x + 16 <= n && x + 32 <= avail; x += 16) {                              \
+			if (ah && x < ah->n)                                                   \
+				AHEAD_PREFETCH(ah->p + x);                                     \
+			const __m512 a = _mm512_loadu_ps(p + x), b = _mm512_loadu_ps(p + x + 16); \
+			_mm512_storeu_ps(h + x, zero TREE##N(FOLD_Z));                         \
+		}                                                                              \
+		return x;                                                                      \
+	}
+
+ROW_FOLD_Z_LOOP(2, 3) ROW_FOLD_Z_LOOP(3, 5) ROW_FOLD_Z_LOOP(4, 7) ROW_FOLD_Z_LOOP(5, 9)
+ROW_FOLD_Z_LOOP(6, 11) ROW_FOLD_Z_LOOP(7, 13) ROW_FOLD_Z_LOOP(8, 15) ROW_FOLD_Z_LOOP(9, 17)
+#endif
+
 int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n,
-                    const conv_ahead *ah)
+                    size_t avail, const conv_ahead *ah)
 {
+	size_t done = 0;
+
 	if (f < 2 || f > 2 * TAPS_MAX)
 		return 0;
-	row_fold[f](h, p, w, n, ah);
+#if defined(CONV_Z_LOOPS)
+	if (f % 2 == 1 && f <= 17 && conv_z_loops()) {
+		static size_t (*const z[18])(float *restrict, const float *restrict, const float *,
+		                             size_t, size_t, const conv_ahead *) = {
+		        [3] = row_fold_z3,   [5] = row_fold_z5,   [7] = row_fold_z7,
+		        [9] = row_fold_z9,   [11] = row_fold_z11, [13] = row_fold_z13,
+		        [15] = row_fold_z15, [17] = row_fold_z17};
+		done = z[f](h, p, w, n, avail, ah);
+	}
+#else
+	(void)avail;
+#endif
+	if (done < n)
+		row_fold[f](h + done, p + done, w, n - done, NULL);
 	return 1;
+}
+
+static int z_unused; /* conv_z_use(0): the tests' switch */
+
+int conv_z_loops(void)
+{
+#if defined(CONV_Z_LOOPS)
+	return !z_unused && __builtin_cpu_supports("avx512f");
+#else
+	return 0;
+#endif
+}
+
+void conv_z_use(int on)
+{
+	z_unused = !on;
 }
 
 /* acc[x] += w * a[x * s], for strides above 1 */
@@ -660,10 +742,147 @@ static void (*const quad_fin[TAPS_MAX + 1])(float *restrict, float *restrict, fl
 
 _Static_assert(CONV_QUAD_TAPS == TAPS_MAX, "quad_fin has a loop for every count");
 
+/*
+ * The four-row column pass with AVX-512 (see row_fold_z): its rows are
+ * read at the same column, so the 512-bit loads split no more lines than
+ * the rows' starts do (none, on the ring's whole lines).  Bias 0 only (the
+ * others take the plain loops); returns the columns made, a multiple of 16.
+ */
+#if defined(CONV_Z_LOOPS)
+#define QUAD_Z_TAP(N, i)                                                                    \
+	const __m512 w##i = _mm512_set1_ps(w[(i) % (N)]);                                   \
+	(void)w##i
+#define QUAD_Z_LOOP(N)                                                                      \
+	Z_TARGET static size_t quad_z##N(float *restrict d0, float *restrict d1,               \
+	                                 float *restrict d2, float *restrict d3,               \
+	                                 const float *const *src, size_t off, const float *w,  \
+	                                 size_t n)                                             \
+	{                                                                                      \
+		QUAD_TAP(N, 0); QUAD_TAP(N, 1); QUAD_TAP(N, 2); QUAD_TAP(N, 3);                \
+		QUAD_TAP(N, 4); QUAD_TAP(N, 5); QUAD_TAP(N, 6); QUAD_TAP(N, 7);                \
+		QUAD_TAP(N, 8); QUAD_TAP(N, 9); QUAD_TAP(N, 10); QUAD_TAP(N, 11);              \
+		QUAD_Z_TAP(N, 0); QUAD_Z_TAP(N, 1); QUAD_Z_TAP(N, 2); QUAD_Z_TAP(N, 3);        \
+		QUAD_Z_TAP(N, 4); QUAD_Z_TAP(N, 5); QUAD_Z_TAP(N, 6); QUAD_Z_TAP(N, 7);        \
+		QUAD_Z_TAP(N, 8);                                                              \
+		const __m512 zero = _mm512_setzero_ps();                                       \
+		size_t x = 0;                                                                  \
+		for (; x + 16 <= n; x += 16) {                                                 \
+			const __m512 v[12] = {                                                 \
+			        _mm512_loadu_ps(s0 + x), _mm512_loadu_ps(s1 + x),              \
+			        _mm512_loadu_ps(s2 + x), _mm512_loadu_ps(s3 + x),              \
+			        _mm512_loadu_ps(s4 + x), _mm512_loadu_ps(s5 + x),              \
+			        _mm512_loadu_ps(s6 + x), _mm512_loadu_ps(s7 + x),              \
+			        _mm512_loadu_ps(s8 + x), _mm512_loadu_ps(s9 + x),              \
+			        _mm512_loadu_ps(s10 + x), _mm512_loadu_ps(s11 + x)};           \
+			const __m512 z[12] = {                                                 \
+			        _mm512_loadu_ps(u0 + x), _mm512_loadu_ps(u1 + x),              \
+			        _mm512_loadu_ps(u2 + x), _mm512_loadu_ps(u3 + x),              \
+			        _mm512_loadu_ps(u4 + x), _mm512_loadu_ps(u5 + x),              \
+			        _mm512_loadu_ps(u6 + x), _mm512_loadu_ps(u7 + x),              \
+			        _mm512_loadu_ps(u8 + x), _mm512_loadu_ps(u9 + x),              \
+			        _mm512_loadu_ps(u10 + x), _mm512_loadu_ps(u11 + x)};           \
+			_mm512_storeu_ps(d0 + x, (TREE##N(QUAD_ROW0)) + zero);                 \
+			_mm512_storeu_ps(d1 + x, (TREE##N(QUAD_ROW1)) + zero);                 \
+			_mm512_storeu_ps(d2 + x, (TREE##N(QUAD_ROW2)) + zero);                 \
+			_mm512_storeu_ps(d3 + x, (TREE##N(QUAD_ROW3)) + zero);                 \
+		}                                                                              \
+		return x;                                                                      \
+	}
+
+QUAD_Z_LOOP(1) QUAD_Z_LOOP(2) QUAD_Z_LOOP(3) QUAD_Z_LOOP(4) QUAD_Z_LOOP(5) QUAD_Z_LOOP(6)
+QUAD_Z_LOOP(7) QUAD_Z_LOOP(8) QUAD_Z_LOOP(9)
+
+static size_t (*const quad_z[TAPS_MAX + 1])(float *restrict, float *restrict, float *restrict,
+                                            float *restrict, const float *const *, size_t,
+                                            const float *, size_t) = {
+        NULL,    quad_z1, quad_z2, quad_z3, quad_z4,
+        quad_z5, quad_z6, quad_z7, quad_z8, quad_z9};
+#endif
+
+/*
+ * A 3x3 kernel's nine taps with float sums (fin_set_f9) with AVX-512:
+ * each kernel row's three samples shifted out of two loads of its row, as
+ * row_fold_z does, the sum in fin_set_f9's tree and its finish to the bit.
+ */
+#if defined(CONV_Z_LOOPS)
+#define GRID_Z(i) Z_SHIFT(a[(i) / 3], b[(i) / 3], (i) % 3)
+#define GRID_Z_TAP(i)                                                                       \
+	const __m512 w##i = _mm512_set1_ps(w[i]);                                           \
+	(void)w##i
+
+/* (float)(scale * (double)v + bias), or without the product when scale is 1 */
+Z_TARGET static inline __m512 finish_z(__m512 v, double scale, double bias)
+{
+	__m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+	__m512d hi = _mm512_cvtps_pd(
+	        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+	const __m512d s = _mm512_set1_pd(scale), c = _mm512_set1_pd(bias);
+	if (scale != 1) {
+		lo = lo * s;
+		hi = hi * s;
+	}
+	lo = lo + c;
+	hi = hi + c;
+	return _mm512_castpd_ps(_mm512_insertf64x4(
+	        _mm512_castps_pd(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo))),
+	        _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1));
+}
+
+Z_TARGET static size_t grid_z(float *restrict dst, const float *r0, const float *r1,
+                              const float *r2, const float *w, size_t n, size_t avail,
+                              double scale, double bias, const conv_ahead *ah)
+{
+	GRID_Z_TAP(0); GRID_Z_TAP(1); GRID_Z_TAP(2);
+	GRID_Z_TAP(3); GRID_Z_TAP(4); GRID_Z_TAP(5);
+	GRID_Z_TAP(6); GRID_Z_TAP(7); GRID_Z_TAP(8);
+	const __m512 zero = _mm512_setzero_ps();
+	const int plain = scale == 1 && bias == 0;
+	size_t x = 0;
+
+	for (; x + 16 <= n && x + 32 <= avail; x += 16) {
+		if (ah && x < ah->n)
+			AHEAD_PREFETCH(ah->p + x);
+		const __m512 a[3] = {_mm512_loadu_ps(r0 + x), _mm512_loadu_ps(r1 + x),
+		                     _mm512_loadu_ps(r2 + x)};
+		const __m512 b[3] = {_mm512_loadu_ps(r0 + x + 16), _mm512_loadu_ps(r1 + x + 16),
+		                     _mm512_loadu_ps(r2 + x + 16)};
+		const __m512 v = TREE9(GRID_Z);
+		_mm512_storeu_ps(dst + x, plain ? (__m512)(v + zero) : finish_z(v, scale, bias));
+	}
+	return x;
+}
+#endif
+
+size_t conv_grid_z(float *dst, const conv_plan *p, const float *const *src, size_t off,
+                   const float *w, size_t nt, size_t n, const conv_ahead *ah)
+{
+#if defined(CONV_Z_LOOPS)
+	/* the nine taps of a 3x3 kernel at dilation 1: three rows, columns 0, 1, 2 */
+	if (p->g.fr != 3 || p->g.fc != 3 || p->g.dil != 1 || nt != 9 || !conv_z_loops() ||
+	    off > p->pw)
+		return 0;
+	for (size_t i = 0; i < 9; i++)
+		if (src[i] != src[i / 3 * 3] + i % 3)
+			return 0;
+	return grid_z(dst, src[0] + off, src[3] + off, src[6] + off, w, n, p->pw - off,
+	              p->k->m[0].scale, p->bias, ah);
+#else
+	(void)dst, (void)p, (void)src, (void)off, (void)w, (void)nt, (void)n, (void)ah;
+	return 0;
+#endif
+}
+
 void conv_fold_quad_f(float *const *d, const float *const *src, size_t off, const float *w,
                       size_t nt, size_t n, double bias)
 {
-	quad_fin[nt](d[0], d[1], d[2], d[3], src, off, w, n, bias);
+	size_t done = 0;
+#if defined(CONV_Z_LOOPS)
+	if (bias == 0 && conv_z_loops())
+		done = quad_z[nt](d[0], d[1], d[2], d[3], src, off, w, n);
+#endif
+	if (done < n)
+		quad_fin[nt](d[0] + done, d[1] + done, d[2] + done, d[3] + done, src, off + done, w,
+		             n - done, bias);
 }
 
 /* 1 when every value is an integer of magnitude <= lim (as copy_check_exact). */
@@ -878,8 +1097,10 @@ static void conv_span(float *restrict dst, const conv_plan *p, const conv_active
 			}
 			widen(acc, facc, n);
 		} else if (fsum && k->count == 1 && !magnitude) {
-			conv_sum_taps_finish_f(dst, facc, src, off, act[q].wf, nt, n,
-			                       k->m[0].scale, p->bias, ah);
+			size_t done = conv_grid_z(dst, p, src, off, act[q].wf, nt, n, ah);
+			if (done < n)
+				conv_sum_taps_finish_f(dst + done, facc, src, off + done, act[q].wf, nt,
+				                       n - done, k->m[0].scale, p->bias, done ? NULL : ah);
 			return;
 		} else if (fsum) {
 			conv_sum_taps_f(facc, src, off, act[q].wf, nt, n, ah);

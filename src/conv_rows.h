@@ -219,11 +219,28 @@ void conv_sum_taps_finish_ff(float *dst, float *acc, const float *const *src, si
                              const conv_ahead *ah);
 /*
  * h[0..n) = the folded sum of an F-tap symmetric row pass at dilation 1
- * over one row p (tap j on p + j), as conv_sum_taps_ff sums it; 0 when F
- * is past the loops this has (then nothing is done).
+ * over one row p (tap j on p + j; avail floats readable from p, at least
+ * n + F - 1), as conv_sum_taps_ff sums it; 0 when F is past the loops
+ * this has (then nothing is done).
  */
-int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n,
+int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n, size_t avail,
                     const conv_ahead *ah);
+/*
+ * 1 when the AVX-512 loops run (row_fold_z, quad_z, grid_z): the CPU has
+ * AVX-512F and conv_z_use has not turned them off.  They give the other
+ * loops' values to the bit; conv_z_use(0) is for the tests that show it
+ * (not thread-safe: call it between runs).
+ */
+int conv_z_loops(void);
+void conv_z_use(int on);
+/*
+ * The first columns of conv_sum_taps_finish_f(dst, ., src, off, w, nt, n,
+ * p's scale, p's bias, ah) for a 3x3 kernel's nine taps, where the CPU has
+ * AVX-512: returns how many it made (a multiple of 16; 0 for any other
+ * kernel or CPU), the rest being the caller's.
+ */
+size_t conv_grid_z(float *dst, const conv_plan *p, const float *const *src, size_t off,
+                   const float *w, size_t nt, size_t n, const conv_ahead *ah);
 /*
  * Four rows at once, folded, one pass (1 <= nt <= CONV_QUAD_TAPS), scale 1:
  * d[k][0..n) from columns off.. of two lists of nt + 3 rows interleaved, lo[i] on

@@ -154,7 +154,7 @@ static void separable_hpass_f(conv_worker *w, const float *src, float *h, const 
 	for (size_t j = 0; j < g->fc; j++)
 		rows[j] = w->cache + j * g->dil;
 	if (p->nfold_r && g->dil == 1 &&
-	    conv_fold_row_f(h, w->cache, p->sep_rfold, g->fc, g->ow,
+	    conv_fold_row_f(h, w->cache, p->sep_rfold, g->fc, g->ow, p->pw,
 	                    conv_ahead_from(&ah, next, g->iw, 0)))
 		return;
 	if (p->nfold_r)

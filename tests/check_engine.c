@@ -1588,6 +1588,101 @@ START_TEST(test_precision_names)
 }
 END_TEST
 
+/* imf_conv_run's output, with the AVX-512 loops on or off */
+static imf_image *run_z(const imf_image *in, const imf_kernel *k, const imf_conv_params *p,
+                        int z)
+{
+	imf_image *out = NULL;
+	imf_error err = {0};
+	conv_z_use(z);
+	ck_assert_int_eq(imf_conv_run(in, k, p, &out, &err), IMF_OK);
+	conv_z_use(1);
+	return out;
+}
+
+/*
+ * The AVX-512 loops (conv_z_loops: a 3x3 kernel's float sums, the
+ * separable path's folded row pass and four-row column pass) give the
+ * other loops' values to the bit, the sign of zero included: every width
+ * from 1 to past a span and round 16 and 32 (where they hand the last
+ * columns to the plain loops), every border, flip, scales and biases (the
+ * column pass takes the plain loops for a bias), a row with a NaN (its
+ * output rows go to double) and rows of -0.  Where the CPU has no AVX-512
+ * both runs take the same loops; the values are still held to the
+ * reference.
+ */
+START_TEST(test_avx512_loops)
+{
+	static const size_t widths[] = {1, 5, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 100, 1101};
+	unsigned long long rng = 5150;
+
+	for (size_t wi = 0; wi < COUNT(widths); wi++) {
+		const size_t w = widths[wi], h = 23;
+		imf_image *in = rand_image(w, h, 1, 0, 0, &rng);
+		big_kernel b;
+		char what[160];
+
+		for (size_t x = 0; x < w; x++)
+			imf_image_row(in, 0, 3)[x] = -0.0f;
+		imf_image_row(in, 0, 11)[w / 2] = NAN;
+		bk_init(&b, 3, 3, 1);
+		for (size_t t = 0; t < 9; t++)
+			b.w[t] = tu_rand(&rng) - 0.5;
+		for (int v = 0; v < 10; v++) {
+			imf_conv_params p;
+			imf_conv_params_default(&p);
+			p.precision = IMF_PRECISION_FLOAT;
+			p.border = (imf_border)(v % 5);
+			p.flip = v / 5;
+			b.m.scale = v % 3 == 1 ? 1.0 / 7 : v % 3 == 2 ? 3 : 1;
+			p.bias = v % 4 == 3 ? 0.25 : 0;
+			ck_assert_str_eq(method_of(&b.k, &p, w, h), "direct (float sums)");
+			imf_image *a = run_z(in, &b.k, &p, 1), *c = run_z(in, &b.k, &p, 0);
+			snprintf(what, sizeof what, "3x3 float sums, width %zu, %s, flip %d, scale %g, bias %g",
+			         w, imf_border_name(p.border), p.flip, b.m.scale, p.bias);
+			assert_bits_same(a, c, what);
+			check_float_sums(in, &b.k, &p, what);
+			imf_image_free(a);
+			imf_image_free(c);
+		}
+		for (size_t f = 3; f <= 19; f += 2) {
+			double g[19];
+			for (size_t i = 0; i < f; i++) {
+				double d = (double)i - (double)(f - 1) / 2;
+				g[i] = f == 9 ? 1 : exp(-d * d / (f * 0.4)); /* 9x9: a box */
+			}
+			/* f columns (the row pass); a 3-wide kernel goes separable 7 high */
+			const size_t rows = f < 5 ? 7 : f;
+			double c[19];
+			for (size_t i = 0; i < rows; i++) /* symmetric: the column pass folds */
+				c[i] = rows > f ? 1 + 0.25 * (double)(i < rows - 1 - i ? i : rows - 1 - i)
+				                : g[i];
+			bk_init(&b, rows, f, f == 9 ? 1.0 / 81 : 0.37);
+			outer(&b, c, g);
+			for (int v = 0; v < 5; v++) {
+				imf_conv_params p;
+				imf_conv_params_default(&p);
+				p.border = (imf_border)v;
+				p.bias = v == 2 ? -1.5 : 0;
+				p.flip = v == 3;
+				if (rows > h)
+					continue;
+				ck_assert_msg(strstr(method_of(&b.k, &p, w, h), "separable") != NULL,
+				              "%zux%zu, width %zu: %s", f, rows, w, method_of(&b.k, &p, w, h));
+				imf_image *a = run_z(in, &b.k, &p, 1), *c = run_z(in, &b.k, &p, 0);
+				snprintf(what, sizeof what, "separable %zux%zu, width %zu, %s, bias %g", f, rows,
+				         w, imf_border_name(p.border), p.bias);
+				assert_bits_same(a, c, what);
+				check_within(in, &b.k, &p, 1e-3, what);
+				imf_image_free(a);
+				imf_image_free(c);
+			}
+		}
+		imf_image_free(in);
+	}
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -1604,6 +1699,7 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_signed_zero);
 	tcase_add_test(tc, test_row_checks);
 	tcase_add_test(tc, test_float_precision_paths);
+	tcase_add_test(tc, test_avx512_loops);
 	tcase_add_test(tc, test_precision_names);
 	tcase_add_test(tc, test_threads_identical);
 	tcase_add_test(tc, test_stream_bands);
