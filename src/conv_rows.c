@@ -943,6 +943,45 @@ SIMD static int copy_check_moderate(float *restrict dst, const float *restrict s
 }
 
 /*
+ * copy_check_moderate with AVX-512: stores on whole cache lines from the
+ * first one in dst (the padded row's input part starts a float or a few
+ * past one), one 64-byte load from src a line stored.  The AVX2 clone,
+ * with both sides off a line (the plane's rows 16 bytes past one), split
+ * a line at half its loads and half its stores: 1.5 ms for a 4096x4096
+ * plane's rows against 1.0, the 3x3 float path 10% slower.
+ */
+#if defined(CONV_Z_LOOPS)
+Z_TARGET static int copy_check_moderate_z(float *restrict dst, const float *restrict src, size_t n)
+{
+	uint32_t hi = 0, lo = UINT32_MAX;
+	size_t x = 0;
+	for (; x < n && ((uintptr_t)(dst + x) & 63) != 0; x++) {
+		dst[x] = src[x];
+		conv_mag_note(conv_mag_bits(src[x]), &hi, &lo);
+	}
+	__m512i vh = _mm512_setzero_si512(), vl = _mm512_set1_epi32(-1);
+	const __m512i mask = _mm512_set1_epi32(0x7fffffff), one = _mm512_set1_epi32(1);
+	for (; x + 16 <= n; x += 16) {
+		const __m512 v = _mm512_loadu_ps(src + x);
+		_mm512_store_ps(dst + x, v);
+		const __m512i b = _mm512_and_si512(_mm512_castps_si512(v), mask);
+		vh = _mm512_max_epu32(vh, b);
+		vl = _mm512_min_epu32(vl, _mm512_sub_epi32(b, one));
+	}
+	for (; x < n; x++) {
+		dst[x] = src[x];
+		conv_mag_note(conv_mag_bits(src[x]), &hi, &lo);
+	}
+	uint32_t h = (uint32_t)_mm512_reduce_max_epu32(vh), l = (uint32_t)_mm512_reduce_min_epu32(vl);
+	hi = h > hi ? h : hi;
+	lo = l < lo ? l : lo;
+	return conv_row_moderate(hi, lo);
+}
+#else
+#define copy_check_moderate_z copy_check_moderate
+#endif
+
+/*
  * dst[0..pw) = input row src extended by the border: dst[x] is input column
  * x - left.  colsrc maps the columns outside the image.  With lim > 0,
  * returns whether the row qualifies for exact float sums (see
@@ -968,7 +1007,9 @@ int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, s
 		if (mod)
 			*mod = exact || row_is_moderate(src, width);
 	} else if (mod) {
-		*mod = copy_check_moderate(dst + a, src + (a - left), b - a);
+		*mod = conv_z_loops()
+		               ? copy_check_moderate_z(dst + a, src + (a - left), b - a)
+		               : copy_check_moderate(dst + a, src + (a - left), b - a);
 		if (*mod && b - a < width)
 			*mod = row_is_moderate(src, width);
 	} else if (b > a) {

@@ -1359,14 +1359,24 @@ START_TEST(test_row_checks)
 	                      -nextafterf(0x1p-64f, 0.0f), sub, -sub, FLT_MIN, FLT_MAX,
 	                      -FLT_MAX, INFINITY, -INFINITY, NAN, 1e30f, 1e-30f};
 	const float lims[] = {256.0f, 0x1p22f};
-	enum { W = 37 };
-	float src[W], dst[W + 4];
+	enum { W = 77 };
+	static const size_t shifts[] = {0, 3, 14}; /* dst + 2 from a 64-byte line */
+	static const size_t ats[] = {0, 9, 20, 33, 47, 60, W - 1};
+	float src[W];
+	_Alignas(64) float dbuf[W + 4 + 16];
 	ptrdiff_t colsrc[W + 4];
 
 	for (size_t i = 0; i < COUNT(colsrc); i++)
 		colsrc[i] = -1; /* zero border */
+	/*
+	 * Each value at the start, in the vector body and in the tail, with
+	 * the copied part's start on a line and off it (the AVX-512 copy
+	 * stores from the first line on).
+	 */
 	for (size_t v = 0; v < COUNT(vals); v++)
-		for (size_t at = 0; at < W; at += 33) { /* 0: the vector body; 33: the tail */
+		for (size_t k = 0; k < COUNT(shifts) * COUNT(ats); k++) {
+			float *dst = dbuf + (16 - 2 + shifts[k % COUNT(shifts)]) % 16;
+			const size_t at = ats[k / COUNT(shifts)];
 			for (size_t x = 0; x < W; x++)
 				src[x] = (float)(x % 7) - 3.0f;
 			src[at] = vals[v];
