@@ -977,8 +977,43 @@ Z_TARGET static int copy_check_moderate_z(float *restrict dst, const float *rest
 	lo = l < lo ? l : lo;
 	return conv_row_moderate(hi, lo);
 }
+
+/* copy_check_exact in the same way */
+Z_TARGET static int copy_check_exact_z(float *restrict dst, const float *restrict src, size_t n,
+                                       float lim)
+{
+	uint32_t hi = 0;
+	unsigned frac = 0;
+	size_t x = 0;
+	for (; x < n && ((uintptr_t)(dst + x) & 63) != 0; x++) {
+		float v = src[x];
+		dst[x] = v;
+		hi = conv_mag_bits(v) > hi ? conv_mag_bits(v) : hi;
+		frac |= (unsigned)((v + ROUND_MAGIC) - ROUND_MAGIC != v);
+	}
+	__m512i vh = _mm512_setzero_si512();
+	__mmask16 fm = 0;
+	const __m512i mask = _mm512_set1_epi32(0x7fffffff);
+	const __m512 magic = _mm512_set1_ps(ROUND_MAGIC);
+	for (; x + 16 <= n; x += 16) {
+		const __m512 v = _mm512_loadu_ps(src + x);
+		_mm512_store_ps(dst + x, v);
+		vh = _mm512_max_epu32(vh, _mm512_and_si512(_mm512_castps_si512(v), mask));
+		fm |= _mm512_cmp_ps_mask((v + magic) - magic, v, _CMP_NEQ_UQ);
+	}
+	for (; x < n; x++) {
+		float v = src[x];
+		dst[x] = v;
+		hi = conv_mag_bits(v) > hi ? conv_mag_bits(v) : hi;
+		frac |= (unsigned)((v + ROUND_MAGIC) - ROUND_MAGIC != v);
+	}
+	const uint32_t h = (uint32_t)_mm512_reduce_max_epu32(vh);
+	hi = h > hi ? h : hi;
+	return frac == 0 && fm == 0 && hi <= conv_mag_bits(lim);
+}
 #else
 #define copy_check_moderate_z copy_check_moderate
+#define copy_check_exact_z copy_check_exact
 #endif
 
 /*
@@ -1001,7 +1036,8 @@ int conv_pad_row(float *restrict dst, const float *restrict src, size_t width, s
 	 * When the output reads only part of it, the rest is checked apart.
 	 */
 	if (lim > 0) {
-		exact = copy_check_exact(dst + a, src + (a - left), b - a, lim);
+		exact = conv_z_loops() ? copy_check_exact_z(dst + a, src + (a - left), b - a, lim)
+		                       : copy_check_exact(dst + a, src + (a - left), b - a, lim);
 		if (exact && b - a < width)
 			exact = row_is_exact(src, width, lim);
 		if (mod)
