@@ -752,6 +752,12 @@ _Static_assert(CONV_QUAD_TAPS == TAPS_MAX, "quad_fin has a loop for every count"
 #define QUAD_Z_TAP(N, i)                                                                    \
 	const __m512 w##i = _mm512_set1_ps(w[(i) % (N)]);                                   \
 	(void)w##i
+/* rows p0 .. p11 (s or u, see QUAD_TAP) at column x */
+#define QUAD_Z_LOADS(p)                                                                     \
+	{_mm512_loadu_ps(p##0 + x), _mm512_loadu_ps(p##1 + x), _mm512_loadu_ps(p##2 + x),      \
+	 _mm512_loadu_ps(p##3 + x), _mm512_loadu_ps(p##4 + x), _mm512_loadu_ps(p##5 + x),      \
+	 _mm512_loadu_ps(p##6 + x), _mm512_loadu_ps(p##7 + x), _mm512_loadu_ps(p##8 + x),      \
+	 _mm512_loadu_ps(p##9 + x), _mm512_loadu_ps(p##10 + x), _mm512_loadu_ps(p##11 + x)}
 #define QUAD_Z_LOOP(N)                                                                      \
 	Z_TARGET static size_t quad_z##N(float *restrict d0, float *restrict d1,               \
 	                                 float *restrict d2, float *restrict d3,               \
@@ -767,20 +773,7 @@ _Static_assert(CONV_QUAD_TAPS == TAPS_MAX, "quad_fin has a loop for every count"
 		const __m512 zero = _mm512_setzero_ps();                                       \
 		size_t x = 0;                                                                  \
 		for (; x + 16 <= n; x += 16) {                                                 \
-			const __m512 v[12] = {                                                 \
-			        _mm512_loadu_ps(s0 + x), _mm512_loadu_ps(s1 + x),              \
-			        _mm512_loadu_ps(s2 + x), _mm512_loadu_ps(s3 + x),              \
-			        _mm512_loadu_ps(s4 + x), _mm512_loadu_ps(s5 + x),              \
-			        _mm512_loadu_ps(s6 + x), _mm512_loadu_ps(s7 + x),              \
-			        _mm512_loadu_ps(s8 + x), _mm512_loadu_ps(s9 + x),              \
-			        _mm512_loadu_ps(s10 + x), _mm512_loadu_ps(s11 + x)};           \
-			const __m512 z[12] = {                                                 \
-			        _mm512_loadu_ps(u0 + x), _mm512_loadu_ps(u1 + x),              \
-			        _mm512_loadu_ps(u2 + x), _mm512_loadu_ps(u3 + x),              \
-			        _mm512_loadu_ps(u4 + x), _mm512_loadu_ps(u5 + x),              \
-			        _mm512_loadu_ps(u6 + x), _mm512_loadu_ps(u7 + x),              \
-			        _mm512_loadu_ps(u8 + x), _mm512_loadu_ps(u9 + x),              \
-			        _mm512_loadu_ps(u10 + x), _mm512_loadu_ps(u11 + x)};           \
+			const __m512 v[12] = QUAD_Z_LOADS(s), z[12] = QUAD_Z_LOADS(u);        \
 			_mm512_storeu_ps(d0 + x, (TREE##N(QUAD_ROW0)) + zero);                 \
 			_mm512_storeu_ps(d1 + x, (TREE##N(QUAD_ROW1)) + zero);                 \
 			_mm512_storeu_ps(d2 + x, (TREE##N(QUAD_ROW2)) + zero);                 \
