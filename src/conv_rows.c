@@ -308,9 +308,13 @@ static void (*const row_fold[2 * TAPS_MAX + 1])(float *restrict, const float *re
 	             : _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b),         \
 	                                                       _mm512_castps_si512(a),         \
 	                                                       (k) & 15)))
-#define ROW_FOLD_Z_TAP(N, F, i)                                                             \
+/* tap i's weight w[i] in every lane (taps past N repeat tap 0 and go unused) */
+#define Z_WEIGHT(N, i)                                                                      \
 	const __m512 w##i = _mm512_set1_ps(w[(i) < (N) ? (i) : 0]);                         \
 	(void)w##i
+#define Z_WEIGHTS(N)                                                                        \
+	Z_WEIGHT(N, 0); Z_WEIGHT(N, 1); Z_WEIGHT(N, 2); Z_WEIGHT(N, 3); Z_WEIGHT(N, 4);       \
+	Z_WEIGHT(N, 5); Z_WEIGHT(N, 6); Z_WEIGHT(N, 7); Z_WEIGHT(N, 8)
 #define FOLD_Z(i) (Z_SHIFT(a, b, (i)) + Z_SHIFT(a, b, fold_last - (i)))
 
 #define ROW_FOLD_Z_LOOP(N, F)                                                               \
@@ -318,9 +322,7 @@ static void (*const row_fold[2 * TAPS_MAX + 1])(float *restrict, const float *re
 	                                     const float *w, size_t n, size_t avail,           \
 	                                     const conv_ahead *ah)                             \
 	{                                                                                      \
-		ROW_FOLD_Z_TAP(N, F, 0); ROW_FOLD_Z_TAP(N, F, 1); ROW_FOLD_Z_TAP(N, F, 2);     \
-		ROW_FOLD_Z_TAP(N, F, 3); ROW_FOLD_Z_TAP(N, F, 4); ROW_FOLD_Z_TAP(N, F, 5);     \
-		ROW_FOLD_Z_TAP(N, F, 6); ROW_FOLD_Z_TAP(N, F, 7); ROW_FOLD_Z_TAP(N, F, 8);     \
+		Z_WEIGHTS(N);                                                                  \
 		enum { fold_last = (F) - 1 }; /* a constant: valignd's shift is immediate */   \
 		const __m512 zero = _mm512_setzero_ps();                                       \
 		size_t x = 0;                                                                  \
@@ -749,9 +751,6 @@ _Static_assert(CONV_QUAD_TAPS == TAPS_MAX, "quad_fin has a loop for every count"
  * others take the plain loops); returns the columns made, a multiple of 16.
  */
 #if defined(CONV_Z_LOOPS)
-#define QUAD_Z_TAP(N, i)                                                                    \
-	const __m512 w##i = _mm512_set1_ps(w[(i) % (N)]);                                   \
-	(void)w##i
 /* rows p0 .. p11 (s or u, see QUAD_TAP) at column x */
 #define QUAD_Z_LOADS(p)                                                                     \
 	{_mm512_loadu_ps(p##0 + x), _mm512_loadu_ps(p##1 + x), _mm512_loadu_ps(p##2 + x),      \
@@ -767,9 +766,7 @@ _Static_assert(CONV_QUAD_TAPS == TAPS_MAX, "quad_fin has a loop for every count"
 		QUAD_TAP(N, 0); QUAD_TAP(N, 1); QUAD_TAP(N, 2); QUAD_TAP(N, 3);                \
 		QUAD_TAP(N, 4); QUAD_TAP(N, 5); QUAD_TAP(N, 6); QUAD_TAP(N, 7);                \
 		QUAD_TAP(N, 8); QUAD_TAP(N, 9); QUAD_TAP(N, 10); QUAD_TAP(N, 11);              \
-		QUAD_Z_TAP(N, 0); QUAD_Z_TAP(N, 1); QUAD_Z_TAP(N, 2); QUAD_Z_TAP(N, 3);        \
-		QUAD_Z_TAP(N, 4); QUAD_Z_TAP(N, 5); QUAD_Z_TAP(N, 6); QUAD_Z_TAP(N, 7);        \
-		QUAD_Z_TAP(N, 8);                                                              \
+		Z_WEIGHTS(N);                                                                  \
 		const __m512 zero = _mm512_setzero_ps();                                       \
 		size_t x = 0;                                                                  \
 		for (; x + 16 <= n; x += 16) {                                                 \
@@ -799,9 +796,6 @@ static size_t (*const quad_z[TAPS_MAX + 1])(float *restrict, float *restrict, fl
  */
 #if defined(CONV_Z_LOOPS)
 #define GRID_Z(i) Z_SHIFT(a[(i) / 3], b[(i) / 3], (i) % 3)
-#define GRID_Z_TAP(i)                                                                       \
-	const __m512 w##i = _mm512_set1_ps(w[i]);                                           \
-	(void)w##i
 
 /* (float)(scale * (double)v + bias), or without the product when scale is 1 */
 Z_TARGET static inline __m512 finish_z(__m512 v, double scale, double bias)
@@ -825,9 +819,7 @@ Z_TARGET static size_t grid_z(float *restrict dst, const float *r0, const float 
                               const float *r2, const float *w, size_t n, size_t avail,
                               double scale, double bias, const conv_ahead *ah)
 {
-	GRID_Z_TAP(0); GRID_Z_TAP(1); GRID_Z_TAP(2);
-	GRID_Z_TAP(3); GRID_Z_TAP(4); GRID_Z_TAP(5);
-	GRID_Z_TAP(6); GRID_Z_TAP(7); GRID_Z_TAP(8);
+	Z_WEIGHTS(9);
 	const __m512 zero = _mm512_setzero_ps();
 	const int plain = scale == 1 && bias == 0;
 	size_t x = 0;
@@ -846,8 +838,14 @@ Z_TARGET static size_t grid_z(float *restrict dst, const float *r0, const float 
 }
 #endif
 
-size_t conv_grid_z(float *dst, const conv_plan *p, const float *const *src, size_t off,
-                   const float *w, size_t nt, size_t n, const conv_ahead *ah)
+/*
+ * The first columns of conv_sum_taps_finish_f(dst, ., src, off, w, nt, n,
+ * p's scale, p's bias, ah) for a 3x3 kernel's nine taps, where the CPU has
+ * AVX-512: returns how many it made (a multiple of 16; 0 for any other
+ * kernel or CPU), the rest being the caller's.
+ */
+static size_t conv_grid_z(float *dst, const conv_plan *p, const float *const *src, size_t off,
+                          const float *w, size_t nt, size_t n, const conv_ahead *ah)
 {
 #if defined(CONV_Z_LOOPS)
 	/* the nine taps of a 3x3 kernel at dilation 1: three rows, columns 0, 1, 2 */
@@ -944,65 +942,56 @@ SIMD static int copy_check_moderate(float *restrict dst, const float *restrict s
  * plane's rows against 1.0, the 3x3 float path 10% slower.
  */
 #if defined(CONV_Z_LOOPS)
+/* values before dst's first cache line, at most n */
+static size_t to_line(const float *dst, size_t n)
+{
+	size_t k = (64 - (size_t)((uintptr_t)dst & 63)) % 64 / sizeof *dst;
+	return k < n ? k : n;
+}
+
+/*
+ * The whole lines with AVX-512; the values before the first and after
+ * the last with copy_check_moderate (a row is moderate when its parts
+ * are).
+ */
 Z_TARGET static int copy_check_moderate_z(float *restrict dst, const float *restrict src, size_t n)
 {
-	uint32_t hi = 0, lo = UINT32_MAX;
-	size_t x = 0;
-	for (; x < n && ((uintptr_t)(dst + x) & 63) != 0; x++) {
-		dst[x] = src[x];
-		conv_mag_note(conv_mag_bits(src[x]), &hi, &lo);
-	}
-	__m512i vh = _mm512_setzero_si512(), vl = _mm512_set1_epi32(-1);
+	const size_t head = to_line(dst, n), end = head + (n - head) / 16 * 16;
 	const __m512i mask = _mm512_set1_epi32(0x7fffffff), one = _mm512_set1_epi32(1);
-	for (; x + 16 <= n; x += 16) {
+	__m512i vh = _mm512_setzero_si512(), vl = _mm512_set1_epi32(-1);
+
+	for (size_t x = head; x < end; x += 16) {
 		const __m512 v = _mm512_loadu_ps(src + x);
 		_mm512_store_ps(dst + x, v);
 		const __m512i b = _mm512_and_si512(_mm512_castps_si512(v), mask);
 		vh = _mm512_max_epu32(vh, b);
 		vl = _mm512_min_epu32(vl, _mm512_sub_epi32(b, one));
 	}
-	for (; x < n; x++) {
-		dst[x] = src[x];
-		conv_mag_note(conv_mag_bits(src[x]), &hi, &lo);
-	}
-	uint32_t h = (uint32_t)_mm512_reduce_max_epu32(vh), l = (uint32_t)_mm512_reduce_min_epu32(vl);
-	hi = h > hi ? h : hi;
-	lo = l < lo ? l : lo;
-	return conv_row_moderate(hi, lo);
+	return conv_row_moderate((uint32_t)_mm512_reduce_max_epu32(vh),
+	                         (uint32_t)_mm512_reduce_min_epu32(vl)) &
+	       copy_check_moderate(dst, src, head) &
+	       copy_check_moderate(dst + end, src + end, n - end);
 }
 
 /* copy_check_exact in the same way */
 Z_TARGET static int copy_check_exact_z(float *restrict dst, const float *restrict src, size_t n,
                                        float lim)
 {
-	uint32_t hi = 0;
-	unsigned frac = 0;
-	size_t x = 0;
-	for (; x < n && ((uintptr_t)(dst + x) & 63) != 0; x++) {
-		float v = src[x];
-		dst[x] = v;
-		hi = conv_mag_bits(v) > hi ? conv_mag_bits(v) : hi;
-		frac |= (unsigned)((v + ROUND_MAGIC) - ROUND_MAGIC != v);
-	}
-	__m512i vh = _mm512_setzero_si512();
-	__mmask16 fm = 0;
+	const size_t head = to_line(dst, n), end = head + (n - head) / 16 * 16;
 	const __m512i mask = _mm512_set1_epi32(0x7fffffff);
 	const __m512 magic = _mm512_set1_ps(ROUND_MAGIC);
-	for (; x + 16 <= n; x += 16) {
+	__m512i vh = _mm512_setzero_si512();
+	__mmask16 frac = 0;
+
+	for (size_t x = head; x < end; x += 16) {
 		const __m512 v = _mm512_loadu_ps(src + x);
 		_mm512_store_ps(dst + x, v);
 		vh = _mm512_max_epu32(vh, _mm512_and_si512(_mm512_castps_si512(v), mask));
-		fm |= _mm512_cmp_ps_mask((v + magic) - magic, v, _CMP_NEQ_UQ);
+		frac |= _mm512_cmp_ps_mask((v + magic) - magic, v, _CMP_NEQ_UQ);
 	}
-	for (; x < n; x++) {
-		float v = src[x];
-		dst[x] = v;
-		hi = conv_mag_bits(v) > hi ? conv_mag_bits(v) : hi;
-		frac |= (unsigned)((v + ROUND_MAGIC) - ROUND_MAGIC != v);
-	}
-	const uint32_t h = (uint32_t)_mm512_reduce_max_epu32(vh);
-	hi = h > hi ? h : hi;
-	return frac == 0 && fm == 0 && hi <= conv_mag_bits(lim);
+	return (frac == 0 && (uint32_t)_mm512_reduce_max_epu32(vh) <= conv_mag_bits(lim)) &
+	       copy_check_exact(dst, src, head, lim) &
+	       copy_check_exact(dst + end, src + end, n - end, lim);
 }
 #else
 #define copy_check_moderate_z copy_check_moderate

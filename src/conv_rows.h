@@ -234,14 +234,6 @@ int conv_fold_row_f(float *h, const float *p, const float *w, size_t f, size_t n
 int conv_z_loops(void);
 void conv_z_use(int on);
 /*
- * The first columns of conv_sum_taps_finish_f(dst, ., src, off, w, nt, n,
- * p's scale, p's bias, ah) for a 3x3 kernel's nine taps, where the CPU has
- * AVX-512: returns how many it made (a multiple of 16; 0 for any other
- * kernel or CPU), the rest being the caller's.
- */
-size_t conv_grid_z(float *dst, const conv_plan *p, const float *const *src, size_t off,
-                   const float *w, size_t nt, size_t n, const conv_ahead *ah);
-/*
  * Four rows at once, folded, one pass (1 <= nt <= CONV_QUAD_TAPS), scale 1:
  * d[k][0..n) from columns off.. of two lists of nt + 3 rows interleaved, lo[i] on
  * src[2i] and hi[i] on src[2i + 1]; d[k]'s folded tap i is lo[i + k] +
